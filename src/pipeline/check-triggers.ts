@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import { CronExpressionParser } from 'cron-parser'
+import picomatch from 'picomatch'
+import type { Findings } from './findings.js'
+import { asMap, asString, type RawMap } from './raw.js'
+import type { JsonPath } from './source.js'
+
+/** Checks a glob parses; picomatch accepts almost anything, so unbalanced brackets are made errors. */
+export function checkGlob (findings: Findings, at: JsonPath, glob: string): void {
+  try {
+    picomatch.makeRe(glob, { strictBrackets: true })
+  } catch (err) {
+    findings.error(at, 'value', 'glob/invalid', `'${glob}' is not a valid glob: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+function checkCron (findings: Findings, at: JsonPath, cron: string, timezone: string | undefined): void {
+  const fields = cron.trim().split(/\s+/)
+  if (!cron.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
+    findings.error(at, 'value', 'cron/invalid', `cron '${cron}' has ${fields.length} fields; give 5 (minute hour day month weekday) or 6 (seconds first)`)
+    return
+  }
+  try {
+    CronExpressionParser.parse(cron, { tz: timezone ?? 'UTC' })
+  } catch (err) {
+    findings.error(at, 'value', 'cron/invalid', `cron '${cron}' is invalid: ${err instanceof Error ? err.message : String(err)}`)
+  }
+}
+
+function checkTimezone (findings: Findings, at: JsonPath, timezone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: timezone }).format(0)
+    return true
+  } catch {
+    findings.error(at, 'value', 'timezone/invalid', `'${timezone}' is not a known timezone (use an IANA name such as Europe/Paris or UTC)`)
+    return false
+  }
+}
+
+/**
+ * Loads and compiles the message schema (inline, or a .json file relative to the pipeline).
+ * Returns it, or undefined after reporting why it cannot be used.
+ */
+export function loadMessageSchema (findings: Findings, at: JsonPath, value: unknown, pipelineFile: string): RawMap | undefined {
+  let schema = asMap(value)
+  const file = asString(value)
+  if (file !== undefined) {
+    const resolved = path.resolve(path.dirname(pipelineFile), file)
+    try {
+      schema = asMap(JSON.parse(readFileSync(resolved, 'utf8')))
+    } catch (err) {
+      findings.error(at, 'value', 'message/schema', `cannot load the message schema ${file}: ${err instanceof Error ? err.message : String(err)}`)
+      return undefined
+    }
+    if (schema === undefined) {
+      findings.error(at, 'value', 'message/schema', `the message schema ${file} is not a JSON object`)
+      return undefined
+    }
+  }
+  if (schema === undefined) return undefined
+  try {
+    new Ajv2020({ strict: false, allErrors: true, validateFormats: false }).compile(schema)
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/^schema is invalid: /, '').split(', ')[0] ?? ''
+    findings.error(at, 'value', 'message/schema', `the message schema is not a valid JSON schema: ${reason.replace(/^data\/?/, '') || 'invalid'}`)
+    return undefined
+  }
+  return schema
+}
+
+/** Checks `on:` beyond its schema; returns the message schema when there is a usable one. */
+export function checkTriggers (findings: Findings, on: RawMap | undefined, pipelineFile: string): RawMap | undefined {
+  const watch = asMap(on?.watch)
+  const glob = asString(watch?.glob)
+  if (glob !== undefined) checkGlob(findings, ['on', 'watch', 'glob'], glob)
+  const schedule = asMap(on?.schedule)
+  const timezone = asString(schedule?.timezone)
+  const zoneOk = timezone === undefined || checkTimezone(findings, ['on', 'schedule', 'timezone'], timezone)
+  const cron = asString(schedule?.cron)
+  if (cron !== undefined && zoneOk) checkCron(findings, ['on', 'schedule', 'cron'], cron, timezone)
+  const message = asMap(on?.message)
+  return message?.schema === undefined ? undefined : loadMessageSchema(findings, ['on', 'message', 'schema'], message.schema, pipelineFile)
+}

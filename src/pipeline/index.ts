@@ -1,0 +1,5 @@
+export { PipelineValidator, type ValidationResult, type ValidatorComponents } from './validator.js'
+export { readSchema, type SchemaKind } from './schema.js'
+export { isJobFile, resolveUses, findProjectRoot } from './jobstore.js'
+export { parseDuration, parseSize } from './units.js'
+export { discoverFiles } from './discover.js'

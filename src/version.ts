@@ -1,0 +1,4 @@
+import { readFileSync } from 'node:fs'
+
+/** bac's version, read from its package.json (the same from src/ and dist/). */
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
