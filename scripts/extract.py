@@ -41,11 +41,12 @@ def safe_relative(name: str) -> str:
 
 
 def entry_kind(info: zipfile.ZipInfo) -> str:
-    mode = info.external_attr >> 16
+    file_type = stat.S_IFMT(info.external_attr >> 16)
     if info.is_dir():
         return "dir"
-    if mode and not stat.S_ISREG(mode):
-        return "link" if stat.S_ISLNK(mode) else "special"
+    # many tools store permission bits only (no file type): that is a regular file
+    if file_type and file_type != stat.S_IFREG:
+        return "link" if file_type == stat.S_IFLNK else "special"
     return "file"
 
 

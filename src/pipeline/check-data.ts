@@ -1,14 +1,16 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { CID } from 'multiformats/cid'
 import type { Severity } from '../interfaces/problem.js'
 import type { Findings } from './findings.js'
+import { lazy, load } from './lazy.js'
 import type { JsonPath } from './source.js'
+
+const CID = lazy(() => (load('multiformats/cid') as typeof import('multiformats/cid')).CID)
 
 /** Whether text parses as a CID. */
 export function isCid (text: string): boolean {
   try {
-    CID.parse(text)
+    CID().parse(text)
     return true
   } catch {
     return false

@@ -8,13 +8,18 @@ import { checkCondition, checkTemplate } from './check-templates.js'
 import { checkGlob, checkTriggers } from './check-triggers.js'
 import type { Findings } from './findings.js'
 import { ancestors, orderSteps } from './graph.js'
-import { resolveUses } from './jobstore.js'
 import type { NameScope } from './names.js'
 import { asList, asMap, asString, asStrings, entries, type RawMap } from './raw.js'
 import { didYouMean, listNames } from './suggest.js'
 
 /** A job template as the pipeline checker needs it: its raw data once it parsed, its problems. */
 export interface LoadedJob { readonly raw?: RawMap, readonly problems: readonly Problem[] }
+
+/** Where the checker finds job templates: resolves `uses` and loads (and caches) templates. */
+export interface JobSource {
+  resolve: (ref: string, pipelineFile: string) => { file: string } | { tried: string[] }
+  load: (file: string) => LoadedJob
+}
 
 export interface PipelineCheck {
   /** Step id to the job template file it uses. */
@@ -28,7 +33,7 @@ export interface PipelineCheck {
 }
 
 /** Semantic checks of a pipeline beyond its schema; every problem goes to `findings`. */
-export function checkPipeline (findings: Findings, templates: TemplateEngine, raw: RawMap, file: string, loadJob: (file: string) => LoadedJob): PipelineCheck {
+export function checkPipeline (findings: Findings, templates: TemplateEngine, raw: RawMap, file: string, jobs: JobSource): PipelineCheck {
   const dir = path.dirname(file)
   const on = asMap(raw.on)
   const messageSchema = checkTriggers(findings, on, file)
@@ -71,13 +76,13 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     outputs.set(id, new Set(Object.keys(asMap(step.outputs) ?? {})))
     const ref = asString(step.uses)
     if (ref === undefined) continue
-    const resolved = resolveUses(ref, file)
+    const resolved = jobs.resolve(ref, file)
     if ('tried' in resolved) {
       findings.error([...at, 'uses'], 'value', 'uses/not-found', `job template '${ref}' not found; looked for ${resolved.tried.map((t) => path.relative(process.cwd(), t)).join(', ')}`)
       continue
     }
     uses.set(id, resolved.file)
-    const job = loadJob(resolved.file)
+    const job = jobs.load(resolved.file)
     related.push(...job.problems)
     const errors = job.problems.filter((p) => p.severity === 'error')
     if (errors.length > 0 || job.raw === undefined) {

@@ -1,31 +1,32 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { Ajv2020 } from 'ajv/dist/2020.js'
-import { CronExpressionParser } from 'cron-parser'
-import picomatch from 'picomatch'
+import { ajvClass, lazy, load } from './lazy.js'
 import type { Findings } from './findings.js'
 import { asMap, asString, type RawMap } from './raw.js'
 import type { JsonPath } from './source.js'
 
+const picomatch = lazy(() => load('picomatch') as typeof import('picomatch'))
+const cron = lazy(() => (load('cron-parser') as typeof import('cron-parser')).CronExpressionParser)
+
 /** Checks a glob parses; picomatch accepts almost anything, so unbalanced brackets are made errors. */
 export function checkGlob (findings: Findings, at: JsonPath, glob: string): void {
   try {
-    picomatch.makeRe(glob, { strictBrackets: true })
+    picomatch().makeRe(glob, { strictBrackets: true })
   } catch (err) {
     findings.error(at, 'value', 'glob/invalid', `'${glob}' is not a valid glob: ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 
-function checkCron (findings: Findings, at: JsonPath, cron: string, timezone: string | undefined): void {
-  const fields = cron.trim().split(/\s+/)
-  if (!cron.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
-    findings.error(at, 'value', 'cron/invalid', `cron '${cron}' has ${fields.length} fields; give 5 (minute hour day month weekday) or 6 (seconds first)`)
+function checkCron (findings: Findings, at: JsonPath, expression: string, timezone: string | undefined): void {
+  const fields = expression.trim().split(/\s+/)
+  if (!expression.trim().startsWith('@') && fields.length !== 5 && fields.length !== 6) {
+    findings.error(at, 'value', 'cron/invalid', `cron '${expression}' has ${fields.length} fields; give 5 (minute hour day month weekday) or 6 (seconds first)`)
     return
   }
   try {
-    CronExpressionParser.parse(cron, { tz: timezone ?? 'UTC' })
+    cron().parse(expression, { tz: timezone ?? 'UTC' })
   } catch (err) {
-    findings.error(at, 'value', 'cron/invalid', `cron '${cron}' is invalid: ${err instanceof Error ? err.message : String(err)}`)
+    findings.error(at, 'value', 'cron/invalid', `cron '${expression}' is invalid: ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 
@@ -61,7 +62,7 @@ export function loadMessageSchema (findings: Findings, at: JsonPath, value: unkn
   }
   if (schema === undefined) return undefined
   try {
-    new Ajv2020({ strict: false, allErrors: true, validateFormats: false }).compile(schema)
+    new (ajvClass())({ strict: false, allErrors: true, validateFormats: false }).compile(schema)
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).replace(/^schema is invalid: /, '').split(', ')[0] ?? ''
     findings.error(at, 'value', 'message/schema', `the message schema is not a valid JSON schema: ${reason.replace(/^data\/?/, '') || 'invalid'}`)
@@ -78,8 +79,8 @@ export function checkTriggers (findings: Findings, on: RawMap | undefined, pipel
   const schedule = asMap(on?.schedule)
   const timezone = asString(schedule?.timezone)
   const zoneOk = timezone === undefined || checkTimezone(findings, ['on', 'schedule', 'timezone'], timezone)
-  const cron = asString(schedule?.cron)
-  if (cron !== undefined && zoneOk) checkCron(findings, ['on', 'schedule', 'cron'], cron, timezone)
+  const expression = asString(schedule?.cron)
+  if (expression !== undefined && zoneOk) checkCron(findings, ['on', 'schedule', 'cron'], expression, timezone)
   const message = asMap(on?.message)
   return message?.schema === undefined ? undefined : loadMessageSchema(findings, ['on', 'message', 'schema'], message.schema, pipelineFile)
 }

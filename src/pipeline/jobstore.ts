@@ -26,11 +26,12 @@ function isDirectory (p: string): boolean {
 /**
  * Resolves a step's `uses`: relative to the pipeline's folder, then to the project root, then
  * inside the project's `jobstore/`; `.yml`/`.yaml` may be left out (`uses: extract`).
- * Returns the file, or every place that was tried.
+ * Returns the file, or every place that was tried. `roots` caches project roots by folder.
  */
-export function resolveUses (ref: string, pipelineFile: string): { file: string } | { tried: string[] } {
+export function resolveUses (ref: string, pipelineFile: string, roots: Map<string, string | undefined> = new Map()): { file: string } | { tried: string[] } {
   const base = path.dirname(pipelineFile)
-  const root = findProjectRoot(base)
+  if (!roots.has(base)) roots.set(base, findProjectRoot(base))
+  const root = roots.get(base)
   const bases = [base, ...(root === undefined ? [] : [root, path.join(root, JOBSTORE_DIR)])]
   const tried: string[] = []
   const names = path.extname(ref) === '' ? [`${ref}.yml`, `${ref}.yaml`, ref] : [ref]

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js'
+import { ajvClass, load } from './lazy.js'
 import type { Problem } from '../interfaces/problem.js'
 import type { JsonPath, YamlSource } from './source.js'
 import { didYouMean, listNames } from './suggest.js'
@@ -14,8 +15,17 @@ export function readSchema (kind: SchemaKind): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`${kind}.schema.json`, SCHEMA_DIR), 'utf8')) as Record<string, unknown>
 }
 
-/** Compiles both schemas once; a validator instance keeps the result. */
+/**
+ * The validation functions of both schemas: the code `npm run build` generated from them
+ * (tools/build-schemas.mjs), or, when running from source, compiled now with the same options.
+ */
 export function compileSchemas (): Record<SchemaKind, ValidateFunction> {
+  try {
+    return load('./schema-validators.cjs') as Record<SchemaKind, ValidateFunction>
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err
+  }
+  const Ajv2020 = ajvClass()
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true })
   ajv.addKeyword({ keyword: 'errorMessage', schemaType: 'string' })
   ajv.addSchema(readSchema('pipeline'), 'pipeline.schema.json')
@@ -42,6 +52,13 @@ function describe (path: JsonPath): string {
 
 const TYPE_NAMES: Readonly<Record<string, string>> = {
   object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', integer: 'a whole number', boolean: 'true or false', null: 'empty'
+}
+
+/** A value as a message shows it: short scalars quoted, anything else by its kind. */
+function show (value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 57)}...` : value}'`
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  return TYPE_NAMES[typeOf(value)] ?? typeOf(value)
 }
 
 function typeOf (value: unknown): string {
@@ -93,14 +110,14 @@ export function schemaProblems (errors: readonly ErrorObject[], source: YamlSour
       case 'enum': {
         const allowed = (params.allowedValues as unknown[]).map(String)
         add(source.problem(path, 'value', 'error', 'schema/enum',
-          `${describe(path)} must be one of ${listNames(allowed)}, got '${String(err.data)}'${didYouMean(String(err.data), allowed)}`))
+          `${describe(path)} must be one of ${listNames(allowed)}, got ${show(err.data)}${typeof err.data === 'string' ? didYouMean(err.data, allowed) : ''}`))
         break
       }
       case 'pattern':
-        add(source.problem(path, 'value', 'error', 'schema/format', `${describe(path)} ${custom ?? `must match ${String(params.pattern)}`}, got '${String(err.data)}'`))
+        add(source.problem(path, 'value', 'error', 'schema/format', `${describe(path)} ${custom ?? `must match ${String(params.pattern)}`}, got ${show(err.data)}`))
         break
       default:
-        add(source.problem(path, 'value', 'error', `schema/${err.keyword}`, `${describe(path)} ${custom ?? limitMessage(err)}`))
+        add(source.problem(path, 'value', 'error', `schema/${err.keyword.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, `${describe(path)} ${custom ?? limitMessage(err)}`))
     }
   }
   return problems

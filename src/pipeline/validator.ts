@@ -8,7 +8,7 @@ import type { TemplateEngine } from '../interfaces/template.js'
 import { checkJob } from './check-job.js'
 import { checkPipeline } from './check-pipeline.js'
 import { Findings } from './findings.js'
-import { isJobFile } from './jobstore.js'
+import { isJobFile, resolveUses } from './jobstore.js'
 import { buildJob, buildPipeline } from './model.js'
 import { asMap, type RawMap } from './raw.js'
 import { compileSchemas, schemaProblems, type SchemaKind } from './schema.js'
@@ -56,6 +56,7 @@ function result<T> (file: string, problems: readonly Problem[], value: T | undef
 export class PipelineValidator {
   private schemas: Record<SchemaKind, ValidateFunction> | undefined
   private readonly jobs = new Map<string, ValidationResult<JobTemplate> & { raw?: RawMap }>()
+  private readonly roots = new Map<string, string | undefined>()
 
   constructor (private readonly components: ValidatorComponents) {}
 
@@ -73,7 +74,10 @@ export class PipelineValidator {
     const absolute = path.resolve(file)
     const parsed = this.parse(file, text, 'pipeline')
     if (parsed.raw === undefined || parsed.findings === undefined) return result<Pipeline>(file, parsed.problems, undefined)
-    const check = checkPipeline(parsed.findings, this.components.templates, parsed.raw, absolute, (job) => this.loadJob(job))
+    const check = checkPipeline(parsed.findings, this.components.templates, parsed.raw, absolute, {
+      resolve: (ref, pipelineFile) => resolveUses(ref, pipelineFile, this.roots),
+      load: (job) => this.loadJob(job)
+    })
     const problems = [...parsed.problems, ...parsed.findings.problems, ...check.related]
     if (problems.some((p) => p.severity === 'error')) return result<Pipeline>(file, problems, undefined)
     const jobs = new Map([...check.uses].map(([step, job]) => [step, this.jobs.get(job)?.value as JobTemplate]))
@@ -85,17 +89,26 @@ export class PipelineValidator {
     return outcome
   }
 
+  /** Validates job template text as if it were the file `file`; nothing is cached. */
+  validateJobText (file: string, text: string): ValidationResult<JobTemplate> {
+    const { raw: _raw, ...outcome } = this.checkJobText(path.resolve(file), file, text)
+    return outcome
+  }
+
   private loadJob (absolute: string, shown = path.relative(process.cwd(), absolute)): ValidationResult<JobTemplate> & { raw?: RawMap } {
     const cached = this.jobs.get(absolute)
     if (cached !== undefined) return cached
-    let text: string
+    let outcome: ValidationResult<JobTemplate> & { raw?: RawMap }
     try {
-      text = read(absolute)
+      outcome = this.checkJobText(absolute, shown, read(absolute))
     } catch (err) {
-      const outcome = result<JobTemplate>(shown, [{ file: shown, line: 1, column: 1, severity: 'error', rule: 'uses/unreadable', message: (err as Error).message, path: '' }], undefined)
-      this.jobs.set(absolute, outcome)
-      return outcome
+      outcome = result<JobTemplate>(shown, [{ file: shown, line: 1, column: 1, severity: 'error', rule: 'uses/unreadable', message: (err as Error).message, path: '' }], undefined)
     }
+    this.jobs.set(absolute, outcome)
+    return outcome
+  }
+
+  private checkJobText (absolute: string, shown: string, text: string): ValidationResult<JobTemplate> & { raw?: RawMap } {
     const parsed = this.parse(shown, text, 'job')
     let outcome: ValidationResult<JobTemplate> & { raw?: RawMap }
     if (parsed.raw === undefined || parsed.findings === undefined) {
@@ -106,7 +119,6 @@ export class PipelineValidator {
       const clean = !problems.some((p) => p.severity === 'error')
       outcome = { ...result(shown, problems, clean ? buildJob(parsed.raw, absolute) : undefined), raw: parsed.raw }
     }
-    this.jobs.set(absolute, outcome)
     return outcome
   }
 

@@ -40,6 +40,8 @@ export function createTemplateEngine (init: TemplateEngineInit = {}): TemplateEn
   }
   for (const [name, fn] of Object.entries(HELPERS)) hbs.registerHelper(name, fn)
   const caches: Record<RenderMode, Map<string, Compiled>> = { shell: new Map(), plain: new Map() }
+  // analysis is pure in the template text, and the same templates recur across a project
+  const analyses = new Map<string, TemplateAnalysis>()
 
   for (const mode of ['shell', 'plain'] as const) {
     hbs.registerHelper(`${OUTPUT_HELPER}_${mode}`, (value: unknown, options: { hash: { expr: string, raw: boolean } }) =>
@@ -72,15 +74,19 @@ export function createTemplateEngine (init: TemplateEngineInit = {}): TemplateEn
     helpers: names,
     isTemplate: (source) => source.includes('{{'),
     analyze (source: string): TemplateAnalysis {
-      let program: HbsProgram
+      const hit = analyses.get(source)
+      if (hit !== undefined) return hit
+      let analysis: TemplateAnalysis
       try {
-        program = parse(source)
+        analysis = new TemplateAnalyzer(source, table).run(parse(source))
       } catch (err) {
         const e = syntaxError(err, source)
         const loc = { line: e.line ?? 1, column: e.column ?? 1, start: 0, end: 0 }
-        return { references: [], raw: [], quoted: [], problems: [{ rule: 'template/syntax', message: e.message, loc }] }
+        analysis = { references: [], raw: [], quoted: [], problems: [{ rule: 'template/syntax', message: e.message, loc }] }
       }
-      return new TemplateAnalyzer(source, table).run(program)
+      if (analyses.size >= cacheSize) analyses.clear()
+      analyses.set(source, analysis)
+      return analysis
     },
     render (source, context, mode) {
       const fn = compile(source, mode)

@@ -10,8 +10,10 @@ export function makeStrict (env: object): void {
   const holder = env as { JavaScriptCompiler: Compiler }
   const Base = holder.JavaScriptCompiler
   class StrictCompiler extends Base {
-    override resolvePath (type: unknown, parts: unknown, start: unknown, falsy: unknown): unknown {
-      return super.resolvePath(type, parts, start, falsy, true)
+    override resolvePath (type: unknown, parts: unknown, start: unknown, falsy: unknown, strict: unknown): unknown {
+      // a block param (`as |x|`) resolves with no part left to look up: nothing to check then
+      const remaining = Array.isArray(parts) && typeof start === 'number' && parts.length > start
+      return super.resolvePath(type, parts, start, falsy, remaining ? true : strict)
     }
   }
   // child programs (block bodies) are compiled by `new this.compiler()`

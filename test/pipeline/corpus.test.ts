@@ -56,7 +56,7 @@ describe('broken-pipeline corpus', () => {
 
   it('covers every rule family', () => {
     const families = ['yaml/syntax', 'yaml/duplicate-key', 'yaml/multiple-documents', 'schema/type', 'schema/unknown-key', 'schema/required',
-      'schema/enum', 'schema/format', 'schema/minimum', 'schema/name', 'schema/minProperties', 'step/kind', 'step/args-without-command',
+      'schema/enum', 'schema/format', 'schema/minimum', 'schema/name', 'schema/min-properties', 'step/kind', 'step/args-without-command',
       'step/image-without-vm', 'step/with-without-uses', 'step/input-shadows', 'needs/unknown-step', 'needs/cycle', 'uses/not-found',
       'uses/invalid', 'with/unknown-input', 'with/missing-input', 'template/syntax', 'template/unknown-name', 'template/unknown-step',
       'template/step-not-needed', 'template/unknown-helper', 'template/partial', 'template/raw', 'template/quoted', 'duration/invalid',

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, describe, it } from 'node:test'
+import { bac } from '../helpers/cli.js'
+import { FIXTURES, ROOT } from '../helpers/paths.js'
+
+const INVALID = path.join(FIXTURES, 'invalid')
+const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-'))
+after(() => rmSync(work, { recursive: true, force: true }))
+
+describe('bac validate', () => {
+  it('checks pipelines/ and jobstore/ by default and exits 0 when clean', () => {
+    const r = bac(['validate'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, '')
+    assert.match(r.stderr, /^\d+ files valid\n$/)
+  })
+
+  it('prints file:line:col: error: message [rule] and exits 1', () => {
+    const r = bac(['validate', '29-needs-unknown.yml'], { cwd: INVALID })
+    assert.equal(r.code, 1)
+    assert.equal(r.stdout, "29-needs-unknown.yml:7:20: error: step 'test' needs 'biuld2', which is not a step [needs/unknown-step]\n")
+    assert.equal(r.stderr, '1 error, 0 warnings in 1 file checked\n')
+  })
+
+  it('reports every problem of every file, not just the first', () => {
+    const r = bac(['validate', '.'], { cwd: INVALID })
+    assert.equal(r.code, 1)
+    const lines = r.stdout.trim().split('\n')
+    assert.ok(lines.length >= 70, `${lines.length} lines`)
+    for (const line of lines) assert.match(line, /^[\w./-]+\.yml:\d+:\d+: (error|warning): .+ \[[a-z]+\/[a-z-]+\]$/)
+    // a job template's problem is reported once, though the template is used and also checked directly
+    assert.equal(lines.filter((l) => l.startsWith('jobstore/broken.yml:4:14:')).length, 1)
+  })
+
+  it('exits 0 when there are only warnings', () => {
+    const r = bac(['validate', '61-raw-warning.yml'], { cwd: INVALID })
+    assert.equal(r.code, 0)
+    assert.equal(r.stdout.split('\n').filter(Boolean).length, 2)
+    assert.equal(bac(['validate', '--quiet', '61-raw-warning.yml'], { cwd: INVALID }).stdout, '')
+  })
+
+  it('--format json gives every problem with its position and JSON path', () => {
+    const r = bac(['validate', '--format', 'json', '12-wrong-type-nodes.yml', '29-needs-unknown.yml'], { cwd: INVALID })
+    assert.equal(r.code, 1)
+    const report = JSON.parse(r.stdout) as { files: string[], errors: number, problems: Array<Record<string, unknown>> }
+    assert.deepEqual(report.files, ['12-wrong-type-nodes.yml', '29-needs-unknown.yml'])
+    assert.equal(report.errors, 2)
+    assert.deepEqual(report.problems[0], {
+      file: '12-wrong-type-nodes.yml', line: 6, column: 12, severity: 'error', rule: 'schema/type',
+      message: 'steps.a.nodes must be a whole number, got a string', path: '/steps/a/nodes'
+    })
+  })
+
+  it('--format github prints workflow-command annotations', () => {
+    const r = bac(['validate', '-f', 'github', '29-needs-unknown.yml', '61-raw-warning.yml'], { cwd: INVALID })
+    assert.equal(r.code, 1)
+    const lines = r.stdout.trim().split('\n')
+    assert.equal(lines[0], "::error file=29-needs-unknown.yml,line=7,col=20,title=needs/unknown-step::step 'test' needs 'biuld2', which is not a step")
+    assert.match(lines[1] ?? '', /^::warning file=61-raw-warning\.yml,line=9,col=12,title=template\/raw::/)
+  })
+
+  it('escapes newlines and percent signs in annotations', () => {
+    const file = path.join(work, 'multi.yml')
+    writeFileSync(file, 'name: x\nsteps:\n  a:\n    run: "echo 100%"\n    nodes: "a\\nb"\n')
+    const r = bac(['validate', '-f', 'github', file])
+    assert.match(r.stdout, /steps\.a\.nodes must be a whole number, got a string/)
+    assert.doesNotMatch(r.stdout.trim(), /\n(?!::)/)
+  })
+
+  it('exits 2 with one line for a path that does not exist', () => {
+    const r = bac(['validate', 'no/such/pipeline.yml'])
+    assert.equal(r.code, 2)
+    assert.equal(r.stderr, 'bac: no/such/pipeline.yml: no such file or folder\n')
+  })
+
+  it('exits 2 for unknown options and bad formats', () => {
+    const unknown = bac(['validate', '--nope'])
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /unknown option '--nope'/)
+    const format = bac(['validate', '--format', 'xml'])
+    assert.equal(format.code, 2)
+    assert.match(format.stderr, /Allowed choices are text, json, github/)
+    const command = bac(['valdate'])
+    assert.equal(command.code, 2)
+    assert.match(command.stderr, /Did you mean validate\?/)
+  })
+
+  it('never prints a stack trace for a broken file', () => {
+    const file = path.join(work, 'binary.yml')
+    writeFileSync(file, Buffer.from([0xff, 0xfe, 0x00, 0x01, 0x7b, 0x7b, 0x0a, 0x3a]))
+    const r = bac(['validate', file])
+    assert.equal(r.code, 1)
+    assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at /)
+  })
+
+  it('loads no heavy module: only the parser, schema, template and CLI packages', () => {
+    const trace = path.join(work, 'trace.txt')
+    writeFileSync(trace, '')
+    const r = bac(['validate'], { nodeArgs: ['--import', path.join(ROOT, 'test/helpers/trace-imports.mjs')], env: { BAC_TRACE_FILE: trace } })
+    assert.equal(r.code, 0, r.stderr)
+    const packages = new Set(readFileSync(trace, 'utf8').split('\n')
+      .map((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1])
+      .filter((p): p is string => p !== undefined))
+    const allowed = new Set(['yaml', 'ajv', 'handlebars', 'source-map', 'commander', 'cron-parser', 'luxon', 'picomatch', 'multiformats'])
+    assert.deepEqual([...packages].filter((p) => !allowed.has(p)), [])
+    assert.ok(packages.has('yaml') && packages.has('ajv'), 'the trace saw the imports')
+  })
+})
+
+describe('bac schema, --version, --help', () => {
+  it('prints the pipeline schema, and the job schema with --job', () => {
+    const pipeline = bac(['schema'])
+    assert.equal(pipeline.code, 0)
+    assert.deepEqual(JSON.parse(pipeline.stdout), JSON.parse(readFileSync(path.join(ROOT, 'schemas/pipeline.schema.json'), 'utf8')))
+    const job = bac(['schema', '--job'])
+    assert.deepEqual(JSON.parse(job.stdout), JSON.parse(readFileSync(path.join(ROOT, 'schemas/job.schema.json'), 'utf8')))
+  })
+
+  it('prints the version and help with exit 0', () => {
+    const version = bac(['--version'])
+    assert.equal(version.code, 0)
+    assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version)
+    const help = bac(['--help'])
+    assert.equal(help.code, 0)
+    assert.match(help.stdout, /validate \[options\] \[paths\.\.\.\]/)
+  })
+})
