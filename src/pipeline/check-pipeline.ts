@@ -89,7 +89,7 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
       findings.error([...at, 'uses'], 'value', 'uses/invalid', `job template ${path.relative(process.cwd(), resolved.file)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; fix ${errors.length === 1 ? 'it' : 'them'} first`)
       continue
     }
-    outputs.set(id, new Set(Object.keys(asMap(job.raw.outputs) ?? {})))
+    outputs.set(id, new Set([...Object.keys(asMap(job.raw.outputs) ?? {}), ...(outputs.get(id) ?? [])]))
     checkWith(findings, at, step, job.raw, where)
   }
 

@@ -8,7 +8,7 @@ const SKIPPED_DIRS = new Set(['node_modules', '.git'])
 /**
  * Expands files and folders into the YAML files to validate: a file is taken as is; a folder
  * is searched recursively for `.yml`/`.yaml` files (skipping `node_modules` and dot folders).
- * A path that does not exist is a usage error.
+ * A path that does not exist, or paths holding no YAML file at all, are usage errors.
  */
 export function discoverFiles (paths: readonly string[]): string[] {
   const files: string[] = []
@@ -22,6 +22,7 @@ export function discoverFiles (paths: readonly string[]): string[] {
     if (stat.isDirectory()) files.push(...walk(given))
     else files.push(given)
   }
+  if (files.length === 0) throw new UsageError(`no .yml or .yaml files in ${paths.join(', ')}`)
   return [...new Set(files)]
 }
 

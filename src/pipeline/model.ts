@@ -139,7 +139,7 @@ function buildStep (id: string, raw: RawMap, job: JobTemplate | undefined): Step
     executor: (asString(raw.executor) ?? job?.executor ?? DEFAULTS.executor) as ExecutorKind,
     ...(image !== undefined ? { image } : {}),
     inputs: scalarMap(raw.inputs),
-    outputs: job?.outputs ?? buildOutputs(raw.outputs),
+    outputs: { ...job?.outputs, ...buildOutputs(raw.outputs) },
     nodes: typeof raw.nodes === 'number' ? raw.nodes : DEFAULTS.nodes,
     runsOn: asStrings(raw['runs-on']),
     ...(foreach !== undefined ? { foreach } : {}),

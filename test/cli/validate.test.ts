@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -21,7 +21,7 @@ describe('bac validate', () => {
   it('prints file:line:col: error: message [rule] and exits 1', () => {
     const r = bac(['validate', '29-needs-unknown.yml'], { cwd: INVALID })
     assert.equal(r.code, 1)
-    assert.equal(r.stdout, "29-needs-unknown.yml:7:20: error: step 'test' needs 'biuld2', which is not a step [needs/unknown-step]\n")
+    assert.equal(r.stdout, "29-needs-unknown.yml:7:20: error: step 'test' needs 'biuld2', which is not a step (did you mean 'build'?) [needs/unknown-step]\n")
     assert.equal(r.stderr, '1 error, 0 warnings in 1 file checked\n')
   })
 
@@ -58,7 +58,7 @@ describe('bac validate', () => {
     const r = bac(['validate', '-f', 'github', '29-needs-unknown.yml', '61-raw-warning.yml'], { cwd: INVALID })
     assert.equal(r.code, 1)
     const lines = r.stdout.trim().split('\n')
-    assert.equal(lines[0], "::error file=29-needs-unknown.yml,line=7,col=20,title=needs/unknown-step::step 'test' needs 'biuld2', which is not a step")
+    assert.equal(lines[0], "::error file=29-needs-unknown.yml,line=7,col=20,title=needs/unknown-step::step 'test' needs 'biuld2', which is not a step (did you mean 'build'?)")
     assert.match(lines[1] ?? '', /^::warning file=61-raw-warning\.yml,line=9,col=12,title=template\/raw::/)
   })
 
@@ -74,6 +74,14 @@ describe('bac validate', () => {
     const r = bac(['validate', 'no/such/pipeline.yml'])
     assert.equal(r.code, 2)
     assert.equal(r.stderr, 'bac: no/such/pipeline.yml: no such file or folder\n')
+  })
+
+  it('exits 2 when the paths hold no YAML file', () => {
+    const empty = path.join(work, 'empty')
+    mkdirSync(empty)
+    const r = bac(['validate', empty])
+    assert.equal(r.code, 2)
+    assert.equal(r.stderr, `bac: no .yml or .yaml files in ${empty}\n`)
   })
 
   it('exits 2 for unknown options and bad formats', () => {
