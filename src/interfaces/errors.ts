@@ -50,15 +50,3 @@ export class TemplateError extends UserError {
     this.column = init.column
   }
 }
-
-/** A pipeline or job template has problems; `problems` lists every one with its position. */
-export class PipelineInvalidError extends UserError {
-  readonly problems: ReadonlyArray<import('./problem.js').Problem>
-  constructor (file: string, problems: ReadonlyArray<import('./problem.js').Problem>) {
-    const first = problems[0]
-    const where = first === undefined ? file : `${first.file}:${first.line}:${first.column}`
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more; run bac validate ${file})` : ''
-    super(`${where}: ${first?.message ?? 'invalid pipeline'}${more}`)
-    this.problems = problems
-  }
-}

@@ -1,4 +1,4 @@
-import { discoverFiles, PipelineValidator, readSchema, type ValidationResult } from '../pipeline/index.js'
+import { discoverFiles, PipelineValidator, problemKey, readSchema, type ValidationResult } from '../pipeline/index.js'
 import { createTemplateEngine } from '../template/index.js'
 import type { Problem } from '../interfaces/problem.js'
 import type { JobTemplate, Pipeline } from '../interfaces/pipeline.js'
@@ -47,7 +47,7 @@ export function validatePaths (paths: readonly string[] = DEFAULT_VALIDATE_PATHS
   const problems: Problem[] = []
   for (const file of files) {
     for (const problem of validator.validateFile(file).problems) {
-      const key = `${problem.file}:${problem.line}:${problem.column}:${problem.rule}:${problem.message}`
+      const key = problemKey(problem)
       if (!seen.has(key)) {
         seen.add(key)
         problems.push(problem)

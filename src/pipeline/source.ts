@@ -119,11 +119,6 @@ export class YamlSource {
     return start === undefined ? '' : this.text.slice(start, start + length)
   }
 
-  /** Whether the value at a path is written in the document (not only filled in by a default). */
-  has (path: JsonPath): boolean {
-    return this.node(path) !== undefined
-  }
-
   /**
    * Position of a piece of a string value: `start`..`end` are offsets in the parsed string.
    * Found by looking for the same text in the raw source of the scalar; escapes or folding that

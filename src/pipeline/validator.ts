@@ -4,6 +4,7 @@ import type { ValidateFunction } from 'ajv/dist/2020.js'
 import { FileReadError } from '../interfaces/errors.js'
 import type { JobTemplate, Pipeline } from '../interfaces/pipeline.js'
 import type { Problem } from '../interfaces/problem.js'
+import { problemKey } from './problems.js'
 import type { TemplateEngine } from '../interfaces/template.js'
 import { checkJob } from './check-job.js'
 import { checkPipeline } from './check-pipeline.js'
@@ -33,7 +34,7 @@ interface Parsed { readonly raw?: RawMap, readonly findings?: Findings, readonly
 function sortProblems (problems: readonly Problem[]): Problem[] {
   const seen = new Set<string>()
   return [...problems]
-    .filter((p) => { const key = `${p.file}:${p.line}:${p.column}:${p.rule}:${p.message}`; return seen.has(key) ? false : (seen.add(key), true) })
+    .filter((p) => { const key = problemKey(p); return seen.has(key) ? false : (seen.add(key), true) })
     .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column)
 }
 

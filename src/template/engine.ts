@@ -1,5 +1,5 @@
 import Handlebars from 'handlebars'
-import { TemplateError } from '../interfaces/errors.js'
+import { InvalidOptionError, TemplateError } from '../interfaces/errors.js'
 import type { RenderMode, TemplateAnalysis, TemplateEngine } from '../interfaces/template.js'
 import { TemplateAnalyzer } from './analyze.js'
 import type { HelperTable, HbsProgram } from './hbs-types.js'
@@ -28,6 +28,7 @@ type Compiled = (context: unknown) => string
  */
 export function createTemplateEngine (init: TemplateEngineInit = {}): TemplateEngine {
   const cacheSize = init.cacheSize ?? DEFAULT_CACHE_SIZE
+  if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new InvalidOptionError('cacheSize', `must be a whole number of at least 1, got ${String(cacheSize)}`)
   const hbs = Handlebars.create()
   makeStrict(hbs)
   const names = [...BUILTIN_HELPERS, ...Object.keys(HELPERS)].sort()

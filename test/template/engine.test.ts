@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { createTemplateEngine, shellQuote, TemplateError } from '../../src/index.js'
+import { createTemplateEngine, InvalidOptionError, shellQuote, TemplateError } from '../../src/index.js'
 
 const t = createTemplateEngine()
 const work = mkdtempSync(path.join(tmpdir(), 'bac-template-'))
@@ -151,5 +151,16 @@ describe('block params', () => {
     const ctx = { inputs: { list: [{ a: 1 }] } }
     assert.equal(t.render('{{#each inputs.list as |x|}}{{x.a}}{{/each}}', ctx, 'plain'), '1')
     assert.throws(() => t.render('{{#each inputs.list as |x|}}{{x.b}}{{/each}}', ctx, 'plain'), /'b' is not defined/)
+  })
+})
+
+describe('engine options', () => {
+  it('rejects a cache size that is not a positive whole number, naming the option', () => {
+    assert.throws(() => createTemplateEngine({ cacheSize: 0 }), (err: unknown) => err instanceof InvalidOptionError && err.option === 'cacheSize')
+  })
+
+  it('keeps working past its cache size', () => {
+    const small = createTemplateEngine({ cacheSize: 2 })
+    for (let i = 0; i < 5; i++) assert.equal(small.render(`{{ inputs.a }}-${i}`, { inputs: { a: 'x' } }, 'plain'), `x-${i}`)
   })
 })
