@@ -7,7 +7,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const BIN = path.join(ROOT, 'dist', 'cli', 'bin.js')
+const BIN = path.join(ROOT, 'dist', 'bin', 'bac.mjs')
 const PIPELINES = 100
 const RUNS = Number(process.env.BENCH_RUNS ?? 15)
 const TARGET_MS = 300

@@ -1,29 +1,36 @@
 import { readFileSync } from 'node:fs'
+import path from 'node:path'
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js'
 import { ajvClass, load } from './lazy.js'
+import { packageRoot } from './package-root.js'
 import type { Problem } from '../interfaces/problem.js'
 import type { JsonPath, YamlSource } from './source.js'
 import { didYouMean, listNames } from './suggest.js'
 
-/** The folder holding the published JSON schemas (the same from src/ and dist/). */
-export const SCHEMA_DIR = new URL('../../schemas/', import.meta.url)
+/** The folder holding the published JSON schemas. */
+export function schemaDir (): string {
+  return path.join(packageRoot(), 'schemas')
+}
 
 export type SchemaKind = 'pipeline' | 'job'
 
 /** Reads a published schema as JSON. */
 export function readSchema (kind: SchemaKind): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL(`${kind}.schema.json`, SCHEMA_DIR), 'utf8')) as Record<string, unknown>
+  return JSON.parse(readFileSync(path.join(schemaDir(), `${kind}.schema.json`), 'utf8')) as Record<string, unknown>
 }
 
 /**
  * The validation functions of both schemas: the code `npm run build` generated from them
- * (tools/build-schemas.mjs), or, when running from source, compiled now with the same options.
+ * (tools/build-schemas.mjs), or, when running from source (or before a build), compiled now with
+ * the same options.
  */
 export function compileSchemas (): Record<SchemaKind, ValidateFunction> {
-  try {
-    return load('./schema-validators.cjs') as Record<SchemaKind, ValidateFunction>
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err
+  if (!import.meta.url.endsWith('.ts')) {
+    try {
+      return load(path.join(packageRoot(), 'dist', 'pipeline', 'schema-validators.cjs')) as Record<SchemaKind, ValidateFunction>
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err
+    }
   }
   const Ajv2020 = ajvClass()
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true })
