@@ -91,6 +91,11 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     }
     outputs.set(id, new Set([...Object.keys(asMap(job.raw.outputs) ?? {}), ...(outputs.get(id) ?? [])]))
     checkWith(findings, at, step, job.raw, where)
+    const types = inputTypes(job.raw.inputs)
+    for (const [name, value] of entries(step.with)) {
+      const type = types.get(name)
+      if (typeof value === 'string' && (type === 'file' || type === 'cid')) checkDataRef(findings, [...at, 'with', name], value, dir, 'error', type === 'cid')
+    }
   }
 
   const result = orderSteps([...ids], needs)
