@@ -1,4 +1,5 @@
 import path from 'node:path'
+import type { InputType } from '../interfaces/pipeline.js'
 import type { Problem } from '../interfaces/problem.js'
 import type { TemplateEngine } from '../interfaces/template.js'
 import { checkBody } from './check-body.js'
@@ -76,68 +77,95 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     outputs.set(id, new Set(Object.keys(asMap(step.outputs) ?? {})))
     const ref = asString(step.uses)
     if (ref === undefined) continue
-    const resolved = jobs.resolve(ref, file)
-    if ('tried' in resolved) {
-      findings.error([...at, 'uses'], 'value', 'uses/not-found', `job template '${ref}' not found; looked for ${resolved.tried.map((t) => path.relative(process.cwd(), t)).join(', ')}`)
-      continue
-    }
-    uses.set(id, resolved.file)
-    const job = jobs.load(resolved.file)
+    const job = checkUses(findings, { at, step, ref, file, jobs, where })
+    if (job === undefined) continue
+    uses.set(id, job.file)
     related.push(...job.problems)
-    const errors = job.problems.filter((p) => p.severity === 'error')
-    if (errors.length > 0 || job.raw === undefined) {
-      findings.error([...at, 'uses'], 'value', 'uses/invalid', `job template ${path.relative(process.cwd(), resolved.file)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; fix ${errors.length === 1 ? 'it' : 'them'} first`)
-      continue
-    }
-    outputs.set(id, new Set([...Object.keys(asMap(job.raw.outputs) ?? {}), ...(outputs.get(id) ?? [])]))
-    checkWith(findings, at, step, job.raw, where)
-    const types = inputTypes(job.raw.inputs)
-    for (const [name, value] of entries(step.with)) {
-      const type = types.get(name)
-      if (typeof value === 'string' && (type === 'file' || type === 'cid')) checkDataRef(findings, [...at, 'with', name], value, dir, 'error', type === 'cid')
-    }
+    if (job.raw !== undefined) outputs.set(id, new Set([...Object.keys(asMap(job.raw.outputs) ?? {}), ...(outputs.get(id) ?? [])]))
   }
 
   const result = orderSteps([...ids], needs)
-  if ('cycle' in result) {
-    const [first, second] = result.cycle
-    const index = asStrings(steps.find(([id]) => id === first)?.[1].needs).indexOf(second ?? '')
-    const place = typeof steps.find(([id]) => id === first)?.[1].needs === 'string' ? ['steps', first ?? '', 'needs'] : ['steps', first ?? '', 'needs', index]
-    findings.error(place, 'value', 'needs/cycle', `steps form a cycle: ${result.cycle.join(' → ')} (each needs the next); remove one of these needs`)
-  }
+  if ('cycle' in result) reportCycle(findings, result.cycle, raw.steps)
 
   for (const [id, step] of steps) {
-    const at = ['steps', id]
-    const mounts = new Map([...pipelineInputs, ...Object.keys(asMap(step.inputs) ?? {}).map((n) => [n, 'mount'] as const)])
-    const foreach = asMap(step.foreach)?.files !== undefined ? 'files' : (step.foreach !== undefined ? 'items' : undefined)
-    const base: NameScope = {
-      trigger,
-      inputs: pipelineInputs,
-      steps: { all: ids, needed: ancestors(id, needs), outputs },
-      env: new Set([...pipelineEnv, ...Object.keys(asMap(step.env) ?? {})]),
-      run: true,
-      where: `step '${id}'`
-    }
-    const inner: NameScope = { ...base, inputs: mounts, outputs: outputs.get(id) ?? new Set(), ...(foreach === undefined ? {} : { item: foreach }) }
-    for (const [name, value] of entries(step.inputs)) {
-      if (pipelineInputs.has(name)) findings.error([...at, 'inputs', name], 'key', 'step/input-shadows', `step '${id}' input '${name}' has the name of a pipeline input: rename one`)
-      if (typeof value !== 'string') continue
-      checkTemplate(findings, templates, [...at, 'inputs', name], value, { ...base, ...(foreach === undefined ? {} : { item: foreach }) }, 'plain')
-      checkDataRef(findings, [...at, 'inputs', name], value, dir, 'error')
-    }
-    if (typeof step.run === 'string') checkTemplate(findings, templates, [...at, 'run'], step.run, inner, 'shell')
-    if (typeof step.command === 'string') checkTemplate(findings, templates, [...at, 'command'], step.command, inner, 'plain')
-    asList(step.args).forEach((arg, i) => { if (typeof arg === 'string') checkTemplate(findings, templates, [...at, 'args', i], arg, inner, 'plain') })
-    for (const [name, value] of entries(step.env)) {
-      if (typeof value === 'string') checkTemplate(findings, templates, [...at, 'env', name], value, { ...inner, env: pipelineEnv }, 'plain')
-    }
-    for (const [name, value] of entries(step.with)) {
-      if (typeof value === 'string') checkTemplate(findings, templates, [...at, 'with', name], value, { ...inner, outputs: undefined }, 'plain')
-    }
-    if (typeof step.if === 'string') checkCondition(findings, templates, [...at, 'if'], step.if, { ...inner, outputs: undefined })
-    checkForeach(findings, templates, at, step.foreach, mounts, base)
+    checkStepTemplates(findings, templates, id, step, {
+      trigger, pipelineInputs, pipelineEnv, dir,
+      steps: { all: ids, needed: ancestors(id, needs), outputs }
+    })
   }
   return { uses, related, order: 'order' in result ? result.order : [], messageSchema }
+}
+
+/** Resolves and loads a step's job template, and checks its `with`; undefined when not found. */
+function checkUses (findings: Findings, s: { at: string[], step: RawMap, ref: string, file: string, jobs: JobSource, where: string }): (LoadedJob & { file: string }) | undefined {
+  const resolved = s.jobs.resolve(s.ref, s.file)
+  if ('tried' in resolved) {
+    findings.error([...s.at, 'uses'], 'value', 'uses/not-found', `job template '${s.ref}' not found; looked for ${resolved.tried.map((t) => path.relative(process.cwd(), t)).join(', ')}`)
+    return undefined
+  }
+  const job = s.jobs.load(resolved.file)
+  const errors = job.problems.filter((p) => p.severity === 'error')
+  if (errors.length > 0 || job.raw === undefined) {
+    findings.error([...s.at, 'uses'], 'value', 'uses/invalid', `job template ${path.relative(process.cwd(), resolved.file)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; fix ${errors.length === 1 ? 'it' : 'them'} first`)
+    return { problems: job.problems, file: resolved.file }
+  }
+  checkWith(findings, s.at, s.step, job.raw, s.where)
+  const types = inputTypes(job.raw.inputs)
+  for (const [name, value] of entries(s.step.with)) {
+    const type = types.get(name)
+    if (typeof value === 'string' && (type === 'file' || type === 'cid')) checkDataRef(findings, [...s.at, 'with', name], value, path.dirname(s.file), 'error', type === 'cid')
+  }
+  return { ...job, file: resolved.file }
+}
+
+/** Reports a cycle at the `needs` entry of its first step that points to the next. */
+function reportCycle (findings: Findings, cycle: readonly string[], rawSteps: unknown): void {
+  const [first = '', second = ''] = cycle
+  const needs = asMap(asMap(rawSteps)?.[first])?.needs
+  const place = typeof needs === 'string' ? ['steps', first, 'needs'] : ['steps', first, 'needs', asStrings(needs).indexOf(second)]
+  findings.error(place, 'value', 'needs/cycle', `steps form a cycle: ${cycle.join(' → ')} (each needs the next); remove one of these needs`)
+}
+
+interface StepContext {
+  trigger: NonNullable<NameScope['trigger']>
+  pipelineInputs: ReadonlyMap<string, InputType>
+  pipelineEnv: ReadonlySet<string>
+  steps: NonNullable<NameScope['steps']>
+  dir: string
+}
+
+/** Checks every templated field of a step with the names valid there, and its data inputs. */
+function checkStepTemplates (findings: Findings, templates: TemplateEngine, id: string, step: RawMap, context: StepContext): void {
+  const at = ['steps', id]
+  const { trigger, pipelineInputs, pipelineEnv, dir } = context
+  const mounts = new Map([...pipelineInputs, ...Object.keys(asMap(step.inputs) ?? {}).map((n) => [n, 'mount'] as const)])
+  const foreach = asMap(step.foreach)?.files !== undefined ? 'files' : (step.foreach !== undefined ? 'items' : undefined)
+  const base: NameScope = {
+    trigger,
+    inputs: pipelineInputs,
+    steps: context.steps,
+    env: new Set([...pipelineEnv, ...Object.keys(asMap(step.env) ?? {})]),
+    run: true,
+    where: `step '${id}'`
+  }
+  const inner: NameScope = { ...base, inputs: mounts, outputs: context.steps.outputs.get(id) ?? new Set(), ...(foreach === undefined ? {} : { item: foreach }) }
+  for (const [name, value] of entries(step.inputs)) {
+    if (pipelineInputs.has(name)) findings.error([...at, 'inputs', name], 'key', 'step/input-shadows', `step '${id}' input '${name}' has the name of a pipeline input: rename one`)
+    if (typeof value !== 'string') continue
+    checkTemplate(findings, templates, [...at, 'inputs', name], value, { ...base, ...(foreach === undefined ? {} : { item: foreach }) }, 'plain')
+    checkDataRef(findings, [...at, 'inputs', name], value, dir, 'error')
+  }
+  if (typeof step.run === 'string') checkTemplate(findings, templates, [...at, 'run'], step.run, inner, 'shell')
+  if (typeof step.command === 'string') checkTemplate(findings, templates, [...at, 'command'], step.command, inner, 'plain')
+  asList(step.args).forEach((arg, i) => { if (typeof arg === 'string') checkTemplate(findings, templates, [...at, 'args', i], arg, inner, 'plain') })
+  for (const [name, value] of entries(step.env)) {
+    if (typeof value === 'string') checkTemplate(findings, templates, [...at, 'env', name], value, { ...inner, env: pipelineEnv }, 'plain')
+  }
+  for (const [name, value] of entries(step.with)) {
+    if (typeof value === 'string') checkTemplate(findings, templates, [...at, 'with', name], value, { ...inner, outputs: undefined }, 'plain')
+  }
+  if (typeof step.if === 'string') checkCondition(findings, templates, [...at, 'if'], step.if, { ...inner, outputs: undefined })
+  checkForeach(findings, templates, at, step.foreach, mounts, base)
 }
 
 /** `with` must give every required input of the job template and nothing it does not declare. */
