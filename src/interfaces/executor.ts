@@ -1,0 +1,76 @@
+import type { ExecutorKind } from './pipeline.js'
+
+/** What to execute: a shell script, or a program with its arguments (no shell). */
+export type ExecutionAction =
+  | { readonly kind: 'shell', readonly shell: string, readonly script: string }
+  | { readonly kind: 'command', readonly command: string, readonly args: readonly string[] }
+
+/**
+ * One execution of one step attempt, fully rendered. Paths are host paths; an executor that
+ * runs the step elsewhere (a sandbox, a VM) maps them to the paths its `layout` returned.
+ */
+export interface ExecutionSpec {
+  readonly action: ExecutionAction
+  /** The whole environment of the step (executors add nothing but what they document). */
+  readonly env: Readonly<Record<string, string>>
+  /** Data the step reads, name to host path, mounted read-only. */
+  readonly inputs: Readonly<Record<string, string>>
+  /** CID inputs, CID to host path, also visible at `/ipfs/<cid>` where the executor can. */
+  readonly cids?: Readonly<Record<string, string>>
+  /** The step's outputs folder on the host (created empty by the caller). */
+  readonly outputsDir: string
+  /** A scratch folder on the host for the step's working directory and temporary files. */
+  readonly workDir: string
+  /** Where stdout and stderr are written (`stdout.log`, `stderr.log`). */
+  readonly logsDir: string
+  /** Stop the attempt after this long (SIGTERM, then SIGKILL after `killGraceMs`). */
+  readonly timeoutMs?: number
+  /** Bytes of stdout and of stderr kept in the log files; the rest is counted, not kept. */
+  readonly maxLogBytes?: number
+  /** Bytes the outputs folder may hold; more fails the attempt. */
+  readonly maxOutputBytes?: number
+}
+
+/** How an attempt ended. `exitCode` is null when a signal ended it or it never started. */
+export interface ExecutionResult {
+  readonly exitCode: number | null
+  readonly signal: string | null
+  readonly timedOut: boolean
+  readonly cancelled: boolean
+  /** Why the attempt failed before or around running the command (not found, output too big). */
+  readonly error?: string
+  readonly durationMs: number
+  readonly stdoutBytes: number
+  readonly stderrBytes: number
+  /** Whether a log file was cut at `maxLogBytes`. */
+  readonly logTruncated: boolean
+  readonly outputBytes: number
+}
+
+/** A line or chunk the step printed, as a progress event. */
+export interface LogChunk {
+  readonly stream: 'stdout' | 'stderr'
+  readonly text: string
+}
+
+/** Paths the template context gives a step, as the step itself sees them. */
+export interface ExecutionLayout {
+  readonly inputs: Readonly<Record<string, string>>
+  readonly outputs: string
+  readonly cids: Readonly<Record<string, string>>
+}
+
+export interface ExecuteOptions {
+  readonly signal?: AbortSignal
+  /** Called with output as it arrives (at most `maxLogBytes` per stream are also kept on disk). */
+  readonly onLog?: (chunk: LogChunk) => void
+}
+
+/** Runs step attempts. One compliance suite (test/executors/compliance.ts) tests every one. */
+export interface Executor {
+  readonly kind: ExecutorKind
+  /** The paths a step sees for its inputs and outputs; templates are rendered with them. */
+  layout: (spec: Pick<ExecutionSpec, 'inputs' | 'outputsDir' | 'cids'>) => ExecutionLayout
+  /** Runs one attempt to its end; never throws for the step's own failure. */
+  execute: (spec: ExecutionSpec, options?: ExecuteOptions) => Promise<ExecutionResult>
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, describe, it } from 'node:test'
+import type { ExecutionAction, ExecutionSpec, Executor, LogChunk } from '../../src/interfaces/executor.js'
+import { FIXTURES } from '../helpers/paths.js'
+
+const SCRIPTS = path.join(FIXTURES, 'executors')
+
+/**
+ * Whether a pid runs. A killed orphan is re-parented to PID 1, which in some containers never
+ * reaps it: a zombie (state Z in /proc/<pid>/stat) has ended and counts as dead.
+ */
+function alive (pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The executor compliance suite: every executor (process, sandbox, vm) must pass it. `paths`
+ * says how the executor exposes host folders to the step (identity for a raw process).
+ */
+export function executorCompliance (name: string, create: (init: { killGraceMs: number }) => Executor): void {
+  describe(`executor compliance: ${name}`, () => {
+    const root = mkdtempSync(path.join(tmpdir(), `bac-exec-${name}-`))
+    after(() => rmSync(root, { recursive: true, force: true }))
+    const executor = create({ killGraceMs: 300 })
+    let n = 0
+
+    /** A fresh attempt folder with the fixture scripts as an input. */
+    function spec (action: ExecutionAction, extra: Partial<ExecutionSpec> = {}): ExecutionSpec {
+      const dir = path.join(root, `attempt-${n++}`)
+      mkdirSync(dir)
+      const data = path.join(dir, 'data')
+      mkdirSync(data)
+      writeFileSync(path.join(data, 'in.txt'), 'input content\n')
+      return {
+        action,
+        env: {},
+        inputs: { scripts: SCRIPTS, data },
+        outputsDir: path.join(dir, 'outputs'),
+        workDir: path.join(dir, 'work'),
+        logsDir: path.join(dir, 'logs'),
+        ...extra
+      }
+    }
+    const layoutOf = (s: ExecutionSpec): ReturnType<Executor['layout']> => executor.layout(s)
+    const sh = (script: string): ExecutionAction => ({ kind: 'shell', shell: 'sh', script })
+
+    it('runs a shell script and reports success', async () => {
+      const s = spec(sh('echo hello'))
+      const r = await executor.execute(s)
+      assert.equal(r.exitCode, 0)
+      assert.equal(r.timedOut || r.cancelled, false)
+      assert.equal(readFileSync(path.join(s.logsDir, 'stdout.log'), 'utf8'), 'hello\n')
+    })
+
+    it('reports a non-zero exit and keeps both streams', async () => {
+      const s = spec(sh(''))
+      const script = path.join(layoutOf(s).inputs.scripts ?? '', 'exit-3.sh')
+      const chunks: LogChunk[] = []
+      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [script] } }, { onLog: (c) => chunks.push(c) })
+      assert.equal(r.exitCode, 3)
+      assert.equal(readFileSync(path.join(s.logsDir, 'stdout.log'), 'utf8'), 'to stdout\n')
+      assert.equal(readFileSync(path.join(s.logsDir, 'stderr.log'), 'utf8'), 'to stderr\n')
+      assert.deepEqual(chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join(''), 'to stderr\n')
+    })
+
+    it('passes command arguments verbatim, with no shell', async () => {
+      const s = spec({ kind: 'command', command: 'printf', args: ['%s|', '$(touch pwned)', 'a b', "it's", '`id`'] })
+      const r = await executor.execute(s)
+      assert.equal(r.exitCode, 0)
+      assert.equal(readFileSync(path.join(s.logsDir, 'stdout.log'), 'utf8'), "$(touch pwned)|a b|it's|`id`|")
+      assert.equal(existsSync(path.join(s.workDir, 'pwned')), false)
+    })
+
+    it('gives a clean environment: the declared env and the basics, nothing of bac\'s', async () => {
+      process.env.BAC_TEST_SECRET = 'must-not-leak'
+      try {
+        const s = spec({ kind: 'command', command: 'env', args: [] }, { env: { GREETING: 'hi there' } })
+        assert.equal((await executor.execute(s)).exitCode, 0)
+        const vars = Object.fromEntries(readFileSync(path.join(s.logsDir, 'stdout.log'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+        assert.equal(vars.GREETING, 'hi there')
+        assert.equal(vars.BAC_TEST_SECRET, undefined)
+        assert.ok(vars.PATH !== undefined && vars.HOME !== undefined)
+        assert.deepEqual(Object.keys(vars).filter((k) => !['GREETING', 'PATH', 'HOME', 'TMPDIR', 'LANG', 'PWD', 'SHLVL', '_'].includes(k)), [])
+      } finally {
+        delete process.env.BAC_TEST_SECRET
+      }
+    })
+
+    it('reads inputs and writes outputs at the paths its layout gives', async () => {
+      const s = spec(sh(''))
+      const l = layoutOf(s)
+      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [path.join(l.inputs.scripts ?? '', 'write-outputs.sh'), l.outputs, '1000', path.join(l.inputs.data ?? '', 'in.txt')] } })
+      assert.equal(r.exitCode, 0, readFileSync(path.join(s.logsDir, 'stderr.log'), 'utf8'))
+      assert.equal(readFileSync(path.join(s.outputsDir, 'copy.txt'), 'utf8'), 'input content\n')
+      assert.equal(r.outputBytes, 1000 + 'input content\n'.length)
+    })
+
+    it('stops an attempt at its timeout', async () => {
+      const s = spec(sh(''), { timeoutMs: 300 })
+      const started = Date.now()
+      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [path.join(layoutOf(s).inputs.scripts ?? '', 'hang.sh')] } })
+      assert.equal(r.timedOut, true)
+      assert.equal(r.exitCode, null)
+      assert.equal(r.signal, 'SIGTERM')
+      assert.ok(Date.now() - started < 5000)
+    })
+
+    it('kills with SIGKILL what ignores SIGTERM, after the grace period', async () => {
+      const s = spec(sh(''), { timeoutMs: 200 })
+      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [path.join(layoutOf(s).inputs.scripts ?? '', 'ignore-term.sh')] } })
+      assert.equal(r.timedOut, true)
+      assert.equal(r.signal, 'SIGKILL')
+      assert.ok(r.durationMs >= 450, `${r.durationMs} ms: the grace period was not waited for`)
+    })
+
+    it('cancels on abort, and never starts when already aborted', async () => {
+      const s = spec(sh('sleep 600'))
+      const controller = new AbortController()
+      setTimeout(() => { controller.abort() }, 200)
+      const r = await executor.execute(s, { signal: controller.signal })
+      assert.equal(r.cancelled, true)
+      assert.notEqual(r.exitCode, 0)
+      const pre = await executor.execute(spec(sh('touch ran')), { signal: AbortSignal.abort() })
+      assert.equal(pre.cancelled, true)
+      assert.equal(pre.exitCode, null)
+    })
+
+    it('leaves nothing running: a background child dies when the step ends', async () => {
+      const s = spec(sh(''))
+      const pidFile = path.join(s.workDir, '..', 'child.pid')
+      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [path.join(layoutOf(s).inputs.scripts ?? '', 'leave-child.sh'), pidFile] } })
+      assert.equal(r.exitCode, 0)
+      assert.ok(r.durationMs < 5000, 'the step waited for its background child')
+      const pid = Number(readFileSync(pidFile, 'utf8'))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      assert.equal(alive(pid), false, `background child ${pid} still runs`)
+    })
+
+    it('caps log files, counting everything', async () => {
+      const s = spec(sh(''), { maxLogBytes: 100_000 })
+      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [path.join(layoutOf(s).inputs.scripts ?? '', 'loud.sh'), '3000000'] } })
+      assert.equal(r.exitCode, 0)
+      assert.equal(r.stdoutBytes, 3_000_000)
+      assert.equal(r.logTruncated, true)
+      const kept = readFileSync(path.join(s.logsDir, 'stdout.log'), 'utf8')
+      assert.ok(kept.startsWith('x'.repeat(100_000)) && kept.includes('log cut at 100000 bytes'))
+    })
+
+    it('fails an attempt whose outputs exceed the limit', async () => {
+      const s = spec(sh(''), { maxOutputBytes: 50_000 })
+      const l = layoutOf(s)
+      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [path.join(l.inputs.scripts ?? '', 'write-outputs.sh'), l.outputs, '200000', path.join(l.inputs.data ?? '', 'in.txt')] } })
+      assert.equal(r.exitCode, 0)
+      assert.match(r.error ?? '', /outputs hold \d+ bytes, more than the limit of 50000/)
+    })
+
+    it('reports a program that does not exist, clearly', async () => {
+      const r = await executor.execute(spec({ kind: 'command', command: 'no-such-program-bac', args: [] }))
+      assert.equal(r.exitCode, null)
+      assert.match(r.error ?? '', /cannot start 'no-such-program-bac': no such program/)
+    })
+  })
+}
