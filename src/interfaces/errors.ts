@@ -50,3 +50,30 @@ export class TemplateError extends UserError {
     this.column = init.column
   }
 }
+
+/** A CID (or `cid/path`) that does not parse. */
+export class InvalidCidError extends UserError {
+  readonly cid: string
+  constructor (cid: string, options?: { cause?: unknown }) {
+    super(`'${cid}' is not a valid CID (expected e.g. Qm… or bafy…, optionally followed by /sub/path)`, options)
+    this.cid = cid
+  }
+}
+
+/** Content that is not in the store (and could not be fetched). */
+export class ContentNotFoundError extends UserError {
+  readonly cid: string
+  constructor (cid: string, detail = 'it is not in the local store', options?: { cause?: unknown }) {
+    super(`content ${cid} not found: ${detail}`, options)
+    this.cid = cid
+  }
+}
+
+/** Content that cannot be stored or written out safely (a symbolic link, a path that escapes). */
+export class UnsafeContentError extends UserError {
+  readonly path: string
+  constructor (path: string, reason: string) {
+    super(`${path}: ${reason}`)
+    this.path = path
+  }
+}

@@ -1,0 +1,31 @@
+/** What a CID holds. Sizes are the bytes of file content (for a folder, of all its files). */
+export interface ContentStat {
+  readonly cid: string
+  readonly type: 'file' | 'directory'
+  readonly size: number
+}
+
+export interface StoreOptions {
+  readonly signal?: AbortSignal
+}
+
+/**
+ * Content-addressed storage: the embedded Helia store, or a Kubo daemon. CIDs are strings; by
+ * default they are those `ipfs add` gives with Kubo's defaults (CIDv0, 256 KiB chunks, balanced
+ * DAG of 174 links, no raw leaves). One compliance suite (test/storage) tests every store.
+ */
+export interface ContentStore {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** Adds a file or a folder (recursively; symbolic links are refused) and returns its CID. */
+  addPath: (path: string, options?: StoreOptions) => Promise<string>
+  /** Adds bytes as a file and returns its CID. */
+  addBytes: (content: Uint8Array | AsyncIterable<Uint8Array>, options?: StoreOptions) => Promise<string>
+  /** The bytes of a file (`cid` or `cid/sub/path`). */
+  cat: (cid: string, options?: StoreOptions) => AsyncIterable<Uint8Array>
+  /** Writes a file or folder to `target` (which must not exist), atomically. */
+  get: (cid: string, target: string, options?: StoreOptions) => Promise<void>
+  stat: (cid: string, options?: StoreOptions) => Promise<ContentStat>
+  /** Whether the root block of a CID is in the store. */
+  has: (cid: string, options?: StoreOptions) => Promise<boolean>
+}

@@ -1,0 +1,3 @@
+export { createFsStore, type FsStoreInit } from './fs-store.js'
+export { createUnixfsStore, parseContentPath, type UnixfsStoreComponents } from './unixfs-store.js'
+export { kuboImportOptions } from './kubo-import.js'

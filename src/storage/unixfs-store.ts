@@ -1,0 +1,123 @@
+import { stat as fsStat } from 'node:fs/promises'
+import { unixfs } from '@helia/unixfs'
+import type { Blockstore } from 'interface-blockstore'
+import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
+import { CID } from 'multiformats/cid'
+import type { ContentStat, ContentStore, StoreOptions } from '../interfaces/content-store.js'
+import { ContentNotFoundError, InvalidCidError, UnsafeContentError } from '../interfaces/errors.js'
+import { folderSource, ROOT_NAME } from './fs-source.js'
+import { kuboImportOptions } from './kubo-import.js'
+import { materialize } from './materialize.js'
+
+export interface UnixfsStoreComponents {
+  blockstore: Blockstore
+}
+
+/** Splits `cid`, `cid/sub/path` or `/ipfs/cid/sub/path`, checking the CID parses. */
+export function parseContentPath (text: string): { cid: CID, path: string } {
+  const trimmed = text.replace(/^\/ipfs\//, '')
+  const [first = '', ...rest] = trimmed.split('/')
+  try {
+    return { cid: CID.parse(first), path: rest.filter((s) => s !== '').join('/') }
+  } catch (err) {
+    throw new InvalidCidError(text, { cause: err })
+  }
+}
+
+function normalize (text: string): string {
+  const { cid, path } = parseContentPath(text)
+  return path === '' ? cid.toString() : `${cid.toString()}/${path}`
+}
+
+/**
+ * Passes a source through, stopping with the signal's reason once it aborts: the importer reads
+ * its source to the end and does not check the signal itself.
+ */
+export async function * abortable<T> (source: AsyncIterable<T> | Iterable<T>, signal?: AbortSignal): AsyncGenerator<T> {
+  signal?.throwIfAborted()
+  for await (const item of source) {
+    signal?.throwIfAborted()
+    yield item
+  }
+}
+
+/** Bytes of file content under an entry (a file's size, or all files of a folder). */
+async function contentSize (entry: UnixFSEntry, blockstore: Blockstore, signal?: AbortSignal): Promise<number> {
+  if (entry.type !== 'directory') return Number(entry.size)
+  let size = 0
+  for await (const child of entry.entries({ signal })) size += await contentSize(await exporter(child.cid, blockstore, { signal }), blockstore, signal)
+  return size
+}
+
+/** Blockstores report a missing block with an error named NotFoundError. */
+function notFound (source: string, err: unknown): never {
+  if (err instanceof Error && /NotFound/i.test(err.name)) throw new ContentNotFoundError(source, 'it is not in the local store', { cause: err })
+  throw err
+}
+
+/**
+ * A content store on any blockstore, with UnixFS as Kubo writes it. The embedded store gives it
+ * a filesystem blockstore; a networked node gives it one that fetches missing blocks by bitswap.
+ */
+export function createUnixfsStore (components: UnixfsStoreComponents): ContentStore {
+  const { blockstore } = components
+  const fs = unixfs({ blockstore })
+  const importOptions = kuboImportOptions()
+
+  return {
+    start: async () => {},
+    stop: async () => {},
+    async addPath (target: string, options: StoreOptions = {}): Promise<string> {
+      if ((await fsStat(target)).isDirectory()) {
+        let root: string | undefined
+        for await (const entry of fs.addAll(abortable(folderSource(target, options.signal), options.signal), { ...importOptions, signal: options.signal })) {
+          if (entry.path === ROOT_NAME) root = entry.cid.toString()
+        }
+        if (root === undefined) throw new Error(`adding ${target} produced no root folder`)
+        return root
+      }
+      const { createReadStream } = await import('node:fs')
+      return (await fs.addByteStream(abortable(createReadStream(target, { signal: options.signal }), options.signal), { ...importOptions, signal: options.signal })).toString()
+    },
+    async addBytes (content, options: StoreOptions = {}): Promise<string> {
+      const cid = content instanceof Uint8Array
+        ? await fs.addBytes(content, { ...importOptions, signal: options.signal })
+        : await fs.addByteStream(abortable(content, options.signal), { ...importOptions, signal: options.signal })
+      return cid.toString()
+    },
+    async * cat (source: string, options: StoreOptions = {}): AsyncIterable<Uint8Array> {
+      const path = normalize(source)
+      let entry
+      try {
+        entry = await exporter(path, blockstore, { signal: options.signal })
+      } catch (err) {
+        notFound(source, err)
+      }
+      if (entry.type === 'directory' || entry.type === 'object') throw new UnsafeContentError(source, `is a ${entry.type === 'directory' ? 'folder' : 'non-UnixFS object'}, not a file: use get to write it out`)
+      try {
+        yield * entry.content({ signal: options.signal })
+      } catch (err) {
+        notFound(source, err)
+      }
+    },
+    async get (source: string, target: string, options: StoreOptions = {}): Promise<void> {
+      try {
+        await materialize(normalize(source), target, blockstore, options.signal)
+      } catch (err) {
+        notFound(source, err)
+      }
+    },
+    async stat (source: string, options: StoreOptions = {}): Promise<ContentStat> {
+      const path = normalize(source)
+      try {
+        const entry = await exporter(path, blockstore, { signal: options.signal })
+        return { cid: entry.cid.toString(), type: entry.type === 'directory' ? 'directory' : 'file', size: await contentSize(entry, blockstore, options.signal) }
+      } catch (err) {
+        notFound(source, err)
+      }
+    },
+    async has (source: string): Promise<boolean> {
+      return await blockstore.has(parseContentPath(source).cid)
+    }
+  }
+}

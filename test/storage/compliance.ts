@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { ContentStore } from '../../src/interfaces/content-store.js'
+
+async function collect (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of source) chunks.push(chunk)
+  return Buffer.concat(chunks)
+}
+
+/** Every file under a folder, relative path to content; folders end with '/'. */
+function snapshot (dir: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const full = path.join(entry.parentPath, entry.name)
+    const relative = path.relative(dir, full)
+    out[entry.isDirectory() ? `${relative}/` : relative] = entry.isDirectory() ? '' : readFileSync(full).toString('base64')
+  }
+  return out
+}
+
+/**
+ * The content-store compliance suite: the embedded store and the Kubo store must both pass it.
+ * `create` gets a fresh temp folder to keep its data in.
+ */
+export function contentStoreCompliance (name: string, create: (dataDir: string) => ContentStore): void {
+  describe(`content store compliance: ${name}`, () => {
+    const root = mkdtempSync(path.join(tmpdir(), `bac-store-${name}-`))
+    const store = create(path.join(root, 'data'))
+    before(async () => { await store.start() })
+    after(async () => {
+      await store.stop()
+      rmSync(root, { recursive: true, force: true })
+    })
+    let n = 0
+    const fresh = (): string => path.join(root, `case-${n++}`)
+
+    it('adds bytes and reads them back, small and multi-chunk', async () => {
+      for (const size of [0, 5, 262_144, 1_000_003]) {
+        const bytes = randomBytes(size)
+        const cid = await store.addBytes(bytes)
+        assert.deepEqual(await collect(store.cat(cid)), bytes)
+        assert.equal(await store.has(cid), true)
+        assert.deepEqual(await store.stat(cid), { cid, type: 'file', size })
+      }
+    })
+
+    it('gives a file the same CID however it is added', async () => {
+      const file = `${fresh()}.bin`
+      writeFileSync(file, randomBytes(300_000))
+      const fromPath = await store.addPath(file)
+      assert.equal(await store.addBytes(readFileSync(file)), fromPath)
+      async function * stream (): AsyncIterable<Uint8Array> { const b = readFileSync(file); for (let i = 0; i < b.length; i += 7000) yield b.subarray(i, i + 7000) }
+      assert.equal(await store.addBytes(stream()), fromPath)
+    })
+
+    it('adds a folder and writes it back identical: nesting, empty folders, hidden and odd names', async () => {
+      const dir = fresh()
+      mkdirSync(path.join(dir, 'a', 'b'), { recursive: true })
+      mkdirSync(path.join(dir, 'empty'))
+      writeFileSync(path.join(dir, 'top.txt'), 'top\n')
+      writeFileSync(path.join(dir, '.hidden'), 'h')
+      writeFileSync(path.join(dir, 'a', 'b', 'deep.bin'), randomBytes(700_000))
+      writeFileSync(path.join(dir, 'a', 'ünï cødé & spaces.csv'), 'x,y\n1,2\n')
+      const cid = await store.addPath(dir)
+      const stat = await store.stat(cid)
+      assert.equal(stat.type, 'directory')
+      assert.equal(stat.size, 4 + 1 + 700_000 + 8)
+      const out = path.join(fresh(), 'copy')
+      await store.get(cid, out)
+      assert.deepEqual(snapshot(out), snapshot(dir))
+      assert.equal(await store.addPath(out), cid, 'the copy has the same CID')
+      assert.equal((await collect(store.cat(`${cid}/a/b/deep.bin`))).length, 700_000)
+      assert.deepEqual(await collect(store.cat(`/ipfs/${cid}/top.txt`)), Buffer.from('top\n'))
+      const sub = path.join(fresh(), 'sub')
+      await store.get(`${cid}/a`, sub)
+      assert.deepEqual(Object.keys(snapshot(sub)).sort(), ['b/', 'b/deep.bin', 'ünï cødé & spaces.csv'])
+    })
+
+    it('refuses folders holding symbolic links, storing nothing for them', async () => {
+      const dir = fresh()
+      mkdirSync(dir)
+      writeFileSync(path.join(dir, 'ok.txt'), 'ok')
+      symlinkSync('/etc/passwd', path.join(dir, 'link'))
+      await assert.rejects(store.addPath(dir), (err: Error) => err.name === 'UnsafeContentError' && /symbolic link/.test(err.message))
+    })
+
+    it('never writes into a target that exists, nor leaves a partial copy', async () => {
+      const cid = await store.addBytes(Buffer.from('x'))
+      const target = fresh()
+      mkdirSync(target)
+      await assert.rejects(store.get(cid, target), /already exists/)
+      const missing = 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'
+      const out = path.join(fresh(), 'never')
+      await assert.rejects(store.get(missing, out), (err: Error) => err.name === 'ContentNotFoundError')
+      assert.equal(existsSync(out), false)
+      assert.deepEqual(readdirSync(path.dirname(out)), [])
+    })
+
+    it('reports missing content and bad CIDs clearly', async () => {
+      const missing = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi'
+      assert.equal(await store.has(missing), false)
+      await assert.rejects(collect(store.cat(missing)), (err: Error) => err.name === 'ContentNotFoundError' && err.message.includes(missing))
+      await assert.rejects(store.stat(missing), (err: Error) => err.name === 'ContentNotFoundError')
+      await assert.rejects(collect(store.cat('QmNotACid')), (err: Error) => err.name === 'InvalidCidError')
+      const cid = await store.addPath(path.join(import.meta.dirname, '..', 'fixtures', 'executors'))
+      await assert.rejects(collect(store.cat(cid)), (err: Error) => err.name === 'UnsafeContentError' && /folder/.test(err.message))
+      await assert.rejects(collect(store.cat(`${cid}/no-such-file`)), (err: Error) => err.name === 'ContentNotFoundError')
+    })
+
+    it('stops adding when aborted', async () => {
+      async function * endless (): AsyncIterable<Uint8Array> { for (;;) { yield randomBytes(65_536); await new Promise((resolve) => setImmediate(resolve)) } }
+      const controller = new AbortController()
+      setTimeout(() => { controller.abort() }, 100)
+      await assert.rejects(store.addBytes(endless(), { signal: controller.signal }))
+    })
+  })
+}
