@@ -1,6 +1,7 @@
-// bench/executor: the process executor's cost per attempt (own process group, clean env, capped
-// log files, output accounting), against a bare child_process.spawn of the same command in the
-// same run: 100 in sequence, then 200 at once.
+// bench/executor: the cost per attempt of the process executor (own process group, clean env,
+// capped log files, output accounting) and of the sandbox executor (the same under bubblewrap),
+// against a bare child_process.spawn of the same command in the same run: 100 in sequence, then
+// 200 at once.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,7 +9,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const { createProcessExecutor } = await import(path.join(ROOT, 'dist', 'executors', 'index.js'))
+const { createProcessExecutor, createSandboxExecutor } = await import(path.join(ROOT, 'dist', 'executors', 'index.js'))
 const SEQUENTIAL = 100
 const PARALLEL = 200
 const work = mkdtempSync(path.join(tmpdir(), 'bac-bench-exec-'))
@@ -18,9 +19,8 @@ const bare = () => new Promise((resolve, reject) => {
   child.on('error', reject)
   child.on('close', resolve)
 })
-const executor = createProcessExecutor()
 let n = 0
-const viaBac = async () => {
+const via = (executor) => async () => {
   const dir = path.join(work, String(n++))
   const r = await executor.execute({
     action: { kind: 'command', command: 'true', args: [] },
@@ -45,13 +45,22 @@ async function parallel (fn) {
 }
 
 try {
-  await sequential(bare); await sequential(viaBac) // warm up both
+  const processRun = via(createProcessExecutor())
+  const sandboxRun = via(createSandboxExecutor())
+  await sequential(bare); await sequential(processRun); await sequential(sandboxRun) // warm up
   const rounds = []
-  for (let i = 0; i < 3; i++) rounds.push({ bare: await sequential(bare), bac: await sequential(viaBac), barePar: await parallel(bare), bacPar: await parallel(viaBac) })
+  for (let i = 0; i < 3; i++) {
+    rounds.push({
+      bare: await sequential(bare), process: await sequential(processRun), sandbox: await sequential(sandboxRun),
+      barePar: await parallel(bare), processPar: await parallel(processRun), sandboxPar: await parallel(sandboxRun)
+    })
+  }
   const best = (k) => Math.min(...rounds.map((r) => r[k]))
-  const b = best('bare'); const v = best('bac'); const bp = best('barePar'); const vp = best('bacPar')
-  console.log(`${SEQUENTIAL} in sequence: bare spawn ${b.toFixed(0)} ms (${(b / SEQUENTIAL).toFixed(2)} ms each), process executor ${v.toFixed(0)} ms (${(v / SEQUENTIAL).toFixed(2)} ms each): ${(v / b).toFixed(2)}x`)
-  console.log(`${PARALLEL} at once:   bare spawn ${bp.toFixed(0)} ms, process executor ${vp.toFixed(0)} ms: ${(vp / bp).toFixed(2)}x`)
+  const b = best('bare'); const bp = best('barePar')
+  for (const kind of ['process', 'sandbox']) {
+    const v = best(kind); const vp = best(`${kind}Par`)
+    console.log(`${kind.padEnd(8)} ${SEQUENTIAL} in sequence: ${(v / SEQUENTIAL).toFixed(2)} ms each vs bare spawn ${(b / SEQUENTIAL).toFixed(2)} ms: ${(v / b).toFixed(2)}x; ${PARALLEL} at once: ${vp.toFixed(0)} ms vs ${bp.toFixed(0)} ms: ${(vp / bp).toFixed(2)}x`)
+  }
   console.log('(best of 3 rounds; the engine issue targets <= 2x for whole steps)')
 } finally {
   rmSync(work, { recursive: true, force: true })

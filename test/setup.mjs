@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 
 const NEEDED = [
   { command: 'ipfs_cid', pkg: 'ipfs-cid', why: 'checks that bac computes the same CIDs as Kubo' },
-  { command: 'python3', pkg: 'python3', why: 'runs the shipped job scripts' }
+  { command: 'python3', pkg: 'python3', why: 'runs the shipped job scripts' },
+  { command: 'bwrap', pkg: 'bubblewrap', why: 'the sandbox executor' }
 ]
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0

@@ -1,1 +1,2 @@
 export { createProcessExecutor, type ProcessExecutorInit, DEFAULT_KILL_GRACE_MS, DEFAULT_MAX_LOG_BYTES, DEFAULT_MAX_OUTPUT_BYTES } from './process.js'
+export { createSandboxExecutor, type SandboxExecutorInit, SANDBOX_PATH } from './sandbox.js'

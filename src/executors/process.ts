@@ -1,11 +1,6 @@
-import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { StringDecoder } from 'node:string_decoder'
-import { execa } from 'execa'
-import type { ExecuteOptions, ExecutionLayout, ExecutionResult, ExecutionSpec, Executor } from '../interfaces/executor.js'
-import { dirSize } from './dir-size.js'
-import { CappedLog } from './log-file.js'
-import { groupAlive, signalGroup, terminateGroup } from './process-group.js'
+import type { ExecutionLayout, ExecutionSpec, Executor } from '../interfaces/executor.js'
+import { runAttempt, type AttemptSettings } from './attempt.js'
 
 /** Time between SIGTERM and SIGKILL when a step is stopped. */
 export const DEFAULT_KILL_GRACE_MS = 5000
@@ -40,85 +35,27 @@ export function createProcessExecutor (init: ProcessExecutorInit = {}): Executor
   return {
     kind: 'process',
     layout: (spec): ExecutionLayout => ({ inputs: { ...spec.inputs }, outputs: spec.outputsDir, cids: { ...spec.cids } }),
-    execute: async (spec, options = {}) => await run(spec, options, {
-      stepPath,
-      killGraceMs,
-      maxLogBytes: spec.maxLogBytes ?? init.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
-      maxOutputBytes: spec.maxOutputBytes ?? init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
+    execute: async (spec, options = {}) => await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
+      ...command(spec),
+      env: { PATH: stepPath, HOME: spec.workDir, TMPDIR: path.join(spec.workDir, 'tmp'), LANG: 'C.UTF-8', ...spec.env },
+      cwd: spec.workDir
     })
   }
 }
 
-interface RunSettings { stepPath: string, killGraceMs: number, maxLogBytes: number, maxOutputBytes: number }
-
-async function run (spec: ExecutionSpec, options: ExecuteOptions, settings: RunSettings): Promise<ExecutionResult> {
-  const started = performance.now()
-  const tmp = path.join(spec.workDir, 'tmp')
-  await Promise.all([mkdir(spec.logsDir, { recursive: true }), mkdir(tmp, { recursive: true }), mkdir(spec.outputsDir, { recursive: true })])
-  const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
-  const state = { timedOut: false, cancelled: options.signal?.aborted === true }
-  const timers = new Set<NodeJS.Timeout>()
-  const [file, args] = spec.action.kind === 'shell' ? [spec.action.shell, ['-c', spec.action.script]] : [spec.action.command, [...spec.action.args]]
-
-  const subprocess = state.cancelled
-    ? undefined
-    : execa(file, args, {
-      cwd: spec.workDir,
-      env: { PATH: settings.stepPath, HOME: spec.workDir, TMPDIR: tmp, LANG: 'C.UTF-8', ...spec.env },
-      extendEnv: false,
-      detached: true,
-      stdin: 'ignore',
-      buffer: false,
-      reject: false,
-      encoding: 'buffer',
-      stripFinalNewline: false
-    })
-  const pid = subprocess?.pid
-  const stop = (): void => { if (pid !== undefined) terminateGroup(pid, settings.killGraceMs, timers) }
-  const onAbort = (): void => { state.cancelled = true; stop() }
-  options.signal?.addEventListener('abort', onAbort, { once: true })
-  if (spec.timeoutMs !== undefined && pid !== undefined) {
-    timers.add(setTimeout(() => { state.timedOut = true; stop() }, spec.timeoutMs))
-  }
-  for (const stream of ['stdout', 'stderr'] as const) {
-    const decoder = new StringDecoder('utf8')
-    subprocess?.[stream]?.on('data', (chunk: Buffer) => {
-      logs[stream].write(chunk)
-      const text = decoder.write(chunk)
-      if (text !== '') options.onLog?.({ stream, text })
-    })
-  }
-  // when the step's own process ends, whatever it left running in its group goes too; this also
-  // closes pipes a background child held open, which would otherwise keep the step waiting
-  subprocess?.on('exit', () => { if (pid !== undefined && groupAlive(pid)) signalGroup(pid, 'SIGKILL') })
-
-  let result: Awaited<NonNullable<typeof subprocess>> | undefined
-  try {
-    result = subprocess === undefined ? undefined : await subprocess
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort)
-    for (const timer of timers) clearTimeout(timer)
-    await Promise.all([logs.stdout.close(), logs.stderr.close()])
-  }
-  const outputBytes = await dirSize(spec.outputsDir)
-  let error: string | undefined
-  if (subprocess !== undefined && pid === undefined) {
-    error = (result as { code?: string } | undefined)?.code === 'ENOENT'
-      ? `cannot start '${file}': no such program (PATH is ${settings.stepPath})`
-      : `cannot start '${file}': ${result?.shortMessage ?? 'unknown error'}`
-  } else if (outputBytes > settings.maxOutputBytes) {
-    error = `the outputs hold ${outputBytes} bytes, more than the limit of ${settings.maxOutputBytes}`
-  }
+/** The limits of one attempt: the spec's, else the executor's, else the defaults. */
+export function attemptSettings (spec: ExecutionSpec, init: { maxLogBytes?: number, maxOutputBytes?: number }, killGraceMs: number): AttemptSettings {
   return {
-    exitCode: typeof result?.exitCode === 'number' ? result.exitCode : null,
-    signal: result?.signal ?? null,
-    timedOut: state.timedOut,
-    cancelled: state.cancelled,
-    ...(error !== undefined ? { error } : {}),
-    durationMs: performance.now() - started,
-    stdoutBytes: logs.stdout.total,
-    stderrBytes: logs.stderr.total,
-    logTruncated: logs.stdout.truncated || logs.stderr.truncated,
-    outputBytes
+    killGraceMs,
+    maxLogBytes: spec.maxLogBytes ?? init.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
+    maxOutputBytes: spec.maxOutputBytes ?? init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
   }
 }
+
+/** The program and arguments of an action: `shell -c script`, or the command itself. */
+export function command (spec: ExecutionSpec): { file: string, args: string[], describe: string } {
+  return spec.action.kind === 'shell'
+    ? { file: spec.action.shell, args: ['-c', spec.action.script], describe: spec.action.shell }
+    : { file: spec.action.command, args: [...spec.action.args], describe: spec.action.command }
+}
+

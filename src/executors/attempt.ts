@@ -1,0 +1,88 @@
+import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { StringDecoder } from 'node:string_decoder'
+import { execa } from 'execa'
+import type { ExecuteOptions, ExecutionResult, ExecutionSpec } from '../interfaces/executor.js'
+import { dirSize } from './dir-size.js'
+import { CappedLog } from './log-file.js'
+import { groupAlive, signalGroup, terminateGroup } from './process-group.js'
+
+export interface AttemptSettings { killGraceMs: number, maxLogBytes: number, maxOutputBytes: number }
+
+/** How an executor starts an attempt: the program, its arguments, environment and folder. */
+export interface Launch { file: string, args: string[], env: Record<string, string>, cwd: string, describe: string }
+
+/**
+ * Runs one attempt as a process group (the step itself, or a sandbox around it): streams output to
+ * capped logs and `onLog`, stops the group on timeout or abort (SIGTERM, then SIGKILL after the
+ * grace period), kills what the step left behind when it exits, and measures its outputs.
+ */
+export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, settings: AttemptSettings, launch: Launch): Promise<ExecutionResult> {
+  const started = performance.now()
+  await Promise.all([mkdir(spec.logsDir, { recursive: true }), mkdir(path.join(spec.workDir, 'tmp'), { recursive: true }), mkdir(spec.outputsDir, { recursive: true })])
+  const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
+  const state = { timedOut: false, cancelled: options.signal?.aborted === true }
+  const timers = new Set<NodeJS.Timeout>()
+
+  const subprocess = state.cancelled
+    ? undefined
+    : execa(launch.file, launch.args, {
+      cwd: launch.cwd,
+      env: launch.env,
+      extendEnv: false,
+      detached: true,
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
+      encoding: 'buffer',
+      stripFinalNewline: false
+    })
+  const pid = subprocess?.pid
+  const stop = (): void => { if (pid !== undefined) terminateGroup(pid, settings.killGraceMs, timers) }
+  const onAbort = (): void => { state.cancelled = true; stop() }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  if (spec.timeoutMs !== undefined && pid !== undefined) {
+    timers.add(setTimeout(() => { state.timedOut = true; stop() }, spec.timeoutMs))
+  }
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const decoder = new StringDecoder('utf8')
+    subprocess?.[stream]?.on('data', (chunk: Buffer) => {
+      logs[stream].write(chunk)
+      const text = decoder.write(chunk)
+      if (text !== '') options.onLog?.({ stream, text })
+    })
+  }
+  // when the step's own process ends, whatever it left running in its group goes too; this also
+  // closes pipes a background child held open, which would otherwise keep the step waiting
+  subprocess?.on('exit', () => { if (pid !== undefined && groupAlive(pid)) signalGroup(pid, 'SIGKILL') })
+
+  let result: Awaited<NonNullable<typeof subprocess>> | undefined
+  try {
+    result = subprocess === undefined ? undefined : await subprocess
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    for (const timer of timers) clearTimeout(timer)
+    await Promise.all([logs.stdout.close(), logs.stderr.close()])
+  }
+  const outputBytes = await dirSize(spec.outputsDir)
+  let error: string | undefined
+  if (subprocess !== undefined && pid === undefined) {
+    error = (result as { code?: string } | undefined)?.code === 'ENOENT'
+      ? `cannot start '${launch.describe}': no such program`
+      : `cannot start '${launch.describe}': ${result?.shortMessage ?? 'unknown error'}`
+  } else if (outputBytes > settings.maxOutputBytes) {
+    error = `the outputs hold ${outputBytes} bytes, more than the limit of ${settings.maxOutputBytes}`
+  }
+  return {
+    exitCode: typeof result?.exitCode === 'number' ? result.exitCode : null,
+    signal: result?.signal ?? null,
+    timedOut: state.timedOut,
+    cancelled: state.cancelled,
+    ...(error !== undefined ? { error } : {}),
+    durationMs: performance.now() - started,
+    stdoutBytes: logs.stdout.total,
+    stderrBytes: logs.stderr.total,
+    logTruncated: logs.stdout.truncated || logs.stderr.truncated,
+    outputBytes
+  }
+}
