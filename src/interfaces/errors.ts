@@ -77,3 +77,15 @@ export class UnsafeContentError extends UserError {
     this.path = path
   }
 }
+
+/** The run store cannot be opened or used (written by a newer bac, corrupt, locked). */
+export class RunStoreError extends UserError {}
+
+/** A run id (or prefix) that names no run, or more than one. */
+export class RunNotFoundError extends UserError {
+  readonly id: string
+  constructor (id: string, detail = 'no run has this id') {
+    super(`run ${id}: ${detail}; see bac job list`)
+    this.id = id
+  }
+}

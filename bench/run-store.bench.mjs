@@ -1,0 +1,44 @@
+// bench/run-store: a cold process opening a run store with 10,000 runs (3 steps and 3
+// executions each) and listing the newest 50, as `bac job list` will; against `node -e 0` in the
+// same run. The command's target is <= 300 ms in all; this is the store's share of it.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const MODULE = path.join(ROOT, 'dist', 'storage', 'sqlite-run-store.js')
+const { openRunStore } = await import(MODULE)
+const RUNS = 10_000
+const work = mkdtempSync(path.join(tmpdir(), 'bac-bench-runs-'))
+const file = path.join(work, 'runs.db')
+
+try {
+  let t = performance.now()
+  const store = openRunStore({ file })
+  for (let i = 0; i < RUNS; i++) {
+    const id = `run${String(i).padStart(6, '0')}`
+    store.createRun({ id, pipeline: 'sales-report', pipelineFile: '/p/sales-report.yml', summary: 'sales-report', data: ['QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'], trigger: { kind: 'manual' }, inputs: { archive: '/data/sales.zip' } })
+    store.startRun(id)
+    for (const step of ['extract', 'aggregate', 'report']) {
+      store.setStep(id, step, { status: 'running', startedAt: Date.now() })
+      const e = store.startExecution({ runId: id, stepId: step, attempt: 1, node: 'local', executor: 'process', startedAt: Date.now() })
+      store.finishExecution(e, { exitCode: 0, outputsCid: 'QmOut' })
+      store.setStep(id, step, { status: 'succeeded', outputsCid: 'QmOut', endedAt: Date.now() })
+    }
+    store.finishRun(id, 'succeeded', { resultCid: 'QmResult' })
+  }
+  store.close()
+  const fill = performance.now() - t
+  const script = `import(${JSON.stringify(MODULE)}).then((m) => { const s = m.openRunStore({ file: ${JSON.stringify(file)} }); const rows = s.listRuns({ limit: 50 }); if (rows.length !== 50) process.exit(1); s.close() })`
+  const time = (args) => { const s = performance.now(); const r = spawnSync(process.execPath, args, { stdio: 'ignore' }); if (r.status !== 0) throw new Error('failed'); return performance.now() - s }
+  const base = []; const list = []
+  for (let i = 0; i < 11; i++) { base.push(time(['-e', '0'])); list.push(time(['-e', script])) }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  console.log(`filled ${RUNS} runs (3 steps, 3 executions each, ${RUNS * 8} transactions) in ${fill.toFixed(0)} ms: ${(fill / RUNS / 8 * 1000).toFixed(0)} us per change`)
+  console.log(`node -e 0                         ${median(base).toFixed(1)} ms`)
+  console.log(`cold open + list newest 50        ${median(list).toFixed(1)} ms: ${(median(list) / median(base)).toFixed(2)}x node -e 0 (median of 11)`)
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}

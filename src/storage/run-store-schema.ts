@@ -1,0 +1,57 @@
+/** The run store's schema version (SQLite `user_version`). */
+export const SCHEMA_VERSION = 1
+
+export const SCHEMA = `
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  pipeline TEXT NOT NULL,
+  pipeline_file TEXT NOT NULL,
+  status TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  data TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  ended_at INTEGER,
+  result_cid TEXT,
+  reason TEXT,
+  owner_pid INTEGER,
+  owner_start TEXT
+);
+CREATE INDEX runs_created ON runs (created_at DESC);
+CREATE INDEX runs_status ON runs (status, created_at DESC);
+CREATE TABLE steps (
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  step_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  cache_key TEXT,
+  outputs_cid TEXT,
+  started_at INTEGER,
+  ended_at INTEGER,
+  reason TEXT,
+  PRIMARY KEY (run_id, step_id)
+);
+CREATE TABLE executions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs (id),
+  step_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  item INTEGER,
+  node TEXT NOT NULL,
+  executor TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  exit_code INTEGER,
+  signal TEXT,
+  outputs_cid TEXT,
+  log_dir TEXT,
+  error TEXT
+);
+CREATE INDEX executions_run ON executions (run_id, step_id);
+CREATE TABLE cache (
+  key TEXT PRIMARY KEY,
+  outputs_cid TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`

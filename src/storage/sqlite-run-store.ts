@@ -1,0 +1,180 @@
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import Database from 'better-sqlite3'
+import { RunNotFoundError, RunStoreError } from '../interfaces/errors.js'
+import type { ExecutionRecord, RunListOptions, RunRecord, RunStatus, RunStore, StepRecord, StepStatus } from '../interfaces/run-store.js'
+import { processStart, stillRunning } from './process-identity.js'
+import { SCHEMA, SCHEMA_VERSION } from './run-store-schema.js'
+
+export interface SqliteRunStoreInit {
+  /** The SQLite file, created on first use. */
+  file: string
+  /** Milliseconds since the epoch. @default Date.now */
+  now?: () => number
+}
+
+/** How many runs `listRuns` returns when no limit is given. */
+export const DEFAULT_LIST_LIMIT = 50
+
+type Row = Record<string, string | number | null>
+
+const optional = <K extends string, V>(key: K, value: V | null | undefined): { [P in K]?: V } =>
+  (value === null || value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+
+function toRun (row: Row): RunRecord {
+  return {
+    id: String(row.id),
+    pipeline: String(row.pipeline),
+    pipelineFile: String(row.pipeline_file),
+    status: row.status as RunStatus,
+    summary: String(row.summary),
+    data: JSON.parse(String(row.data)) as string[],
+    trigger: JSON.parse(String(row.trigger)) as Record<string, unknown>,
+    inputs: JSON.parse(String(row.inputs)) as Record<string, unknown>,
+    createdAt: Number(row.created_at),
+    ...optional('startedAt', row.started_at as number | null),
+    ...optional('endedAt', row.ended_at as number | null),
+    ...optional('resultCid', row.result_cid as string | null),
+    ...optional('reason', row.reason as string | null)
+  }
+}
+
+function toStep (row: Row): StepRecord {
+  return {
+    runId: String(row.run_id),
+    stepId: String(row.step_id),
+    status: row.status as StepStatus,
+    ...optional('cacheKey', row.cache_key as string | null),
+    ...optional('outputsCid', row.outputs_cid as string | null),
+    ...optional('startedAt', row.started_at as number | null),
+    ...optional('endedAt', row.ended_at as number | null),
+    ...optional('reason', row.reason as string | null)
+  }
+}
+
+function toExecution (row: Row): ExecutionRecord {
+  return {
+    id: Number(row.id),
+    runId: String(row.run_id),
+    stepId: String(row.step_id),
+    attempt: Number(row.attempt),
+    node: String(row.node),
+    executor: String(row.executor),
+    startedAt: Number(row.started_at),
+    ...optional('item', row.item as number | null),
+    ...optional('endedAt', row.ended_at as number | null),
+    ...optional('exitCode', row.exit_code as number | null),
+    ...optional('signal', row.signal as string | null),
+    ...optional('outputsCid', row.outputs_cid as string | null),
+    ...optional('logDir', row.log_dir as string | null),
+    ...optional('error', row.error as string | null)
+  }
+}
+
+function open (file: string): Database.Database {
+  mkdirSync(path.dirname(file), { recursive: true })
+  let db: Database.Database
+  try {
+    db = new Database(file, { timeout: 5000 })
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    db.pragma('foreign_keys = ON')
+    const version = Number(db.pragma('user_version', { simple: true }))
+    if (version > SCHEMA_VERSION) throw new RunStoreError(`${file} was written by a newer bac (schema ${version}; this bac reads ${SCHEMA_VERSION}): upgrade bac`)
+    if (version === 0) db.transaction(() => { db.exec(SCHEMA); db.pragma(`user_version = ${SCHEMA_VERSION}`) }).immediate()
+  } catch (err) {
+    if (err instanceof RunStoreError) throw err
+    throw new RunStoreError(`cannot open the run store ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+  return db
+}
+
+/**
+ * The run store on SQLite: WAL journal, one transaction per change, so a kill -9 at any moment
+ * leaves every committed change in place and nothing half written (`synchronous = NORMAL`: a
+ * power loss may drop the last commits, never corrupt the file).
+ */
+export function openRunStore (init: SqliteRunStoreInit): RunStore {
+  const db = open(init.file)
+  const now = init.now ?? Date.now
+  const run = (sql: string, ...params: unknown[]): Database.RunResult => db.prepare(sql).run(...params)
+  const all = (sql: string, ...params: unknown[]): Row[] => db.prepare(sql).all(...params) as Row[]
+  const one = (sql: string, ...params: unknown[]): Row | undefined => db.prepare(sql).get(...params) as Row | undefined
+
+  const store: RunStore = {
+    close: () => { db.close() },
+    createRun (r) {
+      run('INSERT INTO runs (id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        r.id, r.pipeline, r.pipelineFile, 'queued', r.summary, JSON.stringify(r.data), JSON.stringify(r.trigger), JSON.stringify(r.inputs), now())
+      return store.getRun(r.id) as RunRecord
+    },
+    startRun (id) {
+      const changed = run("UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, reason = NULL, owner_pid = ?, owner_start = ? WHERE id = ?",
+        now(), process.pid, processStart(process.pid) ?? null, id)
+      if (changed.changes === 0) throw new RunNotFoundError(id)
+    },
+    finishRun (id, status, result) {
+      run('UPDATE runs SET status = ?, ended_at = ?, result_cid = coalesce(?, result_cid), reason = ?, owner_pid = NULL, owner_start = NULL WHERE id = ?',
+        status, now(), result.resultCid ?? null, result.reason ?? null, id)
+    },
+    setStep (runId, stepId, u) {
+      run(`INSERT INTO steps (run_id, step_id, status, cache_key, outputs_cid, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status, cache_key = coalesce(excluded.cache_key, cache_key),
+           outputs_cid = coalesce(excluded.outputs_cid, outputs_cid), started_at = coalesce(excluded.started_at, started_at),
+           ended_at = excluded.ended_at, reason = excluded.reason`,
+      runId, stepId, u.status, u.cacheKey ?? null, u.outputsCid ?? null, u.startedAt ?? null, u.endedAt ?? null, u.reason ?? null)
+    },
+    startExecution (e) {
+      return Number(run('INSERT INTO executions (run_id, step_id, attempt, item, node, executor, started_at, log_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        e.runId, e.stepId, e.attempt, e.item ?? null, e.node, e.executor, e.startedAt, e.logDir ?? null).lastInsertRowid)
+    },
+    finishExecution (id, r) {
+      run('UPDATE executions SET ended_at = ?, exit_code = ?, signal = ?, outputs_cid = ?, error = ? WHERE id = ?',
+        now(), r.exitCode ?? null, r.signal ?? null, r.outputsCid ?? null, r.error ?? null, id)
+    },
+    cached: (key) => one('SELECT outputs_cid FROM cache WHERE key = ?', key)?.outputs_cid as string | undefined,
+    remember (key, cid) {
+      run('INSERT INTO cache (key, outputs_cid, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET outputs_cid = excluded.outputs_cid', key, cid, now())
+    },
+    getRun (id) {
+      const row = one('SELECT * FROM runs WHERE id = ?', id)
+      return row === undefined ? undefined : toRun(row)
+    },
+    findRun (prefix) {
+      const rows = all("SELECT * FROM runs WHERE id >= ? AND id < ? || char(1114111) LIMIT 2", prefix, prefix)
+      if (rows.length > 1 && rows.every((r) => r.id !== prefix)) throw new RunNotFoundError(prefix, 'more than one run starts with this; give more of the id')
+      const exact = rows.find((r) => r.id === prefix) ?? rows[0]
+      return exact === undefined ? undefined : toRun(exact)
+    },
+    steps: (runId) => all('SELECT * FROM steps WHERE run_id = ? ORDER BY coalesce(started_at, 9e18), step_id', runId).map(toStep),
+    executions: (runId, stepId) => (stepId === undefined
+      ? all('SELECT * FROM executions WHERE run_id = ? ORDER BY id', runId)
+      : all('SELECT * FROM executions WHERE run_id = ? AND step_id = ? ORDER BY id', runId, stepId)).map(toExecution),
+    listRuns (options: RunListOptions = {}) {
+      const where: string[] = []
+      const params: unknown[] = []
+      if (options.status !== undefined) { where.push('status = ?'); params.push(options.status) }
+      if (options.before !== undefined) {
+        where.push('(created_at, rowid) < (SELECT created_at, rowid FROM runs WHERE id = ?)')
+        params.push(options.before)
+      }
+      const sql = `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`
+      return all(sql, ...params, options.limit ?? DEFAULT_LIST_LIMIT).map(toRun)
+    },
+    recoverInterrupted () {
+      const orphans = all("SELECT id, owner_pid, owner_start FROM runs WHERE status = 'running'")
+        .filter((r) => r.owner_pid === null || !stillRunning(Number(r.owner_pid), r.owner_start as string | null))
+        .map((r) => String(r.id))
+      const reason = 'interrupted: the bac process running it stopped (killed or crashed); continue with bac run --resume'
+      db.transaction(() => {
+        for (const id of orphans) {
+          run("UPDATE runs SET status = 'interrupted', ended_at = ?, reason = ?, owner_pid = NULL, owner_start = NULL WHERE id = ?", now(), reason, id)
+          run("UPDATE steps SET status = 'interrupted', ended_at = ?, reason = ? WHERE run_id = ? AND status = 'running'", now(), reason, id)
+          run("UPDATE executions SET ended_at = ?, error = ? WHERE run_id = ? AND ended_at IS NULL", now(), reason, id)
+        }
+      }).immediate()
+      return orphans
+    }
+  }
+  return store
+}

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import { openRunStore } from '../../src/storage/index.js'
+import { FIXTURES } from '../helpers/paths.js'
+
+const dir = mkdtempSync(path.join(tmpdir(), 'bac-runstore-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+let n = 0
+const fresh = (): string => path.join(dir, `runs-${n++}.db`)
+const newRun = (id: string, extra: Record<string, unknown> = {}): Parameters<ReturnType<typeof openRunStore>['createRun']>[0] =>
+  ({ id, pipeline: 'sales', pipelineFile: '/p/sales.yml', summary: 'sales', data: ['QmA'], trigger: { kind: 'manual' }, inputs: { x: 1 }, ...extra })
+
+describe('run store (SQLite)', () => {
+  it('records a run, its steps and executions, and reads them back', () => {
+    let clock = 1000
+    const store = openRunStore({ file: fresh(), now: () => clock++ })
+    const created = store.createRun(newRun('r1', { trigger: { kind: 'watch', file: { path: '/drop/a.zip' } } }))
+    assert.equal(created.status, 'queued')
+    store.startRun('r1')
+    store.setStep('r1', 'extract', { status: 'running', startedAt: 5, cacheKey: 'k1' })
+    const exec = store.startExecution({ runId: 'r1', stepId: 'extract', attempt: 1, node: 'local', executor: 'process', startedAt: 5, logDir: '/logs/1' })
+    store.finishExecution(exec, { exitCode: 0, outputsCid: 'QmOut' })
+    store.setStep('r1', 'extract', { status: 'succeeded', outputsCid: 'QmOut', endedAt: 9 })
+    store.finishRun('r1', 'succeeded', { resultCid: 'QmResult' })
+    const r = store.getRun('r1')
+    assert.equal(r?.status, 'succeeded')
+    assert.equal(r?.resultCid, 'QmResult')
+    assert.deepEqual(r?.trigger, { kind: 'watch', file: { path: '/drop/a.zip' } })
+    assert.deepEqual(r?.data, ['QmA'])
+    assert.ok((r?.endedAt ?? 0) > (r?.startedAt ?? 0))
+    assert.deepEqual(store.steps('r1'), [{ runId: 'r1', stepId: 'extract', status: 'succeeded', cacheKey: 'k1', outputsCid: 'QmOut', startedAt: 5, endedAt: 9 }])
+    const [e] = store.executions('r1', 'extract')
+    assert.equal(e?.exitCode, 0)
+    assert.equal(e?.logDir, '/logs/1')
+    store.close()
+  })
+
+  it('lists newest first, pages, filters by status, and finds runs by unique prefix', () => {
+    let clock = 0
+    const store = openRunStore({ file: fresh(), now: () => clock++ })
+    for (const id of ['aa11', 'aa22', 'bb33', 'cc44']) store.createRun(newRun(id))
+    store.startRun('bb33')
+    assert.deepEqual(store.listRuns().map((r) => r.id), ['cc44', 'bb33', 'aa22', 'aa11'])
+    assert.deepEqual(store.listRuns({ limit: 2, before: 'bb33' }).map((r) => r.id), ['aa22', 'aa11'])
+    assert.deepEqual(store.listRuns({ status: 'running' }).map((r) => r.id), ['bb33'])
+    assert.equal(store.findRun('bb')?.id, 'bb33')
+    assert.equal(store.findRun('zz'), undefined)
+    assert.throws(() => store.findRun('aa'), (err: Error) => err.name === 'RunNotFoundError' && /more than one run/.test(err.message))
+    store.close()
+  })
+
+  it('remembers step outputs by cache key across runs and reopenings', () => {
+    const file = fresh()
+    const store = openRunStore({ file })
+    assert.equal(store.cached('key'), undefined)
+    store.remember('key', 'QmCached')
+    store.close()
+    const again = openRunStore({ file })
+    assert.equal(again.cached('key'), 'QmCached')
+    again.close()
+  })
+
+  it('marks a run interrupted when the process running it was killed -9, keeping what finished', async () => {
+    const file = fresh()
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(FIXTURES, 'run-store', 'owner.ts'), file, 'killed'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve() })
+      child.on('exit', (code) => { reject(new Error(`owner exited early with ${String(code)}`)) })
+    })
+    const store = openRunStore({ file })
+    store.createRun(newRun('mine'))
+    store.startRun('mine')
+    assert.deepEqual(store.recoverInterrupted(), [], 'a run whose owner lives is left alone')
+    child.kill('SIGKILL')
+    await new Promise((resolve) => child.on('exit', resolve))
+    assert.deepEqual(store.recoverInterrupted(), ['killed'])
+    const run = store.getRun('killed')
+    assert.equal(run?.status, 'interrupted')
+    assert.match(run?.reason ?? '', /bac run --resume/)
+    assert.deepEqual(store.steps('killed').map((s) => [s.stepId, s.status]).sort(), [['busy', 'interrupted'], ['done', 'succeeded']])
+    assert.equal(store.steps('killed').find((s) => s.stepId === 'done')?.outputsCid, 'QmDone')
+    assert.match(store.executions('killed')[0]?.error ?? '', /interrupted/)
+    assert.equal(store.getRun('mine')?.status, 'running')
+    store.close()
+  })
+
+  it('refuses a store written by a newer bac, and a file that is not a database, clearly', () => {
+    const newer = fresh()
+    const db = new Database(newer)
+    db.pragma('user_version = 99')
+    db.close()
+    assert.throws(() => openRunStore({ file: newer }), (err: Error) => err.name === 'RunStoreError' && /newer bac/.test(err.message))
+    const garbage = fresh()
+    writeFileSync(garbage, 'this is not sqlite'.repeat(100))
+    assert.throws(() => openRunStore({ file: garbage }), (err: Error) => err.name === 'RunStoreError' && /cannot open the run store/.test(err.message))
+  })
+})
