@@ -26,6 +26,12 @@ export interface ContentStore {
   /** Writes a file or folder to `target` (which must not exist), atomically. */
   get: (cid: string, target: string, options?: StoreOptions) => Promise<void>
   stat: (cid: string, options?: StoreOptions) => Promise<ContentStat>
+  /**
+   * Builds a folder from stored content without copying bytes: `{ 'extract/node-1': cid }` makes
+   * a folder holding `extract/node-1` (a file or folder). Returns the new folder's CID, the same
+   * one adding an equal folder from disk gives.
+   */
+  compose: (entries: Readonly<Record<string, string>>, options?: StoreOptions) => Promise<string>
   /** Whether the root block of a CID is in the store. */
   has: (cid: string, options?: StoreOptions) => Promise<boolean>
 }

@@ -49,6 +49,26 @@ async function contentSize (entry: UnixFSEntry, blockstore: Blockstore, signal?:
   return size
 }
 
+/** Builds one folder level: entries whose path ends here are linked, the rest become sub-folders. */
+async function composeFolder (fs: ReturnType<typeof unixfs>, entries: Array<{ parts: string[], cid: string }>, signal?: AbortSignal): Promise<CID> {
+  let folder = await fs.addDirectory({}, { cidVersion: 0, signal })
+  const groups = new Map<string, Array<{ parts: string[], cid: string }>>()
+  for (const { parts, cid } of entries) {
+    const [head, ...rest] = parts
+    if (head === undefined) throw new InvalidCidError(cid, { cause: new Error('an entry needs a name') })
+    const group = groups.get(head) ?? []
+    group.push({ parts: rest, cid })
+    groups.set(head, group)
+  }
+  for (const [name, group] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const leaf = group.find((e) => e.parts.length === 0)
+    if (leaf !== undefined && group.length > 1) throw new UnsafeContentError(name, 'is given both as content and as a folder of other entries')
+    const child = leaf !== undefined ? parseContentPath(leaf.cid).cid : await composeFolder(fs, group, signal)
+    folder = await fs.cp(child, folder, name, { signal, offline: true })
+  }
+  return folder
+}
+
 /** Blockstores report a missing block with an error named NotFoundError. */
 function notFound (source: string, err: unknown): never {
   if (err instanceof Error && /NotFound/i.test(err.name)) throw new ContentNotFoundError(source, 'it is not in the local store', { cause: err })
@@ -115,6 +135,9 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
       } catch (err) {
         notFound(source, err)
       }
+    },
+    async compose (entries, options: StoreOptions = {}): Promise<string> {
+      return (await composeFolder(fs, Object.entries(entries).map(([name, cid]) => ({ parts: name.split('/').filter((p) => p !== ''), cid })), options.signal)).toString()
     },
     async has (source: string): Promise<boolean> {
       return await blockstore.has(parseContentPath(source).cid)

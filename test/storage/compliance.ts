@@ -81,6 +81,21 @@ export function contentStoreCompliance (name: string, create: (dataDir: string) 
       assert.deepEqual(Object.keys(snapshot(sub)).sort(), ['b/', 'b/deep.bin', 'ünï cødé & spaces.csv'])
     })
 
+    it('composes a folder from stored content, equal to adding the same folder from disk', async () => {
+      const dir = fresh()
+      mkdirSync(path.join(dir, 'extract', 'node-1'), { recursive: true })
+      mkdirSync(path.join(dir, 'aggregate'), { recursive: true })
+      writeFileSync(path.join(dir, 'extract', 'node-1', 'a.csv'), 'a\n')
+      writeFileSync(path.join(dir, 'aggregate', 'summary.json'), '{}\n')
+      const expected = await store.addPath(dir)
+      const nodeOutputs = await store.addPath(path.join(dir, 'extract', 'node-1'))
+      const summary = await store.addBytes(Buffer.from('{}\n'))
+      const composed = await store.compose({ 'extract/node-1': nodeOutputs, 'aggregate/summary.json': summary })
+      assert.equal(composed, expected)
+      assert.deepEqual(await collect(store.cat(`${composed}/extract/node-1/a.csv`)), Buffer.from('a\n'))
+      await assert.rejects(store.compose({ a: summary, 'a/b': summary }), /both as content and as a folder/)
+    })
+
     it('refuses folders holding symbolic links, storing nothing for them', async () => {
       const dir = fresh()
       mkdirSync(dir)
