@@ -89,3 +89,12 @@ export class RunNotFoundError extends UserError {
     this.id = id
   }
 }
+
+/** An input value that is missing, unknown, of the wrong type, or names data that is not there. */
+export class InputError extends UserError {
+  readonly input: string
+  constructor (input: string, message: string, options?: { cause?: unknown }) {
+    super(`input '${input}': ${message}`, options)
+    this.input = input
+  }
+}

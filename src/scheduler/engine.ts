@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { rename, rm } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import path from 'node:path'
+import type { RunEvent, RunOptions, RunOutcome, StepOutcome } from '../interfaces/engine.js'
+import { InvalidOptionError, RunNotFoundError } from '../interfaces/errors.js'
+import type { Pipeline } from '../interfaces/pipeline.js'
+import type { RunRecord } from '../interfaces/run-store.js'
+import type { RunScope } from './context.js'
+import { resolveInputs, type InputValue } from './inputs.js'
+import type { EngineComponents, RunContext } from './run-context.js'
+import { Semaphore } from './semaphore.js'
+import { runStep } from './step.js'
+import { Workspace } from './workspace.js'
+
+export interface EngineInit {
+  /** The node's data dir: runs keep their logs in `<dataDir>/runs/<id>/`. */
+  dataDir: string
+  /** This node's id, in results as `<step>/<node-id>/`. */
+  nodeId: string
+}
+
+export interface Engine {
+  run: (pipeline: Pipeline, options?: RunOptions) => Promise<RunOutcome>
+}
+
+const DONE = new Set(['succeeded', 'cached'])
+
+function summary (pipeline: Pipeline): string {
+  const steps = Object.values(pipeline.steps)
+  const only = steps.length === 1 ? steps[0] : undefined
+  if (only === undefined || only.uses !== undefined) return pipeline.name
+  return only.action.kind === 'run' ? only.action.run : [only.action.command, ...only.action.args].join(' ')
+}
+
+/**
+ * The scheduler: plans a pipeline's DAG and runs its steps on the executors, as many at once as
+ * `concurrency` allows, recording every change in the run store and reporting progress as events.
+ */
+export function createEngine (components: EngineComponents, init: EngineInit): Engine {
+  return {
+    async run (pipeline, options = {}) {
+      const concurrency = options.concurrency ?? availableParallelism()
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', `must be a whole number of at least 1, got ${String(concurrency)}`)
+      const emit = (event: RunEvent): void => { options.onEvent?.(event) }
+      const cwd = options.cwd ?? process.cwd()
+      const previous = options.resume === undefined ? undefined : resumable(components, options.resume, pipeline)
+      const runId = previous?.id ?? randomBytes(6).toString('hex')
+      const trigger = previous?.trigger ?? { kind: 'manual', ...options.trigger }
+      const runInfo = { id: runId, pipeline: pipeline.name, node: init.nodeId }
+      const t = components.templates
+      const inputs = previous !== undefined
+        ? previous.inputs as Record<string, InputValue>
+        : await resolveInputs(pipeline.inputs, {
+          given: options.inputs ?? {}, cwd, defaultsDir: path.dirname(pipeline.file), store: components.store,
+          render: (template) => t.render(template, { trigger, run: runInfo }, 'plain'),
+          ...(options.signal !== undefined ? { signal: options.signal } : {})
+        })
+      if (previous === undefined) {
+        const data = Object.values(inputs).flatMap((v) => typeof v === 'object' && v !== null ? [v.cid] : [])
+        components.runs.createRun({ id: runId, pipeline: pipeline.name, pipelineFile: pipeline.file, summary: summary(pipeline), data, trigger, inputs })
+      }
+      components.runs.startRun(runId)
+      const started = Date.now()
+      emit({ type: 'run:start', runId, pipeline: pipeline.name, steps: pipeline.order })
+      const scope: RunScope = { trigger, run: runInfo, env: {}, inputs, steps: {} }
+      const envContext = { trigger, inputs: Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, typeof v === 'object' && v !== null ? { ...v, path: null, toString: () => v.cid } : v])), run: runInfo }
+      const env = Object.fromEntries(Object.entries(pipeline.env).map(([k, v]) => [k, t.render(v, envContext, 'plain')]))
+      const workspace = new Workspace(path.join(init.dataDir, 'runs', runId), components.store)
+      const ctx: RunContext = {
+        components, pipeline, runId, nodeId: init.nodeId, scope: { ...scope, env }, pipelineInputs: inputs, workspace,
+        slots: new Semaphore(concurrency), noCache: options.noCache === true, emit, ...(options.signal !== undefined ? { signal: options.signal } : {})
+      }
+      const outcomes = await runDag(ctx, previous)
+      await workspace.cleanup()
+      return await finish(ctx, outcomes, started, options, cwd)
+    }
+  }
+}
+
+/** The run `--resume` continues, checked: it exists, is not running, and is this pipeline's. */
+function resumable (components: EngineComponents, id: string, pipeline: Pipeline): RunRecord {
+  components.runs.recoverInterrupted()
+  const run = components.runs.findRun(id)
+  if (run === undefined) throw new RunNotFoundError(id)
+  if (run.status === 'running' || run.status === 'queued') throw new RunNotFoundError(run.id, `is ${run.status} in another bac process; wait for it or stop it first`)
+  if (run.status === 'succeeded') throw new RunNotFoundError(run.id, 'already succeeded; there is nothing to resume')
+  if (path.resolve(run.pipelineFile) !== path.resolve(pipeline.file)) throw new RunNotFoundError(run.id, `ran ${run.pipelineFile}, not ${pipeline.file}`)
+  return run
+}
+
+/** Runs steps as their needs finish; a step whose need did not succeed is skipped. */
+async function runDag (ctx: RunContext, previous: RunRecord | undefined): Promise<Map<string, StepOutcome>> {
+  const { pipeline, components, runId } = ctx
+  const outcomes = new Map<string, StepOutcome>()
+  if (previous !== undefined) {
+    for (const step of components.runs.steps(previous.id)) {
+      if (DONE.has(step.status) && step.outputsCid !== undefined && pipeline.steps[step.stepId] !== undefined) {
+        outcomes.set(step.stepId, { status: step.status, outputsCid: step.outputsCid })
+        ctx.scope.steps[step.stepId] = { status: step.status, outputs: outputsView(ctx, step.stepId, step.outputsCid) }
+      }
+    }
+  }
+  const running = new Map<string, Promise<void>>()
+  for (;;) {
+    for (const id of pipeline.order) {
+      if (outcomes.has(id) || running.has(id)) continue
+      const step = pipeline.steps[id]
+      if (step === undefined) continue
+      const needs = step.needs.map((n) => outcomes.get(n))
+      if (needs.some((n) => n === undefined)) continue
+      const blocked = step.needs.find((n) => !DONE.has(outcomes.get(n)?.status ?? ''))
+      if (blocked !== undefined || ctx.signal?.aborted === true) {
+        const outcome: StepOutcome = ctx.signal?.aborted === true
+          ? { status: 'cancelled', reason: 'the run was cancelled' }
+          : { status: 'skipped', reason: `needs '${blocked ?? ''}', which ${outcomes.get(blocked ?? '')?.status ?? 'did not run'}` }
+        outcomes.set(id, outcome)
+        components.runs.setStep(runId, id, { status: outcome.status, endedAt: Date.now(), ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
+        ctx.emit({ type: 'step:end', runId, stepId: id, status: outcome.status, durationMs: 0, ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
+        continue
+      }
+      running.set(id, (async () => {
+        const started = Date.now()
+        components.runs.setStep(runId, id, { status: 'running', startedAt: started })
+        let outcome: StepOutcome
+        try {
+          await placeNeededOutputs(ctx, step.needs)
+          outcome = await runStep(ctx, step)
+        } catch (err) {
+          outcome = { status: ctx.signal?.aborted === true ? 'cancelled' : 'failed', reason: err instanceof Error ? err.message : String(err) }
+        }
+        outcomes.set(id, outcome)
+        if (outcome.outputsCid !== undefined) ctx.scope.steps[id] = { status: outcome.status, outputs: outputsView(ctx, id, outcome.outputsCid) }
+        components.runs.setStep(runId, id, { status: outcome.status, endedAt: Date.now(), ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}), ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
+        ctx.emit({ type: 'step:end', runId, stepId: id, status: outcome.status, durationMs: Date.now() - started, ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}), ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
+        running.delete(id)
+      })())
+    }
+    if (running.size === 0) break
+    await Promise.race(running.values())
+  }
+  return outcomes
+}
+
+/** Writes out the outputs of the steps a step needs, for `steps.<id>.outputs.path`. */
+async function placeNeededOutputs (ctx: RunContext, needs: readonly string[]): Promise<void> {
+  for (const need of ancestorsOf(ctx, needs)) {
+    const view = ctx.scope.steps[need]
+    const cid = view?.outputs.cid
+    if (view === undefined || cid === undefined || cid === null || view.outputs.path !== null) continue
+    ctx.scope.steps[need] = { ...view, outputs: { ...view.outputs, path: await ctx.workspace.content(cid, ctx.signal) } }
+  }
+}
+
+/** The steps reachable through `needs`, directly or not. */
+function ancestorsOf (ctx: RunContext, needs: readonly string[]): Set<string> {
+  const found = new Set<string>()
+  const pending = [...needs]
+  while (pending.length > 0) {
+    const id = pending.pop() as string
+    if (found.has(id)) continue
+    found.add(id)
+    pending.push(...(ctx.pipeline.steps[id]?.needs ?? []))
+  }
+  return found
+}
+
+/** What later steps read as `steps.<id>.outputs`: the CID, declared outputs as `<cid>/<path>`. */
+function outputsView (ctx: RunContext, stepId: string, cid: string): Record<string, string | null> {
+  const declared = ctx.pipeline.steps[stepId]?.outputs ?? {}
+  return { cid, path: null, ...Object.fromEntries(Object.values(declared).map((o) => [o.name, `${cid}/${o.path}`])) }
+}
+
+/** Builds the result (`<step>/<node-id>/` and `<step>/merged/`), copies it out, records the end. */
+async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, started: number, options: RunOptions, cwd: string): Promise<RunOutcome> {
+  const { components, runId } = ctx
+  const list = [...outcomes.values()]
+  const status = ctx.signal?.aborted === true || list.some((o) => o.status === 'cancelled')
+    ? 'cancelled'
+    : (list.some((o) => o.status === 'failed') ? 'failed' : 'succeeded')
+  const failed = [...outcomes].find(([, o]) => o.status === 'failed')
+  const reason = status === 'cancelled' ? 'cancelled' : (failed === undefined ? undefined : `step '${failed[0]}' failed: ${failed[1].reason ?? ''}`)
+  let resultCid: string | undefined
+  let outputsDir: string | undefined
+  const entries = Object.fromEntries([...outcomes].flatMap(([id, o]) => o.outputsCid === undefined ? [] : [[`${id}/${ctx.nodeId}`, o.outputsCid], [`${id}/merged`, o.outputsCid]]))
+  if (Object.keys(entries).length > 0 && status !== 'cancelled') {
+    resultCid = await components.store.compose(entries)
+    outputsDir = path.join(options.outputsDir ?? path.join(cwd, 'outputs'), runId)
+    await replaceWith(components, resultCid, outputsDir)
+  }
+  components.runs.finishRun(runId, status, { ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })
+  ctx.emit({ type: 'run:end', runId, status, durationMs: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })
+  return {
+    runId,
+    status,
+    steps: Object.fromEntries(outcomes),
+    ...(resultCid !== undefined ? { resultCid } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(outputsDir !== undefined ? { outputsDir } : {})
+  }
+}
+
+/**
+ * Writes the result to `target`, replacing what a resumed run's earlier attempt left there: the
+ * new copy is complete before the old one is moved aside and removed.
+ */
+async function replaceWith (components: EngineComponents, cid: string, target: string): Promise<void> {
+  if (!existsSync(target)) {
+    await components.store.get(cid, target)
+    return
+  }
+  const fresh = `${target}.new-${process.pid}`
+  const old = `${target}.old-${process.pid}`
+  await components.store.get(cid, fresh)
+  await rename(target, old)
+  await rename(fresh, target)
+  await rm(old, { recursive: true, force: true })
+}

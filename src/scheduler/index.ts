@@ -1,0 +1,2 @@
+export { createEngine, type Engine, type EngineInit } from './engine.js'
+export type { EngineComponents } from './run-context.js'

@@ -1,0 +1,71 @@
+import type { ContentStore } from '../interfaces/content-store.js'
+import { InputError } from '../interfaces/errors.js'
+import type { InputSpec, Scalar } from '../interfaces/pipeline.js'
+import { resolveData, type DataRef } from './data.js'
+
+/** An input's value once resolved: a scalar, null when unset, or content. */
+export type InputValue = Scalar | null | DataRef
+
+export interface InputSources {
+  /** Values given by the user (strings from the command line), relative to `cwd`. */
+  readonly given: Readonly<Record<string, string>>
+  readonly cwd: string
+  /** Defaults are relative to the file that declares them. */
+  readonly defaultsDir: string
+  /** Renders a default that is a template. */
+  readonly render: (template: string) => string
+  readonly store: ContentStore
+  readonly signal?: AbortSignal
+}
+
+const TRUE = new Set(['true', '1', 'yes', 'on'])
+const FALSE = new Set(['false', '0', 'no', 'off', ''])
+
+async function convert (spec: InputSpec, raw: Scalar, baseDir: string, sources: InputSources): Promise<InputValue> {
+  switch (spec.type) {
+    case 'number': {
+      const n = typeof raw === 'number' ? raw : Number(String(raw).trim())
+      if (String(raw).trim() === '' || !Number.isFinite(n)) throw new InputError(spec.name, `'${String(raw)}' is not a number`)
+      return n
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw
+      const text = String(raw).trim().toLowerCase()
+      if (TRUE.has(text)) return true
+      if (FALSE.has(text)) return false
+      throw new InputError(spec.name, `'${String(raw)}' is not true or false`)
+    }
+    case 'string':
+      return String(raw)
+    case 'file':
+    case 'cid':
+      return await resolveData(spec.name, String(raw), baseDir, sources.store, { signal: sources.signal })
+  }
+}
+
+/**
+ * Resolves declared inputs: a given value, else the default (rendered when it is a template),
+ * else null, or an error when the input is required. Files are added to the store, CIDs checked.
+ */
+export async function resolveInputs (specs: Readonly<Record<string, InputSpec>>, sources: InputSources): Promise<Record<string, InputValue>> {
+  const unknown = Object.keys(sources.given).filter((name) => specs[name] === undefined)
+  if (unknown[0] !== undefined) {
+    const names = Object.keys(specs)
+    throw new InputError(unknown[0], `no such input; ${names.length === 0 ? 'this pipeline takes none' : `inputs: ${names.join(', ')}`}`)
+  }
+  const values: Record<string, InputValue> = {}
+  for (const spec of Object.values(specs)) {
+    const given = sources.given[spec.name]
+    if (given !== undefined) {
+      values[spec.name] = await convert(spec, given, sources.cwd, sources)
+    } else if (spec.default !== undefined) {
+      const raw = typeof spec.default === 'string' && spec.default.includes('{{') ? sources.render(spec.default) : spec.default
+      values[spec.name] = await convert(spec, raw, sources.defaultsDir, sources)
+    } else if (spec.required) {
+      throw new InputError(spec.name, `is required: give --input ${spec.name}=<${spec.type === 'file' ? 'path' : spec.type}>`)
+    } else {
+      values[spec.name] = null
+    }
+  }
+  return values
+}

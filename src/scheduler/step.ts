@@ -1,0 +1,98 @@
+import { readdir } from 'node:fs/promises'
+import path from 'node:path'
+import picomatch from 'picomatch'
+import type { StepOutcome } from '../interfaces/engine.js'
+import type { StepSpec } from '../interfaces/pipeline.js'
+import { isData, stepContext, truthy } from './context.js'
+import { resolveData } from './data.js'
+import { resolveInputs, type InputValue } from './inputs.js'
+import { runInstance, type Instance } from './instance.js'
+import type { RunContext } from './run-context.js'
+
+/** Files under a folder, relative paths, sorted. */
+async function files (dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort()
+}
+
+/** The values a step's templates read as `inputs`, with its own inputs (or its template's) resolved. */
+async function instanceInputs (ctx: RunContext, step: StepSpec, item: Readonly<Record<string, unknown>> | undefined): Promise<Record<string, InputValue>> {
+  const dataContext = stepContext(ctx.scope, { flavor: 'data', inputs: ctx.pipelineInputs, mountPaths: {}, attempt: 1, ...(item !== undefined ? { item } : {}) })
+  const pipelineDir = path.dirname(ctx.pipeline.file)
+  const t = ctx.components.templates
+  if (step.uses !== undefined) {
+    const job = step.uses.template
+    const given = Object.fromEntries(Object.entries(step.uses.with).map(([name, value]) => [name, typeof value === 'string' ? t.render(value, dataContext, 'plain') : String(value)]))
+    return await resolveInputs(job.inputs, {
+      given, cwd: pipelineDir, defaultsDir: path.dirname(job.file), store: ctx.components.store,
+      render: (template) => t.render(template, { run: ctx.scope.run }, 'plain'),
+      ...(ctx.signal !== undefined ? { signal: ctx.signal } : {})
+    })
+  }
+  const values: Record<string, InputValue> = { ...ctx.pipelineInputs }
+  for (const [name, template] of Object.entries(step.inputs)) {
+    values[name] = await resolveData(name, t.render(template, dataContext, 'plain'), pipelineDir, ctx.components.store, { signal: ctx.signal })
+  }
+  return values
+}
+
+/** The instances of a step: one, or one per `foreach` item. */
+async function instances (ctx: RunContext, step: StepSpec): Promise<Instance[]> {
+  const foreach = step.foreach
+  if (foreach === undefined) return [{ step, inputs: await instanceInputs(ctx, step, undefined) }]
+  const t = ctx.components.templates
+  const dataContext = stepContext(ctx.scope, { flavor: 'data', inputs: ctx.pipelineInputs, mountPaths: {}, attempt: 1 })
+  let items: Array<Record<string, unknown>>
+  if (foreach.kind === 'files') {
+    const base = await instanceInputs(ctx, step, undefined)
+    const source = base[foreach.input]
+    if (source === undefined || !isData(source)) throw new Error(`foreach: input '${foreach.input}' holds no content`)
+    const root = await ctx.workspace.content(source.cid, ctx.signal)
+    const match = picomatch(foreach.glob, { dot: true })
+    items = (await files(root)).filter((f) => match(f)).map((f) => ({ value: f, path: path.join(root, f), name: path.basename(f) }))
+  } else if (foreach.kind === 'template') {
+    const text = t.render(foreach.template, dataContext, 'plain').trim()
+    const list: unknown = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter((l) => l.trim() !== '')
+    if (!Array.isArray(list)) throw new Error('foreach must render to a JSON list or one item per line')
+    items = list.map((value) => ({ value }))
+  } else {
+    items = foreach.items.map((value) => ({ value: typeof value === 'string' ? t.render(value, dataContext, 'plain') : value }))
+  }
+  return await Promise.all(items.map(async (item, index) => {
+    const full = { ...item, index }
+    return { step, index, item: full, inputs: await instanceInputs(ctx, step, full) }
+  }))
+}
+
+/** Why a step cannot run on this node, if it cannot. */
+function unrunnable (ctx: RunContext, step: StepSpec): string | undefined {
+  if (ctx.components.executors[step.executor] === undefined) return `the ${step.executor} executor is not available on this node`
+  if (step.nodes > 1) return `the step asks for ${step.nodes} nodes, and this node runs alone: start a network of nodes to spread it`
+  if (step.runsOn.length > 0) return `the step runs on nodes labelled ${step.runsOn.join(', ')}, and this node has no labels`
+  return undefined
+}
+
+/** Runs a step whose needs are done: decides `if`, fans out `foreach`, runs the instances. */
+export async function runStep (ctx: RunContext, step: StepSpec): Promise<StepOutcome> {
+  const t = ctx.components.templates
+  if (step.if !== undefined) {
+    const context = stepContext(ctx.scope, { flavor: 'data', inputs: ctx.pipelineInputs, mountPaths: {}, attempt: 1 })
+    if (!truthy(t.render(step.if, context, 'plain'))) return { status: 'skipped', reason: 'its if condition is false' }
+  }
+  const problem = unrunnable(ctx, step)
+  if (problem !== undefined) return { status: 'failed', reason: problem }
+  const executor = ctx.components.executors[step.executor]
+  if (executor === undefined) return { status: 'failed', reason: `the ${step.executor} executor is not available` }
+  const list = await instances(ctx, step)
+  const outcomes = await Promise.all(list.map(async (instance) => await ctx.slots.use(async () => await runInstance(ctx, instance, executor))))
+  const failed = outcomes.find((o) => !o.ok)
+  if (failed !== undefined) {
+    const which = step.foreach !== undefined ? ` (item ${outcomes.indexOf(failed)})` : ''
+    return { status: failed.reason === 'cancelled' ? 'cancelled' : 'failed', reason: `${failed.reason ?? 'failed'}${which}` }
+  }
+  const cids = outcomes.map((o) => o.outputsCid as string)
+  const outputsCid = step.foreach === undefined
+    ? cids[0] as string
+    : await ctx.components.store.compose(Object.fromEntries(cids.map((cid, i) => [String(i), cid])), { signal: ctx.signal })
+  return { status: outcomes.every((o) => o.cached) ? 'cached' : 'succeeded', outputsCid }
+}

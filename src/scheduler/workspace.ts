@@ -1,0 +1,40 @@
+import { mkdir, rm } from 'node:fs/promises'
+import path from 'node:path'
+import type { ContentStore } from '../interfaces/content-store.js'
+
+/**
+ * A run's folders in the data dir: `runs/<id>/logs/<step>/<item>/<attempt>/` is kept for
+ * `bac job logs`; `runs/<id>/work/` (attempt folders and the content steps read) is removed when
+ * the run ends.
+ */
+export class Workspace {
+  private readonly fetched = new Map<string, Promise<string>>()
+
+  constructor (readonly root: string, private readonly store: ContentStore) {}
+
+  attempt (stepId: string, item: number | undefined, attempt: number): { work: string, outputs: string, logs: string } {
+    const instance = item === undefined ? stepId : path.join(stepId, String(item))
+    const base = path.join(this.root, 'work', instance, String(attempt))
+    return { work: path.join(base, 'work'), outputs: path.join(base, 'outputs'), logs: path.join(this.root, 'logs', instance, String(attempt)) }
+  }
+
+  /** The host path of a CID's content, written out once per run and shared by the steps. */
+  async content (cid: string, signal?: AbortSignal): Promise<string> {
+    let pending = this.fetched.get(cid)
+    if (pending === undefined) {
+      const target = path.join(this.root, 'work', 'ipfs', cid.replaceAll('/', '%2F'))
+      pending = (async () => {
+        await mkdir(path.dirname(target), { recursive: true })
+        await this.store.get(cid, target, { signal })
+        return target
+      })()
+      pending.catch(() => this.fetched.delete(cid))
+      this.fetched.set(cid, pending)
+    }
+    return await pending
+  }
+
+  async cleanup (): Promise<void> {
+    await rm(path.join(this.root, 'work'), { recursive: true, force: true })
+  }
+}
