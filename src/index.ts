@@ -18,3 +18,39 @@ export {
 
 /** bac's version, from package.json. */
 export { VERSION } from './version.js'
+
+export type * from './interfaces/engine.js'
+export type * from './interfaces/run-store.js'
+export type * from './interfaces/content-store.js'
+export type { EmbeddedNode, EmbeddedNodeInit } from './node/embedded.js'
+
+/**
+ * Opens a node for the duration of a command: content store, run store, executors and engine on
+ * a data dir. Loaded on first use, so commands that need no node (validate) stay light.
+ *
+ * @example
+ * const node = await openNode({ dataDir: defaultDataDir() })
+ * const outcome = await node.run(validatePipeline('pipelines/hello.yml').value!)
+ * await node.close()
+ */
+export async function openNode (init: import('./node/embedded.js').EmbeddedNodeInit): Promise<import('./node/embedded.js').EmbeddedNode> {
+  const { openEmbeddedNode } = await import('./node/embedded.js')
+  return await openEmbeddedNode(init)
+}
+
+/** The data dir: `$BAC_HOME`, else `~/.bac`. */
+export function defaultDataDir (): string {
+  return process.env.BAC_HOME ?? `${process.env.HOME ?? '.'}/.bac`
+}
+
+/**
+ * Opens only the run history (the run store in the data dir), for commands that list or describe
+ * runs; marks runs of processes that died as interrupted first.
+ */
+export async function openHistory (init: { dataDir: string }): Promise<import('./interfaces/run-store.js').RunStore> {
+  const { openRunStore } = await import('./storage/sqlite-run-store.js')
+  const { join } = await import('node:path')
+  const store = openRunStore({ file: join(init.dataDir, 'runs.db') })
+  store.recoverInterrupted()
+  return store
+}

@@ -1,10 +1,15 @@
 import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
+import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand } from './commands/ipfs.js'
+import { jobDescribeCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
+import { runCommand, type RunCommandOptions } from './commands/run.js'
 import { schemaCommand } from './commands/schema.js'
 import { validateCommand } from './commands/validate.js'
 import { EXIT, reportError } from './exit.js'
 import { FORMATS } from './format.js'
 import { processIo, type Io } from './io.js'
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
 /** Builds the command tree; each action stores its exit code in `result`. */
 function program (io: Io, result: { code: number }): Command {
@@ -23,6 +28,51 @@ function program (io: Io, result: { code: number }): Command {
     .action((paths: string[], options: { format: string, quiet?: boolean }) => {
       result.code = validateCommand(paths, options, io)
     })
+
+  root.command('run')
+    .description('Run a pipeline on an embedded node; prints the result CID')
+    .argument('<pipeline>', 'the pipeline file')
+    .option('-i, --input <name=value>', 'an input value (repeatable)', collect, [])
+    .option('-c, --concurrency <n>', 'steps run at once at most (default: the number of cores)')
+    .option('--no-cache', 'run every step, even one that finished identically before')
+    .option('--resume <run-id>', 'continue a failed or interrupted run; finished steps are kept')
+    .option('--outputs <dir>', 'where the result is copied, as <dir>/<run-id>/ (default: ./outputs)')
+    .option('--json', 'print events as JSON lines')
+    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .action(async (file: string, options: RunCommandOptions) => {
+      result.code = await runCommand(file, options, io)
+    })
+
+  const job = root.command('job').description('Look at past and running runs')
+  job.command('list')
+    .description('Runs, newest first')
+    .option('-n, --limit <n>', 'how many', '20')
+    .option('--json', 'as JSON')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (options: HistoryOptions & { limit?: string }) => { result.code = await jobListCommand(options, io) })
+  job.command('describe')
+    .description('A run: status, inputs, steps, attempts')
+    .argument('<run-id>', 'the run id or a unique prefix of it')
+    .option('--json', 'as JSON')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (id: string, options: HistoryOptions) => { result.code = await jobDescribeCommand(id, options, io) })
+  job.command('logs')
+    .description('What the steps of a run printed (the last attempt of each)')
+    .argument('<run-id>', 'the run id or a unique prefix of it')
+    .option('-s, --step <step>', 'one step only')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (id: string, options: HistoryOptions & { step?: string }) => { result.code = await jobLogsCommand(id, options, io) })
+
+  const ipfs = root.command('ipfs').description('The node\'s content store')
+  ipfs.command('add').description('Add a file or folder; prints its CID').argument('<path>')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (target: string, options: { dataDir?: string }) => { result.code = await ipfsAddCommand(target, options, io) })
+  ipfs.command('cat').description('Print a file').argument('<cid>')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (cid: string, options: { dataDir?: string }) => { result.code = await ipfsCatCommand(cid, options, io) })
+  ipfs.command('get').description('Write a file or folder out').argument('<cid>').argument('<target>', 'a path that does not exist yet')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (cid: string, target: string, options: { dataDir?: string }) => { result.code = await ipfsGetCommand(cid, target, options, io) })
 
   root.command('schema')
     .description('Print the JSON schema of pipelines (or of job templates with --job), for editors')

@@ -68,6 +68,8 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       const envContext = { trigger, inputs: Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, typeof v === 'object' && v !== null ? { ...v, path: null, toString: () => v.cid } : v])), run: runInfo }
       const env = Object.fromEntries(Object.entries(pipeline.env).map(([k, v]) => [k, t.render(v, envContext, 'plain')]))
       const workspace = new Workspace(path.join(init.dataDir, 'runs', runId), components.store)
+      // a resumed run starts from what is stored, never from what a killed attempt left on disk
+      await workspace.cleanup()
       const ctx: RunContext = {
         components, pipeline, runId, nodeId: init.nodeId, scope: { ...scope, env }, pipelineInputs: inputs, workspace,
         slots: new Semaphore(concurrency), noCache: options.noCache === true, emit, ...(options.signal !== undefined ? { signal: options.signal } : {})

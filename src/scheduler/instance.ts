@@ -55,7 +55,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
   for (let attempt = 1; attempt <= retries.attempts; attempt++) {
     const dirs = ctx.workspace.attempt(step.id, instance.index, attempt)
     const layout = executor.layout({ inputs: mounts, outputsDir: dirs.outputs, cids })
-    const rendered = render(ctx.scope, instance, layout, attempt, ctx, executor.kind)
+    const rendered = render(ctx.scope, instance, layout, attempt, ctx, executor.kind, dirs.base)
     if (attempt === 1 && !ctx.noCache) {
       const cached = ctx.components.runs.cached(rendered.key)
       if (cached !== undefined && await ctx.components.store.has(cached)) return { ok: true, cached: true, outputsCid: cached }
@@ -106,7 +106,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
 }
 
 /** Renders the action and env of an attempt, in the step's (or its job template's) context. */
-function render (scope: RunScope, instance: Instance, layout: ReturnType<Executor['layout']>, attempt: number, ctx: RunContext, executorKind: string): Rendered {
+function render (scope: RunScope, instance: Instance, layout: ReturnType<Executor['layout']>, attempt: number, ctx: RunContext, executorKind: string, attemptDir: string): Rendered {
   const { step } = instance
   const outputs = { path: layout.outputs, ...Object.fromEntries(Object.values(step.outputs).map((o) => [o.name, path.posix.join(layout.outputs, o.path)])) }
   const t = ctx.components.templates
@@ -131,8 +131,8 @@ function render (scope: RunScope, instance: Instance, layout: ReturnType<Executo
     : { kind: 'command', command: t.render(step.action.command, context, 'plain'), args: step.action.args.map((a) => t.render(a, context, 'plain')) }
   const contentIds = Object.fromEntries(Object.entries(instance.inputs).filter((e): e is [string, DataRef] => typeof e[1] === 'object' && e[1] !== null).map(([n, v]) => [n, v.cid]).sort())
   const key = createHash('sha256').update(JSON.stringify({
-    // paths differ between runs; what identifies the work is the command with its content
-    action: JSON.parse(JSON.stringify(action).replaceAll(ctx.workspace.root, '<run>')) as unknown,
+    // folders differ between runs and attempts; what identifies the work is the command with its content
+    action: JSON.parse(JSON.stringify(action).replaceAll(attemptDir, '<attempt>').replaceAll(ctx.workspace.root, '<run>')) as unknown,
     env,
     contentIds,
     executor: executorKind,

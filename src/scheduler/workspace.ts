@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { ContentStore } from '../interfaces/content-store.js'
@@ -12,10 +13,15 @@ export class Workspace {
 
   constructor (readonly root: string, private readonly store: ContentStore) {}
 
-  attempt (stepId: string, item: number | undefined, attempt: number): { work: string, outputs: string, logs: string } {
+  /**
+   * Fresh folders for one attempt. The name holds the attempt number and a random part, so an
+   * attempt of a resumed run never writes into what an earlier (killed) attempt left.
+   */
+  attempt (stepId: string, item: number | undefined, attempt: number): { base: string, work: string, outputs: string, logs: string } {
     const instance = item === undefined ? stepId : path.join(stepId, String(item))
-    const base = path.join(this.root, 'work', instance, String(attempt))
-    return { work: path.join(base, 'work'), outputs: path.join(base, 'outputs'), logs: path.join(this.root, 'logs', instance, String(attempt)) }
+    const name = `${attempt}-${randomBytes(3).toString('hex')}`
+    const base = path.join(this.root, 'work', instance, name)
+    return { base, work: path.join(base, 'work'), outputs: path.join(base, 'outputs'), logs: path.join(this.root, 'logs', instance, name) }
   }
 
   /** The host path of a CID's content, written out once per run and shared by the steps. */

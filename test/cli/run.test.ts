@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, describe, it } from 'node:test'
+import { bac } from '../helpers/cli.js'
+import { BAC_BIN, ROOT } from '../helpers/paths.js'
+
+const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-run-'))
+after(() => rmSync(work, { recursive: true, force: true }))
+const home = path.join(work, 'home')
+const env = { BAC_HOME: home }
+const project = path.join(work, 'project')
+mkdirSync(path.join(project, 'pipelines'), { recursive: true })
+cpSync(path.join(ROOT, 'jobstore'), path.join(project, 'jobstore'), { recursive: true })
+
+/** Starts `bac` in the background and resolves once its stderr shows `text`. */
+async function startUntil (args: string[], text: RegExp): Promise<{ child: ReturnType<typeof spawn>, stderr: () => string }> {
+  const child = spawn(process.execPath, [BAC_BIN, ...args], { cwd: project, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); if (text.test(stderr)) resolve() })
+    child.on('exit', () => { reject(new Error(`bac ended before ${String(text)}:\n${stderr}`)) })
+  })
+  return { child, stderr: () => stderr }
+}
+const exited = async (child: ReturnType<typeof spawn>): Promise<number | null> => await new Promise((resolve) => {
+  if (child.exitCode !== null) resolve(child.exitCode)
+  else child.on('exit', (code) => resolve(code))
+})
+
+describe('bac run and the job commands', () => {
+  it('runs the demo on the shipped zip and prints the result CID', () => {
+    const outputs = path.join(work, 'outputs')
+    const r = bac(['run', 'pipelines/sales-report.yml', '--outputs', outputs], { env })
+    assert.equal(r.code, 0, r.stderr)
+    const cid = r.stdout.trim()
+    assert.match(cid, /^Qm[1-9A-Za-z]{44}$/)
+    assert.match(r.stderr, /extract \| extracted 2 file\(s\)/)
+    const [runDir] = readFileSync(path.join(home, 'runs.db')).length > 0 ? execFileSync('ls', [outputs], { encoding: 'utf8' }).trim().split('\n') : []
+    const summary = JSON.parse(readFileSync(path.join(outputs, runDir ?? '', 'aggregate', 'merged', 'summary.json'), 'utf8')) as { total_rows: number }
+    assert.equal(summary.total_rows, 7)
+    const list = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string, resultCid: string, status: string }>
+    assert.equal(list[0]?.resultCid, cid)
+    assert.equal(list[0]?.status, 'succeeded')
+  })
+
+  it('exits 2 for a pipeline with errors, 1 for a run that fails', () => {
+    writeFileSync(path.join(project, 'pipelines', 'broken.yml'), 'name: broken\nsteps:\n  a:\n    needs: nope\n    run: echo\n')
+    const broken = bac(['run', 'pipelines/broken.yml'], { env, cwd: project })
+    assert.equal(broken.code, 2)
+    assert.match(broken.stderr, /broken\.yml:4:12: error: step 'a' needs 'nope'/)
+    writeFileSync(path.join(project, 'pipelines', 'fails.yml'), 'name: fails\nsteps:\n  a:\n    run: echo oops >&2; exit 4\n')
+    const fails = bac(['run', 'pipelines/fails.yml'], { env, cwd: project })
+    assert.equal(fails.code, 1)
+    assert.match(fails.stderr, /a ! oops/)
+    assert.match(fails.stderr, /run \w+ failed in .*: step 'a' failed: exited with code 4/)
+    const bad = bac(['run', 'pipelines/fails.yml', '--input', 'novalue'], { env, cwd: project })
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /--input takes name=value/)
+  })
+
+  it('cancels on Ctrl-C: the step is stopped, the run recorded as cancelled, exit 130', async () => {
+    writeFileSync(path.join(project, 'pipelines', 'hang.yml'), 'name: hang\nsteps:\n  a:\n    run: echo waiting; sleep 600\n')
+    const { child } = await startUntil(['run', 'pipelines/hang.yml'], /a \| waiting/)
+    child.kill('SIGINT')
+    assert.equal(await exited(child), 130)
+    const [last] = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ status: string, pipeline: string }>
+    assert.equal(last?.pipeline, 'hang')
+    assert.equal(last?.status, 'cancelled')
+  })
+
+  it('after kill -9 mid-run, marks the run interrupted; --resume finishes it without running a finished step again', async () => {
+    const counter = path.join(work, 'first-ran')
+    const flag = path.join(work, 'go-on')
+    writeFileSync(path.join(project, 'pipelines', 'crash.yml'), [
+      'name: crash',
+      'steps:',
+      '  first:',
+      `    run: echo ran >> ${counter}; echo first > {{ outputs.path }}/first`,
+      '  second:',
+      '    needs: first',
+      `    run: echo started; while [ ! -f ${flag} ]; do sleep 0.05; done; cp {{ steps.first.outputs.path }}/first {{ outputs.path }}/copied`
+    ].join('\n'))
+    const { child } = await startUntil(['run', 'pipelines/crash.yml'], /second \| started/)
+    child.kill('SIGKILL')
+    await exited(child)
+    const [crashed] = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string, status: string, reason: string }>
+    assert.equal(crashed?.status, 'interrupted')
+    assert.match(crashed?.reason ?? '', /--resume/)
+    writeFileSync(flag, '')
+    const resumed = bac(['run', 'pipelines/crash.yml', '--resume', crashed?.id ?? ''], { env, cwd: project })
+    assert.equal(resumed.code, 0, resumed.stderr)
+    assert.equal(readFileSync(counter, 'utf8'), 'ran\n', 'the finished step ran once')
+    const described = JSON.parse(bac(['job', 'describe', crashed?.id ?? '', '--json'], { env }).stdout) as { status: string, executions: Array<{ stepId: string }> }
+    assert.equal(described.status, 'succeeded')
+    assert.equal(described.executions.filter((e) => e.stepId === 'first').length, 1)
+    assert.ok(existsSync(path.join(project, 'outputs', crashed?.id ?? '', 'second', 'merged', 'copied')))
+  })
+
+  it('shows logs, and the ipfs commands agree with Kubo', () => {
+    const [run] = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string }>
+    const logs = bac(['job', 'logs', run?.id ?? '', '--step', 'second'], { env })
+    assert.equal(logs.code, 0)
+    assert.match(logs.stdout, /== second \(attempt 1\) ==\nstarted\n/)
+    const file = path.join(ROOT, 'pipelines', 'data', 'orders.csv')
+    const cid = bac(['ipfs', 'add', file], { env }).stdout.trim()
+    assert.equal(cid, (JSON.parse(execFileSync('ipfs_cid', [file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { CIDv0: string }).CIDv0)
+    assert.equal(bac(['ipfs', 'cat', cid], { env }).stdout, readFileSync(file, 'utf8'))
+    const missing = bac(['ipfs', 'cat', 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'], { env })
+    assert.equal(missing.code, 1)
+    assert.match(missing.stderr, /^bac: content QmYw\S+ not found: it is not in the local store\n$/)
+  })
+})
