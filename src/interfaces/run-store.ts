@@ -55,15 +55,8 @@ export interface ExecutionRecord {
   readonly error?: string
 }
 
-export interface NewRun {
-  readonly id: string
-  readonly pipeline: string
-  readonly pipelineFile: string
-  readonly summary: string
-  readonly data: readonly string[]
-  readonly trigger: Readonly<Record<string, unknown>>
-  readonly inputs: Readonly<Record<string, unknown>>
-}
+/** What a new run is created with; the store sets its status and times. */
+export type NewRun = Pick<RunRecord, 'id' | 'pipeline' | 'pipelineFile' | 'summary' | 'data' | 'trigger' | 'inputs'>
 
 export interface RunListOptions {
   readonly limit?: number
