@@ -47,7 +47,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       const cwd = options.cwd ?? process.cwd()
       const previous = options.resume === undefined ? undefined : resumable(components, options.resume, pipeline)
       const runId = previous?.id ?? randomBytes(6).toString('hex')
-      const trigger = previous?.trigger ?? { kind: 'manual', ...options.trigger }
+      const trigger = previous?.trigger ?? { kind: 'manual', time: new Date().toISOString(), ...options.trigger }
       const runInfo = { id: runId, pipeline: pipeline.name, node: init.nodeId }
       const t = components.templates
       const inputs = previous !== undefined

@@ -112,6 +112,15 @@ describe('engine: running pipelines end to end', () => {
     await assert.rejects(h.run(p, { resume: failed.runId }), /already succeeded/)
   })
 
+  it('gives templates every trigger and run name the language documents', async () => {
+    const p = h.pipeline('names', 'name: names\nsteps:\n  a:\n    run: echo {{ trigger.kind }} {{ trigger.time }} {{ run.id }} {{ run.pipeline }} {{ run.node }} {{ run.attempt }} > {{ outputs.path }}/names\n')
+    const outcome = await h.run(p)
+    assert.equal(outcome.status, 'succeeded', outcome.reason)
+    const [kind, time, id, pipeline, node, attempt] = readFileSync(path.join(outcome.outputsDir ?? '', 'a', 'merged', 'names'), 'utf8').trim().split(' ')
+    assert.deepEqual([kind, id, pipeline, node, attempt], ['manual', outcome.runId, 'names', 'node-test', '1'])
+    assert.ok(Math.abs(Date.parse(time ?? '') - Date.now()) < 60_000)
+  })
+
   it('gives clear errors for a missing CID or file and an unknown input', async () => {
     const p = h.pipeline('needs-data', 'name: needs-data\ninputs:\n  data: { type: cid, required: true }\nsteps:\n  a:\n    run: cat {{ inputs.data.path }}\n')
     await assert.rejects(h.run(p, { inputs: { data: 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG' } }), (err: Error) => err.name === 'InputError' && /not found/.test(err.message))
