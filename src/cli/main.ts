@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
 import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand } from './commands/ipfs.js'
-import { jobDescribeCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
+import { jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
 import { runCommand, type RunCommandOptions } from './commands/run.js'
 import { schemaCommand } from './commands/schema.js'
+import { submitCommand, type SubmitOptions } from './commands/submit.js'
 import { validateCommand } from './commands/validate.js'
 import { EXIT, reportError } from './exit.js'
 import { FORMATS } from './format.js'
@@ -62,6 +63,20 @@ function program (io: Io, result: { code: number }): Command {
     .option('-s, --step <step>', 'one step only')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .action(async (id: string, options: HistoryOptions & { step?: string }) => { result.code = await jobLogsCommand(id, options, io) })
+
+  job.command('submit')
+    .description('Run one command in the sandbox with CIDs at /ipfs/<cid> (private writable copies); prints the job id')
+    .option('--cids <cids>', 'comma-separated CIDs the command reads at /ipfs/<cid>')
+    .option('--commands <command>', 'the shell command to run')
+    .option('--json', 'print events as JSON lines')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (options: SubmitOptions) => { result.code = await submitCommand(options, io) })
+  job.command('get')
+    .description('Write a run\'s result folder out')
+    .argument('<run-id>', 'the run id or a unique prefix of it')
+    .argument('[dir]', 'where to write it, a path that does not exist yet (default: ./<run-id>)')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (id: string, dir: string | undefined, options: HistoryOptions) => { result.code = await jobGetCommand(id, dir, options, io) })
 
   const ipfs = root.command('ipfs').description('The node\'s content store')
   ipfs.command('add').description('Add a file or folder; prints its CID').argument('<path>')

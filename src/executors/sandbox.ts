@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, readdir, readFile, rename, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { ExecutionLayout, ExecutionResult, ExecutionSpec, Executor } from '../interfaces/executor.js'
 import { runAttempt } from './attempt.js'
@@ -44,19 +44,55 @@ export function createSandboxExecutor (init: SandboxExecutorInit = {}): Executor
         ? 'the sandbox executor needs bubblewrap: apt-get install bubblewrap'
         : [...Object.keys(spec.inputs), ...Object.keys(spec.cids ?? {})].filter((n) => !SAFE_NAME.test(n)).map((n) => `cannot mount an input named ${JSON.stringify(n)}`)[0]
       if (problem !== undefined || bwrap === undefined) return refused(problem ?? 'bubblewrap not found')
+      const copies = spec.writableCids === true ? await privateCopies(spec) : undefined
       const result = await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
         file: bwrap,
-        args: bwrapArgs(spec, layout(spec)),
+        args: bwrapArgs(spec, layout(spec), copies?.root),
         env: {},
         cwd: spec.workDir,
         describe: command(spec).describe
       })
+      if (copies !== undefined) await keepCopies(copies.root, Object.keys(spec.cids ?? {}), spec.outputsDir)
       return await explainStartFailure(result, spec)
     }
   }
 }
 
-function bwrapArgs (spec: ExecutionSpec, paths: ExecutionLayout): string[] {
+/**
+ * Copies of the CID inputs in one folder beside the work folder, for `writableCids`. The folder
+ * is mounted at /ipfs as a whole: tools that edit in place (`sed -i`) write a temporary file
+ * beside the target and rename it over, which fails on a file mounted on its own.
+ */
+async function privateCopies (spec: ExecutionSpec): Promise<{ root: string }> {
+  const root = path.join(path.dirname(spec.workDir), 'ipfs-copies')
+  await mkdir(root, { recursive: true })
+  for (const [cid, host] of Object.entries(spec.cids ?? {})) {
+    await cp(host, path.join(root, cid), { recursive: true })
+    await chmodWritable(path.join(root, cid))
+  }
+  return { root }
+}
+
+/** Stored content is written out read-only; a private copy must be writable. */
+async function chmodWritable (target: string): Promise<void> {
+  const info = await stat(target)
+  await chmod(target, info.mode | 0o200)
+  if (info.isDirectory()) for (const entry of await readdir(target)) await chmodWritable(path.join(target, entry))
+}
+
+/** Moves the (possibly changed) copies into the outputs, as `ipfs/<cid>`. */
+async function keepCopies (root: string, cids: readonly string[], outputsDir: string): Promise<void> {
+  await mkdir(path.join(outputsDir, 'ipfs'), { recursive: true })
+  for (const cid of cids) {
+    try {
+      await rename(path.join(root, cid), path.join(outputsDir, 'ipfs', cid))
+    } catch {
+      // the step removed it: nothing to keep
+    }
+  }
+}
+
+function bwrapArgs (spec: ExecutionSpec, paths: ExecutionLayout, writableRoot?: string): string[] {
   const env = { PATH: SANDBOX_PATH, HOME: '/work', TMPDIR: '/tmp', LANG: 'C.UTF-8', ...spec.env }
   const { file, args } = command(spec)
   return [
@@ -69,7 +105,9 @@ function bwrapArgs (spec: ExecutionSpec, paths: ExecutionLayout): string[] {
     '--dev', '/dev',
     '--tmpfs', '/tmp',
     ...Object.entries(spec.inputs).flatMap(([name, host]) => ['--ro-bind', host, paths.inputs[name] ?? '']),
-    ...Object.entries(spec.cids ?? {}).flatMap(([cid, host]) => ['--ro-bind', host, paths.cids[cid] ?? '']),
+    ...(writableRoot !== undefined
+      ? ['--bind', writableRoot, '/ipfs']
+      : Object.entries(spec.cids ?? {}).flatMap(([cid, host]) => ['--ro-bind', host, paths.cids[cid] ?? ''])),
     '--bind', spec.outputsDir, '/outputs',
     '--bind', spec.workDir, '/work',
     '--chdir', '/work',

@@ -17,6 +17,11 @@ export interface ExecutionSpec {
   readonly inputs: Readonly<Record<string, string>>
   /** CID inputs, CID to host path, also visible at `/ipfs/<cid>` where the executor can. */
   readonly cids?: Readonly<Record<string, string>>
+  /**
+   * Make each `/ipfs/<cid>` a private writable copy (as `bac job submit` does, like the seed),
+   * kept afterwards as `ipfs/<cid>/` in the outputs. The stored content never changes.
+   */
+  readonly writableCids?: boolean
   /** The step's outputs folder on the host (created empty by the caller). */
   readonly outputsDir: string
   /** A scratch folder on the host for the step's working directory and temporary files. */

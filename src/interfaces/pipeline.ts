@@ -123,6 +123,8 @@ export interface StepSpec {
   readonly env: Readonly<Record<string, string>>
   readonly merge: MergeMode
   readonly resources?: Resources
+  /** `/ipfs/<cid>` are private writable copies (set by `bac job submit`, not by the language). */
+  readonly writableCids?: boolean
 }
 
 export interface Pipeline {
@@ -136,4 +138,6 @@ export interface Pipeline {
   readonly steps: Readonly<Record<string, StepSpec>>
   /** Step ids in an order where every step comes after the steps it needs. */
   readonly order: readonly string[]
+  /** What `bac job list` shows as COMMAND, when the pipeline sets it (a submitted job's command). */
+  readonly summary?: string
 }

@@ -28,6 +28,7 @@ export interface Engine {
 const DONE = new Set(['succeeded', 'cached'])
 
 function summary (pipeline: Pipeline): string {
+  if (pipeline.summary !== undefined) return pipeline.summary
   const steps = Object.values(pipeline.steps)
   const only = steps.length === 1 ? steps[0] : undefined
   if (only === undefined || only.uses !== undefined) return pipeline.name

@@ -70,7 +70,8 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
       outputsDir: dirs.outputs,
       workDir: dirs.work,
       logsDir: dirs.logs,
-      ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {})
+      ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
+      ...(step.writableCids === true ? { writableCids: true } : {})
     }, {
       signal: ctx.signal,
       onLog: (chunk) => ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: step.id, stream: chunk.stream, text: chunk.text, ...(instance.index !== undefined ? { item: instance.index } : {}) })

@@ -100,8 +100,41 @@ describe('bac run and the job commands', () => {
     assert.ok(existsSync(path.join(project, 'outputs', crashed?.id ?? '', 'second', 'merged', 'copied')))
   })
 
+  it('writes a run\'s result out with job get, and says clearly when a run has none', () => {
+    const list = JSON.parse(bac(['job', 'list', '--json', '-n', '50'], { env }).stdout) as Array<{ id: string, status: string, pipeline: string }>
+    const done = list.find((r) => r.pipeline === 'sales-report')
+    const target = path.join(work, 'fetched')
+    const r = bac(['job', 'get', done?.id ?? '', target], { env })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal((JSON.parse(readFileSync(path.join(target, 'aggregate', 'merged', 'summary.json'), 'utf8')) as { total_rows: number }).total_rows, 7)
+    const cancelled = list.find((r) => r.status === 'cancelled')
+    const none = bac(['job', 'get', cancelled?.id ?? ''], { env })
+    assert.equal(none.code, 2)
+    assert.match(none.stderr, /has no result \(it is cancelled/)
+  })
+
+  it('runs the seed\'s job submit: sed -i on /ipfs/<cid> edits a private copy, never the stored content', () => {
+    const data = path.join(work, 'seed.csv')
+    writeFileSync(data, 'Region,Category\nnorth,Office Supplies\n')
+    const cid = bac(['ipfs', 'add', data], { env }).stdout.trim()
+    const r = bac(['job', 'submit', `--cids=${cid}`, `--commands=sed 's/Office Supplies/Booze/' -i /ipfs/${cid}`], { env, cwd: project })
+    assert.equal(r.code, 0, r.stderr)
+    const id = r.stdout.trim()
+    const where = /outputs of node (\S+) in (\S+)/.exec(r.stderr)
+    assert.ok(where !== null, r.stderr)
+    assert.equal(readFileSync(path.join(project, where[2] ?? '', 'ipfs', cid), 'utf8'), 'Region,Category\nnorth,Booze\n')
+    assert.equal(bac(['ipfs', 'cat', cid], { env }).stdout, 'Region,Category\nnorth,Office Supplies\n', 'the stored content is unchanged')
+    const [listed] = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string, summary: string, data: string[] }>
+    assert.equal(listed?.id, id)
+    assert.match(listed?.summary ?? '', /^sed 's\/Office Supplies\/Booze\/' -i/)
+    assert.deepEqual(listed?.data, [cid])
+    const missing = bac(['job', 'submit', '--cids=x'], { env })
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /--commands/)
+  })
+
   it('shows logs, and the ipfs commands agree with Kubo', () => {
-    const [run] = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string }>
+    const run = (JSON.parse(bac(['job', 'list', '--json', '-n', '50'], { env }).stdout) as Array<{ id: string, pipeline: string }>).find((r) => r.pipeline === 'crash')
     const logs = bac(['job', 'logs', run?.id ?? '', '--step', 'second'], { env })
     assert.equal(logs.code, 0)
     assert.match(logs.stdout, /== second \(attempt 1\) ==\nstarted\n/)

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import { defaultDataDir, openHistory, RunNotFoundError, UsageError, type RunRecord, type RunStore } from '../../index.js'
+import { defaultDataDir, openHistory, openNode, RunNotFoundError, UsageError, type RunRecord, type RunStore } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
 import { duration } from '../render.js'
@@ -99,5 +99,20 @@ export async function jobLogsCommand (id: string, options: HistoryOptions & { st
       }
     }
   }
+  return EXIT.ok
+}
+
+/** `bac job get <id> [dir]`: writes a run's result folder out (default `./<run-id>`). */
+export async function jobGetCommand (id: string, target: string | undefined, options: HistoryOptions, io: Io): Promise<number> {
+  const run = await withHistory(options, (runs) => find(runs, id))
+  if (run.resultCid === undefined) throw new UsageError(`run ${run.id} has no result (it is ${run.status}${run.reason !== undefined ? `: ${run.reason}` : ''})`)
+  const destination = path.resolve(target ?? run.id)
+  const node = await openNode({ dataDir: options.dataDir ?? defaultDataDir() })
+  try {
+    await node.store.get(run.resultCid, destination)
+  } finally {
+    await node.close()
+  }
+  io.err(`wrote the result of run ${run.id} (${run.resultCid}) to ${destination}\n`)
   return EXIT.ok
 }
