@@ -61,8 +61,9 @@ function program (io: Io, result: { code: number }): Command {
     .description('What the steps of a run printed (the last attempt of each)')
     .argument('<run-id>', 'the run id or a unique prefix of it')
     .option('-s, --step <step>', 'one step only')
+    .option('-f, --follow', 'print output as it comes, until the run ends')
     .option('--data-dir <dir>', 'the node\'s data dir')
-    .action(async (id: string, options: HistoryOptions & { step?: string }) => { result.code = await jobLogsCommand(id, options, io) })
+    .action(async (id: string, options: HistoryOptions & { step?: string, follow?: boolean }) => { result.code = await jobLogsCommand(id, options, io) })
 
   job.command('submit')
     .description('Run one command in the sandbox with CIDs at /ipfs/<cid> (private writable copies); prints the job id')

@@ -133,6 +133,17 @@ describe('bac run and the job commands', () => {
     assert.match(missing.stderr, /--commands/)
   })
 
+  it('follows the logs of a run going on in another process until it ends', async () => {
+    writeFileSync(path.join(project, 'pipelines', 'ticks.yml'), 'name: ticks\nsteps:\n  tick:\n    run: for i in 1 2 3 4 5; do echo tick $i; sleep 0.2; done\n')
+    const { child } = await startUntil(['run', 'pipelines/ticks.yml'], /tick \| tick 1/)
+    const [running] = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string, status: string }>
+    assert.equal(running?.status, 'running')
+    const follow = bac(['job', 'logs', '-f', running?.id ?? ''], { env })
+    assert.equal(follow.code, 0)
+    assert.equal(follow.stdout, [1, 2, 3, 4, 5].map((i) => `tick | tick ${i}\n`).join(''))
+    assert.equal(await exited(child), 0)
+  })
+
   it('shows logs, and the ipfs commands agree with Kubo', () => {
     const run = (JSON.parse(bac(['job', 'list', '--json', '-n', '50'], { env }).stdout) as Array<{ id: string, pipeline: string }>).find((r) => r.pipeline === 'crash')
     const logs = bac(['job', 'logs', run?.id ?? '', '--step', 'second'], { env })

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import path from 'node:path'
 import { defaultDataDir, openHistory, openNode, RunNotFoundError, UsageError, type RunRecord, type RunStore } from '../../index.js'
 import { EXIT } from '../exit.js'
@@ -79,8 +79,61 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
   return EXIT.ok
 }
 
+/** The bytes of a file from `offset` to its current end. */
+function readFrom (file: string, offset: number): Buffer {
+  const fd = openSync(file, 'r')
+  try {
+    const size = fstatSync(fd).size
+    if (size <= offset) return Buffer.alloc(0)
+    const buffer = Buffer.alloc(size - offset)
+    readSync(fd, buffer, 0, buffer.length, offset)
+    return buffer
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** How often `--follow` looks for new output. */
+const FOLLOW_INTERVAL_MS = 200
+
+/**
+ * `bac job logs -f`: prints what the run's steps print as they print it, every attempt, until
+ * the run has ended and every log is read to its end.
+ */
+async function followLogs (id: string, options: HistoryOptions & { step?: string }, io: Io): Promise<number> {
+  const runs = await openHistory({ dataDir: options.dataDir ?? defaultDataDir() })
+  const offsets = new Map<string, number>()
+  try {
+    const run = find(runs, id)
+    for (;;) {
+      const status = runs.getRun(run.id)?.status
+      const ended = status !== 'running' && status !== 'queued'
+      for (const e of runs.executions(run.id, options.step)) {
+        for (const stream of ['stdout', 'stderr'] as const) {
+          const file = e.logDir === undefined ? undefined : path.join(e.logDir, `${stream}.log`)
+          if (file === undefined || !existsSync(file)) continue
+          const done = offsets.get(file) ?? 0
+          const fresh = readFrom(file, done)
+          // while the run goes on, print whole lines only; at the end, everything
+          const cut = ended ? fresh.length : fresh.lastIndexOf(10) + 1
+          if (cut <= 0) continue
+          const text = fresh.subarray(0, cut).toString('utf8')
+          offsets.set(file, done + cut)
+          const prefix = `${e.stepId}${e.item !== undefined ? `[${e.item}]` : ''} ${stream === 'stderr' ? '!' : '|'} `
+          io.out(text.split('\n').filter((line, i, all) => i < all.length - 1 || line !== '').map((line) => `${prefix}${line}\n`).join(''))
+        }
+      }
+      if (ended) return EXIT.ok
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_INTERVAL_MS))
+    }
+  } finally {
+    runs.close()
+  }
+}
+
 /** `bac job logs <id> [--step s]`: what each step printed, from its last attempt. */
-export async function jobLogsCommand (id: string, options: HistoryOptions & { step?: string }, io: Io): Promise<number> {
+export async function jobLogsCommand (id: string, options: HistoryOptions & { step?: string, follow?: boolean }, io: Io): Promise<number> {
+  if (options.follow === true) return await followLogs(id, options, io)
   const executions = await withHistory(options, (runs) => {
     const run = find(runs, id)
     const all = runs.executions(run.id, options.step)
