@@ -3,6 +3,7 @@ import { createValidator, defaultDataDir, openNode, UsageError } from '../../ind
 import { EXIT } from '../exit.js'
 import { displayPath, formatText } from '../format.js'
 import type { Io } from '../io.js'
+import { LiveView } from '../live-view.js'
 import { eventRenderer } from '../render.js'
 
 export interface RunCommandOptions {
@@ -59,7 +60,7 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
       ...(options.resume !== undefined ? { resume: options.resume } : {}),
       ...(options.outputs !== undefined ? { outputsDir: path.resolve(options.outputs) } : {}),
       signal: controller.signal,
-      onEvent: eventRenderer(io, options.json === true)
+      onEvent: options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true)
     })
     if (options.json !== true && outcome.resultCid !== undefined) {
       io.out(`${outcome.resultCid}\n`)
