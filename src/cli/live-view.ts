@@ -1,6 +1,6 @@
 import type { RunEvent } from '../index.js'
 import type { Io } from './io.js'
-import { duration } from './render.js'
+import { duration, LogLines } from './render.js'
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
 const MARKS: Readonly<Record<string, string>> = { succeeded: '✓', cached: '✓', skipped: '-', failed: '✗', cancelled: '!', interrupted: '!' }
@@ -19,7 +19,7 @@ export class LiveView {
   private drawn = 0
   private frame = 0
   private timer: NodeJS.Timeout | undefined
-  private readonly partial = new Map<string, string>()
+  private readonly logLines = new LogLines()
 
   constructor (private readonly io: Io) {}
 
@@ -37,10 +37,7 @@ export class LiveView {
         this.redraw([])
         break
       case 'step:log': {
-        const key = `${event.stepId}/${event.item ?? ''}/${event.stream}`
-        const lines = ((this.partial.get(key) ?? '') + event.text).split('\n')
-        this.partial.set(key, lines.pop() ?? '')
-        const prefix = `${event.stepId}${event.item !== undefined ? `[${event.item}]` : ''} ${event.stream === 'stderr' ? '!' : '|'} `
+        const { prefix, lines } = this.logLines.take(event)
         this.redraw(lines.map((line) => `${this.paint(2, prefix)}${line}`))
         break
       }

@@ -9,6 +9,21 @@ export function duration (ms: number): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
 }
 
+/**
+ * Turns step output chunks into whole lines, each prefixed by its step (`extract | `, stderr
+ * `extract ! `); a line cut between chunks is held until it is complete.
+ */
+export class LogLines {
+  private readonly partial = new Map<string, string>()
+
+  take (event: Extract<RunEvent, { type: 'step:log' }>): { prefix: string, lines: string[] } {
+    const key = `${event.stepId}/${event.item ?? ''}/${event.stream}`
+    const lines = ((this.partial.get(key) ?? '') + event.text).split('\n')
+    this.partial.set(key, lines.pop() ?? '')
+    return { prefix: `${event.stepId}${event.item !== undefined ? `[${event.item}]` : ''} ${event.stream === 'stderr' ? '!' : '|'} `, lines }
+  }
+}
+
 const STATUS_COLORS: Readonly<Record<string, number>> = { succeeded: 32, cached: 36, skipped: 2, failed: 31, cancelled: 33, interrupted: 33 }
 
 /**
@@ -17,7 +32,7 @@ const STATUS_COLORS: Readonly<Record<string, number>> = { succeeded: 32, cached:
  */
 export function eventRenderer (io: Io, json: boolean): (event: RunEvent) => void {
   const paint = (code: number | undefined, text: string): string => io.colors && code !== undefined ? `\u001b[${code}m${text}\u001b[0m` : text
-  const partial = new Map<string, string>()
+  const logLines = new LogLines()
   return (event) => {
     if (json) {
       io.out(`${JSON.stringify(event)}\n`)
@@ -31,10 +46,7 @@ export function eventRenderer (io: Io, json: boolean): (event: RunEvent) => void
         io.err(`${paint(1, event.stepId)}${event.item !== undefined ? `[${event.item}]` : ''} started on ${event.executor}${event.attempt > 1 ? `, attempt ${event.attempt}` : ''}\n`)
         break
       case 'step:log': {
-        const key = `${event.stepId}/${event.item ?? ''}/${event.stream}`
-        const lines = ((partial.get(key) ?? '') + event.text).split('\n')
-        partial.set(key, lines.pop() ?? '')
-        const prefix = `${event.stepId}${event.item !== undefined ? `[${event.item}]` : ''} ${event.stream === 'stderr' ? '!' : '|'} `
+        const { prefix, lines } = logLines.take(event)
         for (const line of lines) io.err(`${paint(2, prefix)}${line}\n`)
         break
       }
