@@ -7,6 +7,7 @@ import type { ContentStat, ContentStore, StoreOptions } from '../interfaces/cont
 import { ContentNotFoundError, InvalidCidError, UnsafeContentError } from '../interfaces/errors.js'
 import { folderSource, ROOT_NAME } from './fs-source.js'
 import { kuboImportOptions } from './kubo-import.js'
+import { fitsOneNode, writeFolderNode } from './folder-node.js'
 import { materialize } from './materialize.js'
 
 export interface UnixfsStoreComponents {
@@ -49,9 +50,12 @@ async function contentSize (entry: UnixFSEntry, blockstore: Blockstore, signal?:
   return size
 }
 
-/** Builds one folder level: entries whose path ends here are linked, the rest become sub-folders. */
-async function composeFolder (fs: ReturnType<typeof unixfs>, entries: Array<{ parts: string[], cid: string }>, signal?: AbortSignal): Promise<CID> {
-  let folder = await fs.addDirectory({}, { cidVersion: 0, signal })
+/**
+ * Builds one folder level: entries whose path ends here are linked, the rest become sub-folders.
+ * A folder that stays one node is written in one go; a larger one (which Kubo would shard) is
+ * built link by link with `cp`, which shards as Kubo does.
+ */
+async function composeFolder (fs: ReturnType<typeof unixfs>, blockstore: Blockstore, entries: Array<{ parts: string[], cid: string }>, signal?: AbortSignal): Promise<CID> {
   const groups = new Map<string, Array<{ parts: string[], cid: string }>>()
   for (const { parts, cid } of entries) {
     const [head, ...rest] = parts
@@ -60,12 +64,15 @@ async function composeFolder (fs: ReturnType<typeof unixfs>, entries: Array<{ pa
     group.push({ parts: rest, cid })
     groups.set(head, group)
   }
+  const links: Array<{ name: string, cid: CID }> = []
   for (const [name, group] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const leaf = group.find((e) => e.parts.length === 0)
     if (leaf !== undefined && group.length > 1) throw new UnsafeContentError(name, 'is given both as content and as a folder of other entries')
-    const child = leaf !== undefined ? parseContentPath(leaf.cid).cid : await composeFolder(fs, group, signal)
-    folder = await fs.cp(child, folder, name, { signal, offline: true })
+    links.push({ name, cid: leaf !== undefined ? parseContentPath(leaf.cid).cid : await composeFolder(fs, blockstore, group, signal) })
   }
+  if (fitsOneNode(links)) return await writeFolderNode(links, blockstore)
+  let folder = await fs.addDirectory({}, { cidVersion: 0, signal })
+  for (const link of links) folder = await fs.cp(link.cid, folder, link.name, { signal, offline: true })
   return folder
 }
 
@@ -137,7 +144,7 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
       }
     },
     async compose (entries, options: StoreOptions = {}): Promise<string> {
-      return (await composeFolder(fs, Object.entries(entries).map(([name, cid]) => ({ parts: name.split('/').filter((p) => p !== ''), cid })), options.signal)).toString()
+      return (await composeFolder(fs, blockstore, Object.entries(entries).map(([name, cid]) => ({ parts: name.split('/').filter((p) => p !== ''), cid })), options.signal)).toString()
     },
     async has (source: string): Promise<boolean> {
       return await blockstore.has(parseContentPath(source).cid)

@@ -96,6 +96,18 @@ export function contentStoreCompliance (name: string, create: (dataDir: string) 
       await assert.rejects(store.compose({ a: summary, 'a/b': summary }), /both as content and as a folder/)
     })
 
+    it('composes a folder of 300 entries, files and folders, equal to the folder added from disk', async () => {
+      const dir = fresh()
+      const entries: Record<string, string> = {}
+      for (let i = 0; i < 300; i++) {
+        const name = `step-${String(i).padStart(3, '0')}`
+        mkdirSync(path.join(dir, name, 'node'), { recursive: true })
+        writeFileSync(path.join(dir, name, 'node', 'out.txt'), randomBytes(i * 97))
+        entries[`${name}/node`] = await store.addPath(path.join(dir, name, 'node'))
+      }
+      assert.equal(await store.compose(entries), await store.addPath(dir))
+    })
+
     it('refuses folders holding symbolic links, storing nothing for them', async () => {
       const dir = fresh()
       mkdirSync(dir)

@@ -1,0 +1,37 @@
+import * as dagPb from '@ipld/dag-pb'
+import type { Blockstore } from 'interface-blockstore'
+import { UnixFS } from 'ipfs-unixfs'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+
+/**
+ * The size past which Kubo stores a folder as a sharded (HAMT) directory, estimated as it does
+ * ("links-bytes": names plus CID bytes). Below it, a folder is one dag-pb node.
+ */
+export const SHARD_THRESHOLD_BYTES = 262_144
+
+/** The size of the whole DAG under a CID, as a link's Tsize records it. */
+async function treeSize (cid: CID, blockstore: Pick<Blockstore, 'get'>): Promise<number> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of blockstore.get(cid)) chunks.push(chunk)
+  const bytes = Buffer.concat(chunks)
+  if (cid.code !== dagPb.code) return bytes.length
+  return bytes.length + dagPb.decode(bytes).Links.reduce((sum, link) => sum + (link.Tsize ?? 0), 0)
+}
+
+/** Whether a folder with these links stays one node (is not sharded) when Kubo writes it. */
+export function fitsOneNode (links: ReadonlyArray<{ name: string, cid: CID }>): boolean {
+  return links.reduce((sum, l) => sum + Buffer.byteLength(l.name) + l.cid.bytes.length, 0) < SHARD_THRESHOLD_BYTES
+}
+
+/**
+ * Writes one UnixFS folder node linking to existing content, in one go, exactly as Kubo writes a
+ * folder: UnixFS directory data, links sorted by name, each link's Tsize the size of its DAG.
+ */
+export async function writeFolderNode (links: ReadonlyArray<{ name: string, cid: CID }>, blockstore: Pick<Blockstore, 'get' | 'put'>): Promise<CID> {
+  const prepared = await Promise.all(links.map(async (l) => ({ Name: l.name, Hash: l.cid, Tsize: await treeSize(l.cid, blockstore) })))
+  const bytes = dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: prepared }))
+  const cid = CID.createV0(await sha256.digest(bytes))
+  await blockstore.put(cid, bytes)
+  return cid
+}
