@@ -7,7 +7,7 @@ import type { RunEvent, RunOptions, RunOutcome, StepOutcome } from '../interface
 import { InvalidOptionError, RunNotFoundError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunRecord } from '../interfaces/run-store.js'
-import type { RunScope } from './context.js'
+import { inputsView, type RunScope } from './context.js'
 import { resolveInputs, type InputValue } from './inputs.js'
 import type { EngineComponents, RunContext } from './run-context.js'
 import { Semaphore } from './semaphore.js'
@@ -65,14 +65,14 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       components.runs.startRun(runId)
       const started = Date.now()
       emit({ type: 'run:start', runId, pipeline: pipeline.name, steps: pipeline.order })
-      const scope: RunScope = { trigger, run: runInfo, env: {}, inputs, steps: {} }
-      const envContext = { trigger, inputs: Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, typeof v === 'object' && v !== null ? { ...v, path: null, toString: () => v.cid } : v])), run: runInfo }
+      const envContext = { trigger, inputs: inputsView(inputs, {}, 'data'), run: runInfo }
       const env = Object.fromEntries(Object.entries(pipeline.env).map(([k, v]) => [k, t.render(v, envContext, 'plain')]))
+      const scope: RunScope = { trigger, run: runInfo, env, inputs, steps: {} }
       const workspace = new Workspace(path.join(init.dataDir, 'runs', runId), components.store)
       // a resumed run starts from what is stored, never from what a killed attempt left on disk
       await workspace.cleanup()
       const ctx: RunContext = {
-        components, pipeline, runId, nodeId: init.nodeId, scope: { ...scope, env }, pipelineInputs: inputs, workspace,
+        components, pipeline, runId, nodeId: init.nodeId, scope, pipelineInputs: inputs, workspace,
         slots: new Semaphore(concurrency), noCache: options.noCache === true, emit, ...(options.signal !== undefined ? { signal: options.signal } : {})
       }
       const outcomes = await runDag(ctx, previous)

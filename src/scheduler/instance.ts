@@ -51,6 +51,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
     }
   }
   const retries = step.retries
+  const itemField = instance.index !== undefined ? { item: instance.index } : {}
   let reason = 'not run'
   for (let attempt = 1; attempt <= retries.attempts; attempt++) {
     const dirs = ctx.workspace.attempt(step.id, instance.index, attempt)
@@ -60,8 +61,8 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
       const cached = ctx.components.runs.cached(rendered.key)
       if (cached !== undefined && await ctx.components.store.has(cached)) return { ok: true, cached: true, outputsCid: cached }
     }
-    ctx.emit({ type: 'step:start', runId: ctx.runId, stepId: step.id, attempt, executor: executor.kind, ...(instance.index !== undefined ? { item: instance.index } : {}) })
-    const executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node: ctx.nodeId, executor: executor.kind, startedAt: Date.now(), logDir: dirs.logs, ...(instance.index !== undefined ? { item: instance.index } : {}) })
+    ctx.emit({ type: 'step:start', runId: ctx.runId, stepId: step.id, attempt, executor: executor.kind, ...itemField })
+    const executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node: ctx.nodeId, executor: executor.kind, startedAt: Date.now(), logDir: dirs.logs, ...itemField })
     const result = await executor.execute({
       action: rendered.action,
       env: rendered.env,
@@ -74,7 +75,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
       ...(step.writableCids === true ? { writableCids: true } : {})
     }, {
       signal: ctx.signal,
-      onLog: (chunk) => ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: step.id, stream: chunk.stream, text: chunk.text, ...(instance.index !== undefined ? { item: instance.index } : {}) })
+      onLog: (chunk) => ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: step.id, stream: chunk.stream, text: chunk.text, ...itemField })
     })
     let outputsCid: string | undefined
     const succeeded = result.exitCode === 0 && result.error === undefined && !result.timedOut && !result.cancelled

@@ -15,14 +15,19 @@ async function files (dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort()
 }
 
+/** The context of references to content (`with`, step `inputs`, `foreach`, `if`): content renders as its CID. */
+function dataContext (ctx: RunContext, item?: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return stepContext(ctx.scope, { flavor: 'data', inputs: ctx.pipelineInputs, mountPaths: {}, attempt: 1, ...(item !== undefined ? { item } : {}) })
+}
+
 /** The values a step's templates read as `inputs`, with its own inputs (or its template's) resolved. */
 async function instanceInputs (ctx: RunContext, step: StepSpec, item: Readonly<Record<string, unknown>> | undefined): Promise<Record<string, InputValue>> {
-  const dataContext = stepContext(ctx.scope, { flavor: 'data', inputs: ctx.pipelineInputs, mountPaths: {}, attempt: 1, ...(item !== undefined ? { item } : {}) })
+  const context = dataContext(ctx, item)
   const pipelineDir = path.dirname(ctx.pipeline.file)
   const t = ctx.components.templates
   if (step.uses !== undefined) {
     const job = step.uses.template
-    const given = Object.fromEntries(Object.entries(step.uses.with).map(([name, value]) => [name, typeof value === 'string' ? t.render(value, dataContext, 'plain') : String(value)]))
+    const given = Object.fromEntries(Object.entries(step.uses.with).map(([name, value]) => [name, typeof value === 'string' ? t.render(value, context, 'plain') : String(value)]))
     return await resolveInputs(job.inputs, {
       given, cwd: pipelineDir, defaultsDir: path.dirname(job.file), store: ctx.components.store,
       render: (template) => t.render(template, { run: ctx.scope.run }, 'plain'),
@@ -31,7 +36,7 @@ async function instanceInputs (ctx: RunContext, step: StepSpec, item: Readonly<R
   }
   const values: Record<string, InputValue> = { ...ctx.pipelineInputs }
   for (const [name, template] of Object.entries(step.inputs)) {
-    values[name] = await resolveData(name, t.render(template, dataContext, 'plain'), pipelineDir, ctx.components.store, { signal: ctx.signal })
+    values[name] = await resolveData(name, t.render(template, context, 'plain'), pipelineDir, ctx.components.store, { signal: ctx.signal })
   }
   return values
 }
@@ -41,7 +46,7 @@ async function instances (ctx: RunContext, step: StepSpec): Promise<Instance[]> 
   const foreach = step.foreach
   if (foreach === undefined) return [{ step, inputs: await instanceInputs(ctx, step, undefined) }]
   const t = ctx.components.templates
-  const dataContext = stepContext(ctx.scope, { flavor: 'data', inputs: ctx.pipelineInputs, mountPaths: {}, attempt: 1 })
+  const context = dataContext(ctx)
   let items: Array<Record<string, unknown>>
   if (foreach.kind === 'files') {
     const base = await instanceInputs(ctx, step, undefined)
@@ -51,12 +56,12 @@ async function instances (ctx: RunContext, step: StepSpec): Promise<Instance[]> 
     const match = picomatch(foreach.glob, { dot: true })
     items = (await files(root)).filter((f) => match(f)).map((f) => ({ value: f, path: path.join(root, f), name: path.basename(f) }))
   } else if (foreach.kind === 'template') {
-    const text = t.render(foreach.template, dataContext, 'plain').trim()
+    const text = t.render(foreach.template, context, 'plain').trim()
     const list: unknown = text.startsWith('[') ? JSON.parse(text) : text.split('\n').filter((l) => l.trim() !== '')
     if (!Array.isArray(list)) throw new Error('foreach must render to a JSON list or one item per line')
     items = list.map((value) => ({ value }))
   } else {
-    items = foreach.items.map((value) => ({ value: typeof value === 'string' ? t.render(value, dataContext, 'plain') : value }))
+    items = foreach.items.map((value) => ({ value: typeof value === 'string' ? t.render(value, context, 'plain') : value }))
   }
   return await Promise.all(items.map(async (item, index) => {
     const full = { ...item, index }
@@ -76,7 +81,7 @@ function unrunnable (ctx: RunContext, step: StepSpec): string | undefined {
 export async function runStep (ctx: RunContext, step: StepSpec): Promise<StepOutcome> {
   const t = ctx.components.templates
   if (step.if !== undefined) {
-    const context = stepContext(ctx.scope, { flavor: 'data', inputs: ctx.pipelineInputs, mountPaths: {}, attempt: 1 })
+    const context = dataContext(ctx)
     if (!truthy(t.render(step.if, context, 'plain'))) return { status: 'skipped', reason: 'its if condition is false' }
   }
   const problem = unrunnable(ctx, step)
