@@ -1,38 +1,27 @@
-import { defaultDataDir, openNode } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
-
-type NodeHandle = Awaited<ReturnType<typeof openNode>>
-
-async function withStore (dataDir: string | undefined, fn: (node: NodeHandle) => Promise<void>): Promise<number> {
-  const node = await openNode({ dataDir: dataDir ?? defaultDataDir() })
-  try {
-    await fn(node)
-  } finally {
-    await node.close()
-  }
-  return EXIT.ok
-}
+import { withNode } from '../node-session.js'
 
 /** `bac ipfs add <path>`: adds a file or folder, prints its CID (the one `ipfs add` gives). */
 export async function ipfsAddCommand (target: string, options: { dataDir?: string }, io: Io): Promise<number> {
-  return await withStore(options.dataDir, async (node) => { io.out(`${await node.store.addPath(target)}\n`) })
+  await withNode(options.dataDir, async (node) => { io.out(`${await node.store.addPath(target)}\n`) })
+  return EXIT.ok
 }
 
 /** `bac ipfs cat <cid>`: writes a file's bytes to stdout. */
 export async function ipfsCatCommand (cid: string, options: { dataDir?: string }, io: Io & { write?: (chunk: Uint8Array) => void }): Promise<number> {
-  return await withStore(options.dataDir, async (node) => {
+  await withNode(options.dataDir, async (node) => {
     for await (const chunk of node.store.cat(cid)) {
       if (io.write !== undefined) io.write(chunk)
       else process.stdout.write(chunk)
     }
   })
+  return EXIT.ok
 }
 
 /** `bac ipfs get <cid> <dir>`: writes a file or folder out (the target must not exist). */
 export async function ipfsGetCommand (cid: string, target: string, options: { dataDir?: string }, io: Io): Promise<number> {
-  return await withStore(options.dataDir, async (node) => {
-    await node.store.get(cid, target)
-    io.err(`wrote ${cid} to ${target}\n`)
-  })
+  await withNode(options.dataDir, async (node) => { await node.store.get(cid, target) })
+  io.err(`wrote ${cid} to ${target}\n`)
+  return EXIT.ok
 }

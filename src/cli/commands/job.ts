@@ -1,8 +1,9 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import path from 'node:path'
-import { defaultDataDir, openHistory, openNode, RunNotFoundError, UsageError, type RunRecord, type RunStore } from '../../index.js'
+import { defaultDataDir, openHistory, RunNotFoundError, UsageError, type RunRecord, type RunStore } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
+import { withNode } from '../node-session.js'
 import { duration } from '../render.js'
 
 export interface HistoryOptions { dataDir?: string, json?: boolean }
@@ -160,12 +161,8 @@ export async function jobGetCommand (id: string, target: string | undefined, opt
   const run = await withHistory(options, (runs) => find(runs, id))
   if (run.resultCid === undefined) throw new UsageError(`run ${run.id} has no result (it is ${run.status}${run.reason !== undefined ? `: ${run.reason}` : ''})`)
   const destination = path.resolve(target ?? run.id)
-  const node = await openNode({ dataDir: options.dataDir ?? defaultDataDir() })
-  try {
-    await node.store.get(run.resultCid, destination)
-  } finally {
-    await node.close()
-  }
+  const cid = run.resultCid
+  await withNode(options.dataDir, async (node) => { await node.store.get(cid, destination) })
   io.err(`wrote the result of run ${run.id} (${run.resultCid}) to ${destination}\n`)
   return EXIT.ok
 }

@@ -1,9 +1,10 @@
 import path from 'node:path'
-import { createValidator, defaultDataDir, openNode, UsageError } from '../../index.js'
+import { createValidator, UsageError } from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath, formatText } from '../format.js'
 import type { Io } from '../io.js'
 import { LiveView } from '../live-view.js'
+import { cancellable, exitFor, withNode } from '../node-session.js'
 import { eventRenderer } from '../render.js'
 
 export interface RunCommandOptions {
@@ -41,36 +42,21 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
     io.err(`${file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}\n`)
     return EXIT.usage
   }
-  const node = await openNode({ dataDir: options.dataDir ?? defaultDataDir() })
-  const controller = new AbortController()
-  let interrupts = 0
-  const onInterrupt = (): void => {
-    interrupts++
-    if (interrupts > 1) process.exit(EXIT.cancelled)
-    io.err('cancelling: stopping the running steps (Ctrl-C again to quit at once)\n')
-    controller.abort()
-  }
-  process.on('SIGINT', onInterrupt)
-  process.on('SIGTERM', onInterrupt)
-  try {
-    const outcome = await node.run(validation.value, {
+  const pipeline = validation.value
+  return await withNode(options.dataDir, async (node) => await cancellable(io, async (signal) => {
+    const outcome = await node.run(pipeline, {
       inputs,
       ...(concurrency !== undefined ? { concurrency } : {}),
       noCache: options.cache === false,
       ...(options.resume !== undefined ? { resume: options.resume } : {}),
       ...(options.outputs !== undefined ? { outputsDir: path.resolve(options.outputs) } : {}),
-      signal: controller.signal,
+      signal,
       onEvent: options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true)
     })
     if (options.json !== true && outcome.resultCid !== undefined) {
       io.out(`${outcome.resultCid}\n`)
       io.err(`result ${outcome.resultCid}, copied to ${displayPath(outcome.outputsDir ?? '.')}\n`)
     }
-    if (outcome.status === 'cancelled') return EXIT.cancelled
-    return outcome.status === 'succeeded' ? EXIT.ok : EXIT.failed
-  } finally {
-    process.off('SIGINT', onInterrupt)
-    process.off('SIGTERM', onInterrupt)
-    await node.close()
-  }
+    return exitFor(outcome.status)
+  }))
 }

@@ -1,8 +1,8 @@
 import path from 'node:path'
-import { defaultDataDir, openNode, submittedJob, UsageError } from '../../index.js'
-import { EXIT } from '../exit.js'
+import { submittedJob, UsageError } from '../../index.js'
 import { displayPath } from '../format.js'
 import type { Io } from '../io.js'
+import { cancellable, exitFor, withNode } from '../node-session.js'
 import { eventRenderer } from '../render.js'
 
 export interface SubmitOptions { cids?: string, commands?: string, dataDir?: string, json?: boolean }
@@ -16,20 +16,12 @@ export async function submitCommand (options: SubmitOptions, io: Io): Promise<nu
   const command = options.commands?.trim() ?? ''
   if (command === '') throw new UsageError('give the command to run with --commands="…"')
   const cids = (options.cids ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '')
-  const node = await openNode({ dataDir: options.dataDir ?? defaultDataDir() })
-  const controller = new AbortController()
-  const onInterrupt = (): void => { controller.abort() }
-  process.on('SIGINT', onInterrupt)
-  try {
-    const outcome = await node.run(submittedJob({ cids, command, cwd: process.cwd() }), { signal: controller.signal, onEvent: eventRenderer(io, options.json === true) })
+  return await withNode(options.dataDir, async (node) => await cancellable(io, async (signal) => {
+    const outcome = await node.run(submittedJob({ cids, command, cwd: process.cwd() }), { signal, onEvent: eventRenderer(io, options.json === true) })
     if (outcome.outputsDir !== undefined && options.json !== true) {
       io.err(`job ${outcome.runId}: outputs of node ${node.id} in ${displayPath(path.join(outcome.outputsDir, 'job', node.id))}\n`)
       io.out(`${outcome.runId}\n`)
     }
-    if (outcome.status === 'cancelled') return EXIT.cancelled
-    return outcome.status === 'succeeded' ? EXIT.ok : EXIT.failed
-  } finally {
-    process.off('SIGINT', onInterrupt)
-    await node.close()
-  }
+    return exitFor(outcome.status)
+  }))
 }
