@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs'
 import { stat as fsStat } from 'node:fs/promises'
 import { unixfs } from '@helia/unixfs'
 import type { Blockstore } from 'interface-blockstore'
@@ -103,7 +104,6 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
         if (root === undefined) throw new Error(`adding ${target} produced no root folder`)
         return root
       }
-      const { createReadStream } = await import('node:fs')
       return (await fs.addByteStream(abortable(createReadStream(target, { signal: options.signal }), options.signal), { ...importOptions, signal: options.signal })).toString()
     },
     async addBytes (content, options: StoreOptions = {}): Promise<string> {
