@@ -1,7 +1,6 @@
 import path from 'node:path'
-import { FsBlockstore } from 'blockstore-fs'
 import type { ContentStore } from '../interfaces/content-store.js'
-import { dedupeBlockstore } from './dedupe-blockstore.js'
+import { BlockFiles } from './block-files.js'
 import { createUnixfsStore } from './unixfs-store.js'
 
 export interface FsStoreInit {
@@ -15,8 +14,8 @@ export interface FsStoreInit {
  * wraps the same blockstore.
  */
 export function createFsStore (init: FsStoreInit): ContentStore {
-  const blockstore = new FsBlockstore(path.join(init.dataDir, 'blocks'))
-  const store = createUnixfsStore({ blockstore: dedupeBlockstore(blockstore) })
+  const blockstore = new BlockFiles(path.join(init.dataDir, 'blocks'))
+  const store = createUnixfsStore({ blockstore })
   return {
     ...store,
     start: async () => { await blockstore.open() },

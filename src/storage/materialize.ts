@@ -25,7 +25,7 @@ export async function materialize (source: string, target: string, blockstore: P
   const staging = `${target}.partial-${process.pid}-${Date.now()}`
   await mkdir(path.dirname(target), { recursive: true })
   try {
-    await writeTree(source, staging, blockstore, signal)
+    await writeTree(source, staging, blockstore, limiter(FILES_IN_FLIGHT), signal)
     await rename(staging, target)
   } catch (err) {
     await rm(staging, { recursive: true, force: true })
@@ -33,16 +33,44 @@ export async function materialize (source: string, target: string, blockstore: P
   }
 }
 
-/** Writes one entry, and a folder's children under it, depth first. */
-async function writeTree (source: string | CID, destination: string, blockstore: Pick<Blockstore, 'get'>, signal?: AbortSignal): Promise<void> {
+/** Files written at once. */
+const FILES_IN_FLIGHT = 8
+
+type Limit = <T>(task: () => Promise<T>) => Promise<T>
+
+/** Runs tasks with at most `max` at once. */
+function limiter (max: number): Limit {
+  let running = 0
+  const waiting: Array<() => void> = []
+  return async (task) => {
+    if (running >= max) await new Promise<void>((resolve) => waiting.push(resolve))
+    running++
+    try {
+      return await task()
+    } finally {
+      running--
+      waiting.shift()?.()
+    }
+  }
+}
+
+/**
+ * Writes one entry, and a folder's children under it. Siblings are written side by side (files
+ * at most FILES_IN_FLIGHT at once): a result holds many small folders, each a round trip.
+ */
+async function writeTree (source: string | CID, destination: string, blockstore: Pick<Blockstore, 'get'>, limit: Limit, signal?: AbortSignal): Promise<void> {
   const entry: UnixFSEntry = await exporter(source, blockstore, { signal })
   if (entry.type === 'directory') {
-    await mkdir(destination, { recursive: true })
+    await mkdir(destination)
+    const children: Array<Promise<void>> = []
     for await (const child of entry.entries({ signal })) {
-      await writeTree(child.cid, path.join(destination, safeSegment(child.name, entry.cid.toString())), blockstore, signal)
+      children.push(writeTree(child.cid, path.join(destination, safeSegment(child.name, entry.cid.toString())), blockstore, limit, signal))
     }
+    const settled = await Promise.allSettled(children)
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed !== undefined) throw failed.reason
   } else if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
-    await pipeline(Readable.from(entry.content({ signal })), createWriteStream(destination, { flags: 'wx' }), { signal })
+    await limit(async () => { await pipeline(Readable.from(entry.content({ signal })), createWriteStream(destination, { flags: 'wx' }), { signal }) })
   } else {
     throw new UnsafeContentError(entry.cid.toString(), `is a ${entry.type} node, not a UnixFS file or folder`)
   }

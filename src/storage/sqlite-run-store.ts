@@ -97,9 +97,19 @@ function open (file: string): Database.Database {
 export function openRunStore (init: SqliteRunStoreInit): RunStore {
   const db = open(init.file)
   const now = init.now ?? Date.now
-  const run = (sql: string, ...params: unknown[]): Database.RunResult => db.prepare(sql).run(...params)
-  const all = (sql: string, ...params: unknown[]): Row[] => db.prepare(sql).all(...params) as Row[]
-  const one = (sql: string, ...params: unknown[]): Row | undefined => db.prepare(sql).get(...params) as Row | undefined
+  // a statement is prepared once and kept: preparing costs more than running a small one
+  const statements = new Map<string, Database.Statement>()
+  const statement = (sql: string): Database.Statement => {
+    let prepared = statements.get(sql)
+    if (prepared === undefined) {
+      prepared = db.prepare(sql)
+      statements.set(sql, prepared)
+    }
+    return prepared
+  }
+  const run = (sql: string, ...params: unknown[]): Database.RunResult => statement(sql).run(...params)
+  const all = (sql: string, ...params: unknown[]): Row[] => statement(sql).all(...params) as Row[]
+  const one = (sql: string, ...params: unknown[]): Row | undefined => statement(sql).get(...params) as Row | undefined
 
   const store: RunStore = {
     close: () => { db.close() },

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs'
 import { stat as fsStat } from 'node:fs/promises'
 import { unixfs } from '@helia/unixfs'
 import type { Blockstore } from 'interface-blockstore'
@@ -8,6 +7,8 @@ import type { ContentStat, ContentStore, StoreOptions } from '../interfaces/cont
 import { ContentNotFoundError, InvalidCidError, UnsafeContentError } from '../interfaces/errors.js'
 import { folderSource, ROOT_NAME } from './fs-source.js'
 import { kuboImportOptions } from './kubo-import.js'
+import { importBytes, importFile, type PutBlock } from './file-importer.js'
+import { importFolder, ShardedFolder } from './folder-importer.js'
 import { fitsOneNode, writeFolderNode } from './folder-node.js'
 import { materialize } from './materialize.js'
 
@@ -56,7 +57,7 @@ async function contentSize (entry: UnixFSEntry, blockstore: Blockstore, signal?:
  * A folder that stays one node is written in one go; a larger one (which Kubo would shard) is
  * built link by link with `cp`, which shards as Kubo does.
  */
-async function composeFolder (fs: ReturnType<typeof unixfs>, blockstore: Blockstore, entries: Array<{ parts: string[], cid: string }>, signal?: AbortSignal): Promise<CID> {
+async function composeFolder (fs: ReturnType<typeof unixfs>, blockstore: Blockstore, sizes: TreeSizes, entries: Array<{ parts: string[], cid: string }>, signal?: AbortSignal): Promise<CID> {
   const groups = new Map<string, Array<{ parts: string[], cid: string }>>()
   for (const { parts, cid } of entries) {
     const [head, ...rest] = parts
@@ -65,16 +66,42 @@ async function composeFolder (fs: ReturnType<typeof unixfs>, blockstore: Blockst
     group.push({ parts: rest, cid })
     groups.set(head, group)
   }
-  const links: Array<{ name: string, cid: CID }> = []
+  const links: Array<{ name: string, cid: CID, tsize?: number }> = []
   for (const [name, group] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const leaf = group.find((e) => e.parts.length === 0)
     if (leaf !== undefined && group.length > 1) throw new UnsafeContentError(name, 'is given both as content and as a folder of other entries')
-    links.push({ name, cid: leaf !== undefined ? parseContentPath(leaf.cid).cid : await composeFolder(fs, blockstore, group, signal) })
+    const cid = leaf !== undefined ? parseContentPath(leaf.cid).cid : await composeFolder(fs, blockstore, sizes, group, signal)
+    const tsize = sizes.get(cid.toString())
+    links.push(tsize === undefined ? { name, cid } : { name, cid, tsize })
   }
-  if (fitsOneNode(links)) return await writeFolderNode(links, blockstore)
+  if (fitsOneNode(links.map((l) => ({ name: l.name, cidBytes: l.cid.bytes.length })))) {
+    const node = await writeFolderNode(links, blockstore)
+    sizes.set(node.cid.toString(), node.tsize)
+    return node.cid
+  }
   let folder = await fs.addDirectory({}, { cidVersion: 0, signal })
   for (const link of links) folder = await fs.cp(link.cid, folder, link.name, { signal, offline: true })
   return folder
+}
+
+/**
+ * The Tsize (bytes of the whole DAG) of roots this store wrote lately, so composing a folder of
+ * them need not read their blocks back. Bounded: past the limit it starts over.
+ */
+class TreeSizes {
+  private readonly sizes = new Map<string, number>()
+  get (cid: string): number | undefined { return this.sizes.get(cid) }
+  set (cid: string, tsize: number): void {
+    if (this.sizes.size >= 10_000) this.sizes.clear()
+    this.sizes.set(cid, tsize)
+  }
+
+  /** Records an imported root and gives its CID as text. */
+  root (node: { cid: CID, tsize: number }): string {
+    const cid = node.cid.toString()
+    this.set(cid, node.tsize)
+    return cid
+  }
 }
 
 /** Blockstores report a missing block with an error named NotFoundError. */
@@ -91,26 +118,30 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
   const { blockstore } = components
   const fs = unixfs({ blockstore })
   const importOptions = kuboImportOptions()
+  const sizes = new TreeSizes()
+  const put: PutBlock = async (cid, bytes) => await blockstore.put(cid, bytes)
 
   return {
     start: async () => {},
     stop: async () => {},
     async addPath (target: string, options: StoreOptions = {}): Promise<string> {
-      if ((await fsStat(target)).isDirectory()) {
-        let root: string | undefined
-        for await (const entry of fs.addAll(abortable(folderSource(target, options.signal), options.signal), { ...importOptions, signal: options.signal })) {
-          if (entry.path === ROOT_NAME) root = entry.cid.toString()
-        }
-        if (root === undefined) throw new Error(`adding ${target} produced no root folder`)
-        return root
+      const { signal } = options
+      if (!(await fsStat(target)).isDirectory()) return sizes.root(await importFile(target, put, signal))
+      try {
+        return sizes.root(await importFolder(target, put, blockstore, signal))
+      } catch (err) {
+        if (!(err instanceof ShardedFolder)) throw err
       }
-      return (await fs.addByteStream(abortable(createReadStream(target, { signal: options.signal }), options.signal), { ...importOptions, signal: options.signal })).toString()
+      // A folder too large for one node: the general importer shards it as Kubo does.
+      let root: string | undefined
+      for await (const entry of fs.addAll(abortable(folderSource(target, signal), signal), { ...importOptions, signal })) {
+        if (entry.path === ROOT_NAME) root = entry.cid.toString()
+      }
+      if (root === undefined) throw new Error(`adding ${target} produced no root folder`)
+      return root
     },
     async addBytes (content, options: StoreOptions = {}): Promise<string> {
-      const cid = content instanceof Uint8Array
-        ? await fs.addBytes(content, { ...importOptions, signal: options.signal })
-        : await fs.addByteStream(abortable(content, options.signal), { ...importOptions, signal: options.signal })
-      return cid.toString()
+      return sizes.root(await importBytes(content instanceof Uint8Array ? [content] : content, put, options.signal))
     },
     async * cat (source: string, options: StoreOptions = {}): AsyncIterable<Uint8Array> {
       const path = normalize(source)
@@ -144,7 +175,7 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
       }
     },
     async compose (entries, options: StoreOptions = {}): Promise<string> {
-      return (await composeFolder(fs, blockstore, Object.entries(entries).map(([name, cid]) => ({ parts: name.split('/').filter((p) => p !== ''), cid })), options.signal)).toString()
+      return (await composeFolder(fs, blockstore, sizes, Object.entries(entries).map(([name, cid]) => ({ parts: name.split('/').filter((p) => p !== ''), cid })), options.signal)).toString()
     },
     async has (source: string): Promise<boolean> {
       return await blockstore.has(parseContentPath(source).cid)

@@ -1,0 +1,73 @@
+import { lstat, readdir } from 'node:fs/promises'
+import path from 'node:path'
+import type { Blockstore } from 'interface-blockstore'
+import { UnsafeContentError } from '../interfaces/errors.js'
+import { importFile, type ImportedNode, type PutBlock } from './file-importer.js'
+import { fitsOneNode, writeFolderNode, type FolderLink } from './folder-node.js'
+
+/** Every CID this importer makes is a CIDv0: a 34-byte sha2-256 multihash. */
+const CIDV0_BYTES = 34
+
+/** Files imported at once: enough to keep the disk busy on folders of many small files. */
+const FILES_IN_FLIGHT = 8
+
+interface FolderPlan {
+  files: Array<{ name: string, file: string }>
+  folders: Array<{ name: string, plan: FolderPlan }>
+}
+
+/**
+ * Reads a folder tree, hidden files included. Symbolic links and special files are refused before
+ * anything is stored: what a step writes must not point outside itself once stored.
+ */
+async function plan (dir: string, signal?: AbortSignal): Promise<FolderPlan> {
+  signal?.throwIfAborted()
+  const result: FolderPlan = { files: [], folders: [] }
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name)
+    if (entry.isDirectory()) result.folders.push({ name: entry.name, plan: await plan(full, signal) })
+    else if (entry.isFile()) result.files.push({ name: entry.name, file: full })
+    else {
+      const kind = (await lstat(full)).isSymbolicLink() ? 'a symbolic link' : 'a special file'
+      throw new UnsafeContentError(full, `is ${kind}; only files and folders can be stored`)
+    }
+  }
+  const names = [...result.files, ...result.folders].map((e) => e.name)
+  if (!fitsOneNode(names.map((name) => ({ name, cidBytes: CIDV0_BYTES })))) throw new ShardedFolder()
+  return result
+}
+
+/** Runs `task` over `items` with at most `limit` running at once, keeping the order of results. */
+async function mapLimited<T, R> (items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await task(items[index] as T)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+/** Too large for one node: Kubo would shard it, which the caller's general importer does. */
+export class ShardedFolder extends Error {}
+
+async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal): Promise<ImportedNode> {
+  const files = await mapLimited(folder.files, FILES_IN_FLIGHT, async ({ name, file }) => ({ name, ...await importFile(file, put, signal) }))
+  const folders: Array<FolderLink & ImportedNode> = []
+  for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(sub, put, blockstore, signal) })
+  const links = [...files, ...folders]
+  const node = await writeFolderNode(links, blockstore)
+  return { ...node, fileSize: links.reduce((sum, l) => sum + l.fileSize, 0) }
+}
+
+/**
+ * Adds a folder tree as Kubo's `ipfs add -r` does: each file with the file importer, each folder
+ * as one node. Throws ShardedFolder when a folder is too large to be one node, so the caller
+ * falls back to an importer that shards.
+ */
+export async function importFolder (dir: string, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal): Promise<ImportedNode> {
+  return await importPlan(await plan(dir, signal), put, blockstore, signal)
+}
