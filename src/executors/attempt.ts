@@ -10,7 +10,7 @@ import { groupAlive, signalGroup, terminateGroup } from './process-group.js'
 export interface AttemptSettings { killGraceMs: number, maxLogBytes: number, maxOutputBytes: number }
 
 /** How an executor starts an attempt: the program, its arguments, environment and folder. */
-export interface Launch { file: string, args: string[], env: Record<string, string>, cwd: string, describe: string }
+export interface Launch { file: string, args: string[], env: Record<string, string>, cwd: string, describe: string, folders?: string[] }
 
 /**
  * Runs one attempt as a process group (the step itself, or a sandbox around it): streams output to
@@ -19,7 +19,8 @@ export interface Launch { file: string, args: string[], env: Record<string, stri
  */
 export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, settings: AttemptSettings, launch: Launch): Promise<ExecutionResult> {
   const started = performance.now()
-  await Promise.all([mkdir(spec.logsDir, { recursive: true }), mkdir(path.join(spec.workDir, 'tmp'), { recursive: true }), mkdir(spec.outputsDir, { recursive: true })])
+  // the log folder is made with the first byte of output (a quiet step makes no files there)
+  await Promise.all([spec.workDir, spec.outputsDir, ...launch.folders ?? []].map(async (dir) => await mkdir(dir, { recursive: true })))
   const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
   const state = { timedOut: false, cancelled: options.signal?.aborted === true }
   const timers = new Set<NodeJS.Timeout>()
@@ -35,7 +36,11 @@ export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, 
       buffer: false,
       reject: false,
       encoding: 'buffer',
-      stripFinalNewline: false
+      stripFinalNewline: false,
+      // the group is stopped here (SIGTERM, then SIGKILL after the grace period) and on exit by the
+      // caller's abort; execa's own timers and exit hooks would only add time to every start
+      cleanup: false,
+      forceKillAfterDelay: false
     })
   const pid = subprocess?.pid
   const stop = (): void => { if (pid !== undefined) terminateGroup(pid, settings.killGraceMs, timers) }

@@ -37,8 +37,9 @@ export function createProcessExecutor (init: ProcessExecutorInit = {}): Executor
     layout: (spec): ExecutionLayout => ({ inputs: { ...spec.inputs }, outputs: spec.outputsDir, cids: { ...spec.cids } }),
     execute: async (spec, options = {}) => await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
       ...command(spec),
-      env: { PATH: stepPath, HOME: spec.workDir, TMPDIR: path.join(spec.workDir, 'tmp'), LANG: 'C.UTF-8', ...spec.env },
-      cwd: spec.workDir
+      env: { PATH: stepPath, HOME: spec.workDir, TMPDIR: spec.tmpDir ?? path.join(spec.workDir, 'tmp'), LANG: 'C.UTF-8', ...spec.env },
+      cwd: spec.workDir,
+      folders: spec.tmpDir === undefined ? [path.join(spec.workDir, 'tmp')] : []
     })
   }
 }

@@ -64,7 +64,7 @@ export function createSandboxExecutor (init: SandboxExecutorInit = {}): Executor
  * beside the target and rename it over, which fails on a file mounted on its own.
  */
 async function privateCopies (spec: ExecutionSpec): Promise<{ root: string }> {
-  const root = path.join(path.dirname(spec.workDir), 'ipfs-copies')
+  const root = `${spec.workDir}.ipfs-copies`
   await mkdir(root, { recursive: true })
   for (const [cid, host] of Object.entries(spec.cids ?? {})) {
     await cp(host, path.join(root, cid), { recursive: true })

@@ -22,11 +22,16 @@ export interface ExecutionSpec {
    * kept afterwards as `ipfs/<cid>/` in the outputs. The stored content never changes.
    */
   readonly writableCids?: boolean
-  /** The step's outputs folder on the host (created empty by the caller). */
+  /** The step's outputs folder on the host; the executor makes it (empty). */
   readonly outputsDir: string
-  /** A scratch folder on the host for the step's working directory and temporary files. */
+  /** A scratch folder on the host for the step's working directory; the executor makes it. */
   readonly workDir: string
-  /** Where stdout and stderr are written (`stdout.log`, `stderr.log`). */
+  /**
+   * An existing folder for temporary files (TMPDIR) where the executor uses the host's, shared
+   * by the steps of a run as /tmp would be. Without it the executor makes `<workDir>/tmp`.
+   */
+  readonly tmpDir?: string
+  /** Where stdout and stderr are written (`stdout.log`, `stderr.log`), each made with its first byte: a missing log is an empty one. */
   readonly logsDir: string
   /** Stop the attempt after this long (SIGTERM, then SIGKILL after `killGraceMs`). */
   readonly timeoutMs?: number
