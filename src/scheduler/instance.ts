@@ -70,6 +70,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
       cids,
       outputsDir: dirs.outputs,
       workDir: dirs.work,
+      tmpDir: await ctx.workspace.tmpDir(),
       logsDir: dirs.logs,
       ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
       ...(step.writableCids === true ? { writableCids: true } : {})

@@ -4,12 +4,14 @@ import path from 'node:path'
 import type { ContentStore } from '../interfaces/content-store.js'
 
 /**
- * A run's folders in the data dir: `runs/<id>/logs/<step>/<item>/<attempt>/` is kept for
- * `bac job logs`; `runs/<id>/work/` (attempt folders and the content steps read) is removed when
- * the run ends.
+ * A run's folders in the data dir: `runs/<id>/logs/<step>[.<item>]/<attempt>-<random>/` is kept
+ * for `bac job logs`; `runs/<id>/work/` (attempt folders and the content steps read) is removed
+ * when the run ends. Attempt folders sit one level under `work/`: every folder made costs a
+ * step time, so none is made that holds only another folder.
  */
 export class Workspace {
   private readonly fetched = new Map<string, Promise<string>>()
+  private tmp: Promise<string> | undefined
 
   constructor (readonly root: string, private readonly store: ContentStore) {}
 
@@ -18,10 +20,20 @@ export class Workspace {
    * attempt of a resumed run never writes into what an earlier (killed) attempt left.
    */
   attempt (stepId: string, item: number | undefined, attempt: number): { base: string, work: string, outputs: string, logs: string } {
-    const instance = item === undefined ? stepId : path.join(stepId, String(item))
+    const instance = item === undefined ? stepId : `${stepId}.${item}`
     const name = `${attempt}-${randomBytes(3).toString('hex')}`
-    const base = path.join(this.root, 'work', instance, name)
-    return { base, work: path.join(base, 'work'), outputs: path.join(base, 'outputs'), logs: path.join(this.root, 'logs', instance, name) }
+    const base = path.join(this.root, 'work', `${instance}.${name}`)
+    return { base, work: `${base}.work`, outputs: `${base}.out`, logs: path.join(this.root, 'logs', instance, name) }
+  }
+
+  /** The run's folder for temporary files, shared by its steps as /tmp would be; made once. */
+  async tmpDir (): Promise<string> {
+    this.tmp ??= (async () => {
+      const dir = path.join(this.root, 'work', 'tmp')
+      await mkdir(dir, { recursive: true })
+      return dir
+    })()
+    return await this.tmp
   }
 
   /** The host path of a CID's content, written out once per run and shared by the steps. */
@@ -41,6 +53,7 @@ export class Workspace {
   }
 
   async cleanup (): Promise<void> {
+    this.tmp = undefined
     await rm(path.join(this.root, 'work'), { recursive: true, force: true })
   }
 }
