@@ -1,15 +1,15 @@
 // bench/engine: whole-step overhead of the engine (render, run store records, executor, outputs
 // added to the store) on 100 trivial chained steps and on 200 parallel steps, against 100 (or
 // 200) bare child_process.spawn of the same command in the same run. Target <= 2x.
+import { benchDir } from './work-dir.mjs'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const bacLib = await import(path.join(ROOT, 'dist', 'index.js'))
-const work = mkdtempSync(path.join(tmpdir(), 'bac-bench-engine-'))
+const work = benchDir('bac-bench-engine')
 
 function pipeline (name, count, chained) {
   const lines = [`name: ${name}`, 'steps:']

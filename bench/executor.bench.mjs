@@ -2,9 +2,9 @@
 // capped log files, output accounting) and of the sandbox executor (the same under bubblewrap),
 // against a bare child_process.spawn of the same command in the same run: 100 in sequence, then
 // 200 at once.
+import { benchDir } from './work-dir.mjs'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -12,7 +12,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const { createProcessExecutor, createSandboxExecutor } = await import(path.join(ROOT, 'dist', 'executors', 'index.js'))
 const SEQUENTIAL = 100
 const PARALLEL = 200
-const work = mkdtempSync(path.join(tmpdir(), 'bac-bench-exec-'))
+const work = benchDir('bac-bench-exec')
 
 const bare = () => new Promise((resolve, reject) => {
   const child = spawn('true', [], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -1,9 +1,9 @@
 // bench/run-store: a run store with 10,000 runs (3 steps and 3 executions each): a cold process
 // opening it and listing the newest 50, and the whole `bac job list` command, against
 // `node -e 0` in the same run. Target for the command: <= 300 ms.
+import { benchDir } from './work-dir.mjs'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -11,7 +11,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const MODULE = path.join(ROOT, 'dist', 'storage', 'sqlite-run-store.js')
 const { openRunStore } = await import(MODULE)
 const RUNS = 10_000
-const work = mkdtempSync(path.join(tmpdir(), 'bac-bench-runs-'))
+const work = benchDir('bac-bench-runs')
 const file = path.join(work, 'runs.db')
 
 try {

@@ -1,17 +1,17 @@
 // bench/store: the embedded content store adding and reading back a 100 MB file, against
 // `sha256sum` of the same file in the same run (hashing is the floor of any content-addressed
 // add). Printed as throughput and as a ratio: >= 1.0x means bac is at least as fast.
+import { benchDir } from './work-dir.mjs'
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, openSync, closeSync, writeSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { openSync, closeSync, writeSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const { createFsStore } = await import(path.join(ROOT, 'dist', 'storage', 'index.js'))
 const SIZE = 100 * 1024 * 1024
-const work = mkdtempSync(path.join(tmpdir(), 'bac-bench-store-'))
+const work = benchDir('bac-bench-store')
 const file = path.join(work, 'data.bin')
 const fd = openSync(file, 'w')
 for (let written = 0; written < SIZE; written += 4 * 1024 * 1024) writeSync(fd, randomBytes(Math.min(4 * 1024 * 1024, SIZE - written)))

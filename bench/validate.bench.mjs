@@ -1,8 +1,8 @@
 // bench/validate: `bac validate` on 100 pipelines in one cold process, against a bare
 // `node -e 0` measured in the same run. Target: at most 300 ms.
+import { benchDir } from './work-dir.mjs'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -13,7 +13,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 15)
 const TARGET_MS = 300
 
 // a project of 100 pipelines: the shipped ones, renamed and varied, all valid
-const project = mkdtempSync(path.join(tmpdir(), 'bac-bench-'))
+const project = benchDir('bac-bench')
 cpSync(path.join(ROOT, 'jobstore'), path.join(project, 'jobstore'), { recursive: true })
 cpSync(path.join(ROOT, 'scripts'), path.join(project, 'scripts'), { recursive: true })
 cpSync(path.join(ROOT, 'pipelines', 'data'), path.join(project, 'pipelines', 'data'), { recursive: true })
