@@ -98,3 +98,6 @@ export class InputError extends UserError {
     this.input = input
   }
 }
+
+/** The block store's files in the data dir could not be opened or written (permissions, a full disk). */
+export class BlockStoreError extends UserError {}

@@ -76,8 +76,9 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
         slots: new Semaphore(concurrency), noCache: options.noCache === true, emit, ...(options.signal !== undefined ? { signal: options.signal } : {})
       }
       const outcomes = await runDag(ctx, previous)
-      await workspace.cleanup()
-      return await finish(ctx, outcomes, started, options, cwd)
+      // the work folders go while the result is built: neither reads the other
+      const [outcome] = await Promise.all([finish(ctx, outcomes, started, options, cwd), workspace.cleanup()])
+      return outcome
     }
   }
 }

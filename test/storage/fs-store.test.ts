@@ -9,8 +9,8 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { FsBlockstore } from 'blockstore-fs'
 import { createFsStore } from '../../src/storage/index.js'
+import { PackBlockstore } from '../../src/storage/pack-blockstore.js'
 import { contentStoreCompliance } from './compliance.js'
 
 contentStoreCompliance('embedded (filesystem blockstore)', (dataDir) => createFsStore({ dataDir }))
@@ -63,7 +63,7 @@ describe('embedded store: persistence and untrusted DAGs', () => {
   for (const evil of ['..', '../escaped', 'a/../../escaped', '/etc/escaped', '']) {
     it(`refuses to write a folder whose entry is named ${JSON.stringify(evil)}, writing nothing`, async () => {
       const dataDir = path.join(work, `evil-${readdirSync(work).length}`)
-      const blockstore = new FsBlockstore(path.join(dataDir, 'blocks'))
+      const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
       await blockstore.open()
       const fileBytes = dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'file', data: Buffer.from('pwned') }).marshal() }))
       const fileCid = CID.createV0(await sha256.digest(fileBytes))

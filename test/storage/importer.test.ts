@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { MemoryBlockstore } from 'blockstore-core/memory'
-import { FsBlockstore } from 'blockstore-fs'
 import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
-import { BlockFiles } from '../../src/storage/block-files.js'
 import { CHUNK_SIZE, MAX_LINKS, importBytes, importFile } from '../../src/storage/file-importer.js'
 import { importFolder, ShardedFolder } from '../../src/storage/folder-importer.js'
 import { kuboImportOptions } from '../../src/storage/kubo-import.js'
@@ -96,25 +94,5 @@ describe('file importer: the same DAG as ipfs-unixfs-importer with Kubo defaults
     const controller = new AbortController()
     controller.abort(new Error('stop'))
     await assert.rejects(importFile(file, memoryPut(new MemoryBlockstore()), controller.signal), /stop/)
-  })
-})
-
-describe('block files', () => {
-  it('stores blocks where blockstore-fs finds them, once, with concurrent puts of one block and no temporary files left', async () => {
-    const dir = path.join(work, 'blocks')
-    const blocks = new BlockFiles(dir)
-    await blocks.open()
-    const content = randomBytes(3 * CHUNK_SIZE)
-    const [first, second] = await Promise.all([importBytes([content], async (c, b) => await blocks.put(c, b)), importBytes([content], async (c, b) => await blocks.put(c, b))])
-    assert.equal(first?.cid.toString(), second?.cid.toString())
-    const leftovers = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.tmp'))
-    assert.deepEqual(leftovers, [])
-    const plain = new FsBlockstore(dir)
-    await plain.open()
-    assert.equal(await plain.has(first!.cid), true)
-    const read: Uint8Array[] = []
-    for await (const piece of blocks.get(first!.cid)) read.push(piece)
-    assert.ok(Buffer.concat(read).length > 0)
-    await assert.rejects(async () => { for await (const _ of blocks.get(CID.parse('QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'))) { /* drain */ } }, (err: Error) => err.name === 'NotFoundError')
   })
 })
