@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
@@ -20,7 +21,8 @@ export interface Launch { file: string, args: string[], env: Record<string, stri
 export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, settings: AttemptSettings, launch: Launch): Promise<ExecutionResult> {
   const started = performance.now()
   // the log folder is made with the first byte of output (a quiet step makes no files there)
-  await Promise.all([spec.workDir, spec.outputsDir, ...launch.folders ?? []].map(async (dir) => await mkdir(dir, { recursive: true })))
+  // the caller may have made them ahead (a stat is much cheaper than a round trip to make one)
+  await Promise.all([spec.workDir, spec.outputsDir, ...launch.folders ?? []].filter((dir) => !existsSync(dir)).map(async (dir) => await mkdir(dir, { recursive: true })))
   const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
   const state = { timedOut: false, cancelled: options.signal?.aborted === true }
   const timers = new Set<NodeJS.Timeout>()

@@ -22,9 +22,9 @@ export interface ExecutionSpec {
    * kept afterwards as `ipfs/<cid>/` in the outputs. The stored content never changes.
    */
   readonly writableCids?: boolean
-  /** The step's outputs folder on the host; the executor makes it (empty). */
+  /** The step's outputs folder on the host, empty; the executor makes it unless it exists. */
   readonly outputsDir: string
-  /** A scratch folder on the host for the step's working directory; the executor makes it. */
+  /** A scratch folder on the host for the step's working directory; the executor makes it unless it exists. */
   readonly workDir: string
   /**
    * An existing folder for temporary files (TMPDIR) where the executor uses the host's, shared

@@ -68,7 +68,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       const envContext = { trigger, inputs: inputsView(inputs, {}, 'data'), run: runInfo }
       const env = Object.fromEntries(Object.entries(pipeline.env).map(([k, v]) => [k, t.render(v, envContext, 'plain')]))
       const scope: RunScope = { trigger, run: runInfo, env, inputs, steps: {} }
-      const workspace = new Workspace(path.join(init.dataDir, 'runs', runId), components.store)
+      const workspace = new Workspace(path.join(init.dataDir, 'runs', runId), components.store, Math.min(concurrency, 16) + 1)
       // a resumed run starts from what is stored, never from what a killed attempt left on disk
       await workspace.cleanup()
       const ctx: RunContext = {
@@ -77,7 +77,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       }
       const outcomes = await runDag(ctx, previous)
       // the work folders go while the result is built: neither reads the other
-      const [outcome] = await Promise.all([finish(ctx, outcomes, started, options, cwd), workspace.cleanup()])
+      const [outcome] = await Promise.all([finish(ctx, outcomes, started, options, cwd), workspace.cleanup(true)])
       return outcome
     }
   }

@@ -54,7 +54,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
   const itemField = instance.index !== undefined ? { item: instance.index } : {}
   let reason = 'not run'
   for (let attempt = 1; attempt <= retries.attempts; attempt++) {
-    const dirs = ctx.workspace.attempt(step.id, instance.index, attempt)
+    const dirs = await ctx.workspace.attempt(step.id, instance.index, attempt)
     const layout = executor.layout({ inputs: mounts, outputsDir: dirs.outputs, cids })
     const rendered = render(ctx.scope, instance, layout, attempt, ctx, executor.kind, dirs.base)
     if (attempt === 1 && !ctx.noCache) {

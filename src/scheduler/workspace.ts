@@ -3,27 +3,52 @@ import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { ContentStore } from '../interfaces/content-store.js'
 
+/** An attempt's folders: `base` is the prefix of both, `<base>.work` and `<base>.out`. */
+export interface AttemptFolders { base: string, work: string, outputs: string }
+
 /**
  * A run's folders in the data dir: `runs/<id>/logs/<step>[.<item>]/<attempt>-<random>/` is kept
  * for `bac job logs`; `runs/<id>/work/` (attempt folders and the content steps read) is removed
- * when the run ends. Attempt folders sit one level under `work/`: every folder made costs a
- * step time, so none is made that holds only another folder.
+ * when the run ends.
+ *
+ * Making a folder is one of the dearest parts of a short step, so attempt folders are made ahead,
+ * in the background while steps run, and handed out ready: `work/a<n>-<random>.work` (the step's
+ * working folder) and `.out` (its outputs). The random part means an attempt of a resumed run
+ * never writes into what an earlier, killed attempt left.
  */
 export class Workspace {
   private readonly fetched = new Map<string, Promise<string>>()
   private tmp: Promise<string> | undefined
+  private readonly ready: AttemptFolders[] = []
+  private filling: Promise<void> | undefined
+  private made = 0
+  private closed = false
 
-  constructor (readonly root: string, private readonly store: ContentStore) {}
+  /** `spare`: attempt folders kept made ahead (about the run's concurrency). */
+  constructor (readonly root: string, private readonly store: ContentStore, private readonly spare = 2) {}
 
-  /**
-   * Fresh folders for one attempt. The name holds the attempt number and a random part, so an
-   * attempt of a resumed run never writes into what an earlier (killed) attempt left.
-   */
-  attempt (stepId: string, item: number | undefined, attempt: number): { base: string, work: string, outputs: string, logs: string } {
+  private async make (): Promise<AttemptFolders> {
+    const base = path.join(this.root, 'work', `a${++this.made}-${randomBytes(3).toString('hex')}`)
+    await Promise.all([mkdir(`${base}.work`, { recursive: true }), mkdir(`${base}.out`, { recursive: true })])
+    return { base, work: `${base}.work`, outputs: `${base}.out` }
+  }
+
+  private refill (): void {
+    if (this.filling !== undefined || this.closed) return
+    this.filling = (async () => {
+      while (this.ready.length < this.spare && !this.closed) this.ready.push(await this.make())
+    })()
+      // a folder that cannot be made here is made (and its error reported) when an attempt asks
+      .catch(() => {})
+      .finally(() => { this.filling = undefined })
+  }
+
+  /** Fresh, existing folders for one attempt, and where its logs go. */
+  async attempt (stepId: string, item: number | undefined, attempt: number): Promise<AttemptFolders & { logs: string }> {
+    const folders = this.ready.shift() ?? await this.make()
+    this.refill()
     const instance = item === undefined ? stepId : `${stepId}.${item}`
-    const name = `${attempt}-${randomBytes(3).toString('hex')}`
-    const base = path.join(this.root, 'work', `${instance}.${name}`)
-    return { base, work: `${base}.work`, outputs: `${base}.out`, logs: path.join(this.root, 'logs', instance, name) }
+    return { ...folders, logs: path.join(this.root, 'logs', instance, `${attempt}-${path.basename(folders.base)}`) }
   }
 
   /** The run's folder for temporary files, shared by its steps as /tmp would be; made once. */
@@ -52,7 +77,11 @@ export class Workspace {
     return await pending
   }
 
-  async cleanup (): Promise<void> {
+  /** Removes the work folders; `final` stops making folders ahead (the run is over). */
+  async cleanup (final = false): Promise<void> {
+    this.closed = final
+    await this.filling
+    this.ready.length = 0
     this.tmp = undefined
     await rm(path.join(this.root, 'work'), { recursive: true, force: true })
   }

@@ -1,4 +1,3 @@
-import { stat as fsStat } from 'node:fs/promises'
 import { unixfs } from '@helia/unixfs'
 import type { Blockstore } from 'interface-blockstore'
 import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
@@ -126,10 +125,12 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
     stop: async () => {},
     async addPath (target: string, options: StoreOptions = {}): Promise<string> {
       const { signal } = options
-      if (!(await fsStat(target)).isDirectory()) return sizes.root(await importFile(target, put, signal))
+      // tried as a folder first: outputs folders are the common case, and a failed readdir of a
+      // file costs no more than the stat that would otherwise come first
       try {
         return sizes.root(await importFolder(target, put, blockstore, signal))
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return sizes.root(await importFile(target, put, signal))
         if (!(err instanceof ShardedFolder)) throw err
       }
       // A folder too large for one node: the general importer shards it as Kubo does.
