@@ -87,6 +87,8 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
     } else {
       reason = describeFailure(result, step.timeoutMs)
     }
+    // in the background: the next attempt that finds it ready takes it
+    void ctx.workspace.recycle(dirs)
     ctx.components.runs.finishExecution(executionId, {
       ...(result.exitCode !== null ? { exitCode: result.exitCode } : {}),
       ...(result.signal !== null ? { signal: result.signal } : {}),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, rm } from 'node:fs/promises'
+import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { ContentStore } from '../interfaces/content-store.js'
 
@@ -23,6 +23,8 @@ export class Workspace {
   private filling: Promise<void> | undefined
   private made = 0
   private closed = false
+  /** The permissions a folder made here gets (the run folder's, made the same way). */
+  private folderMode: number | undefined
 
   /** `spare`: attempt folders kept made ahead (about the run's concurrency). */
   constructor (readonly root: string, private readonly store: ContentStore, private readonly spare = 2) {}
@@ -43,7 +45,26 @@ export class Workspace {
       .finally(() => { this.filling = undefined })
   }
 
-  /** Fresh, existing folders for one attempt, and where its logs go. */
+  /**
+   * Takes back an attempt's folders once its outputs are stored. Left empty (as a short step
+   * leaves them) they are handed to a later attempt as they are: checking that a folder is empty
+   * costs far less than removing it and making another. Anything else goes with the run's work.
+   */
+  async recycle (folders: AttemptFolders): Promise<void> {
+    if (this.closed || this.ready.length >= this.spare * 2) return
+    try {
+      const [work, outputs, workMode, outputsMode] = await Promise.all([readdir(folders.work), readdir(folders.outputs), stat(folders.work), stat(folders.outputs)])
+      // a step may have changed its folder's permissions: such a folder is not handed on
+      this.folderMode ??= (await stat(this.root)).mode & 0o7777
+      const fresh = this.folderMode
+      const untouched = (workMode.mode & 0o7777) === fresh && (outputsMode.mode & 0o7777) === fresh
+      if (work.length === 0 && outputs.length === 0 && untouched && !this.closed) this.ready.push({ base: folders.base, work: folders.work, outputs: folders.outputs })
+    } catch {
+      // gone or unreadable: it is left to the final cleanup
+    }
+  }
+
+  /** Fresh, existing, empty folders for one attempt, and where its logs go. */
   async attempt (stepId: string, item: number | undefined, attempt: number): Promise<AttemptFolders & { logs: string }> {
     const folders = this.ready.shift() ?? await this.make()
     this.refill()

@@ -51,6 +51,19 @@ describe('engine: running pipelines end to end', () => {
     assert.notEqual(third.resultCid, first.resultCid)
   })
 
+  it('starts every attempt in an empty working folder and empty outputs, however earlier steps left theirs', async () => {
+    // quiet steps hand their (empty) folders on; the others leave files, or lock their folder
+    const steps: string[] = []
+    for (let i = 0; i < 24; i++) {
+      const check = '[ -z "$(ls -A .)" ] && [ -z "$(ls -A {{ outputs.path }})" ] && [ "$(stat -c %a .)" = "$(stat -c %a {{ outputs.path }})" ] || { echo "not fresh: $(ls -A . {{ outputs.path }}) $(stat -c %a .)" >&2; exit 1; }'
+      const leave = i % 3 === 0 ? ' && touch leftover' : (i % 3 === 1 ? ' && chmod 700 .' : '')
+      steps.push(`  s${i}:\n    run: '${check}${leave}'`)
+    }
+    const p = h.pipeline('fresh-folders', `name: fresh-folders\nsteps:\n${steps.join('\n')}\n`)
+    const outcome = await h.run(p, { noCache: true, concurrency: 3 })
+    assert.equal(outcome.status, 'succeeded', JSON.stringify(Object.entries(outcome.steps).filter(([, s]) => s.status !== 'succeeded')))
+  })
+
   it('retries a failing step, then fails it and skips what needs it', async () => {
     const p = h.pipeline('fails', 'name: fails\nsteps:\n  a:\n    retries: { attempts: 2, backoff: 10ms }\n    run: echo trying; exit 3\n  b:\n    needs: a\n    run: echo never\n  c:\n    run: echo independent > {{ outputs.path }}/c\n')
     const outcome = await h.run(p)
