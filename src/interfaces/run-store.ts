@@ -71,6 +71,8 @@ export interface RunListOptions {
  */
 export interface RunStore {
   close: () => void
+  /** Makes the changes `fn` makes as one transaction: all of them or, if it throws, none. */
+  atomically: <T>(fn: () => T) => T
   createRun: (run: NewRun) => RunRecord
   /** Marks the run running and records which process owns it. */
   startRun: (id: string) => void

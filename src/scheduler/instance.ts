@@ -89,15 +89,16 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
     }
     // in the background: the next attempt that finds it ready takes it
     void ctx.workspace.recycle(dirs)
-    ctx.components.runs.finishExecution(executionId, {
-      ...(result.exitCode !== null ? { exitCode: result.exitCode } : {}),
-      ...(result.signal !== null ? { signal: result.signal } : {}),
-      ...(outputsCid !== undefined ? { outputsCid } : { error: reason })
+    const { runs } = ctx.components
+    runs.atomically(() => {
+      runs.finishExecution(executionId, {
+        ...(result.exitCode !== null ? { exitCode: result.exitCode } : {}),
+        ...(result.signal !== null ? { signal: result.signal } : {}),
+        ...(outputsCid !== undefined ? { outputsCid } : { error: reason })
+      })
+      if (outputsCid !== undefined) runs.remember(rendered.key, outputsCid)
     })
-    if (outputsCid !== undefined) {
-      ctx.components.runs.remember(rendered.key, outputsCid)
-      return { ok: true, cached: false, outputsCid }
-    }
+    if (outputsCid !== undefined) return { ok: true, cached: false, outputsCid }
     if (ctx.signal?.aborted === true || result.cancelled) return { ok: false, cached: false, reason: 'cancelled' }
     if (attempt < retries.attempts) {
       try {

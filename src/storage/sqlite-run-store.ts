@@ -113,6 +113,7 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
 
   const store: RunStore = {
     close: () => { db.close() },
+    atomically: (fn) => db.transaction(fn).immediate(),
     createRun (r) {
       run('INSERT INTO runs (id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
         r.id, r.pipeline, r.pipelineFile, 'queued', r.summary, JSON.stringify(r.data), JSON.stringify(r.trigger), JSON.stringify(r.inputs), now())

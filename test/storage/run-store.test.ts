@@ -65,6 +65,16 @@ describe('run store (SQLite)', () => {
     again.close()
   })
 
+  it('makes several changes as one: all of them, or none when one fails', () => {
+    const store = openRunStore({ file: fresh() })
+    assert.equal(store.atomically(() => { store.remember('a', 'QmA'); store.remember('b', 'QmB'); return 2 }), 2)
+    assert.throws(() => store.atomically(() => { store.remember('c', 'QmC'); throw new Error('half way') }), /half way/)
+    assert.equal(store.cached('a'), 'QmA')
+    assert.equal(store.cached('b'), 'QmB')
+    assert.equal(store.cached('c'), undefined)
+    store.close()
+  })
+
   it('marks a run interrupted when the process running it was killed -9, keeping what finished', async () => {
     const file = fresh()
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(FIXTURES, 'run-store', 'owner.ts'), file, 'killed'], { stdio: ['ignore', 'pipe', 'inherit'] })
