@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
-import { CID } from 'multiformats/cid'
-import { create as createDigest } from 'multiformats/hashes/digest'
-import { sha256 } from 'multiformats/hashes/sha2'
+import type { CID } from 'multiformats/cid'
+import { blockCid } from './blocks.js'
 
 /** Kubo's defaults: 256 KiB fixed-size chunks, at most 174 links per node of a balanced DAG. */
 export const CHUNK_SIZE = 262_144
@@ -72,10 +70,6 @@ function leafFrom (buffer: Buffer, n: number): Uint8Array {
   const block = Buffer.allocUnsafe(header + n + 1 + varintLength(n))
   buffer.copy(block, header, FULL_HEADER, FULL_HEADER + n)
   return sealLeaf(block, n)
-}
-
-function blockCid (bytes: Uint8Array): CID {
-  return CID.createV0(createDigest(sha256.code, createHash('sha256').update(bytes).digest()))
 }
 
 /**

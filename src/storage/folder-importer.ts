@@ -2,13 +2,14 @@ import { lstat, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import type { Blockstore } from 'interface-blockstore'
 import { UnsafeContentError } from '../interfaces/errors.js'
+import { limiter, type Limit } from './blocks.js'
 import { importFile, type ImportedNode, type PutBlock } from './file-importer.js'
 import { fitsOneNode, writeFolderNode, type FolderLink } from './folder-node.js'
 
 /** Every CID this importer makes is a CIDv0: a 34-byte sha2-256 multihash. */
 const CIDV0_BYTES = 34
 
-/** Files imported at once: enough to keep the disk busy on folders of many small files. */
+/** Files imported at once (in the whole tree): enough to keep the disk busy on many small files. */
 const FILES_IN_FLIGHT = 8
 
 interface FolderPlan {
@@ -37,27 +38,13 @@ async function plan (dir: string, signal?: AbortSignal): Promise<FolderPlan> {
   return result
 }
 
-/** Runs `task` over `items` with at most `limit` running at once, keeping the order of results. */
-async function mapLimited<T, R> (items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await task(items[index] as T)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  return results
-}
-
 /** Too large for one node: Kubo would shard it, which the caller's general importer does. */
 export class ShardedFolder extends Error {}
 
-async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal): Promise<ImportedNode> {
-  const files = await mapLimited(folder.files, FILES_IN_FLIGHT, async ({ name, file }) => ({ name, ...await importFile(file, put, signal) }))
+async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, limit: Limit, signal?: AbortSignal): Promise<ImportedNode> {
+  const files = await Promise.all(folder.files.map(async ({ name, file }) => ({ name, ...await limit(async () => await importFile(file, put, signal)) })))
   const folders: Array<FolderLink & ImportedNode> = []
-  for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(sub, put, blockstore, signal) })
+  for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(sub, put, blockstore, limit, signal) })
   const links = [...files, ...folders]
   const node = await writeFolderNode(links, blockstore)
   return { ...node, fileSize: links.reduce((sum, l) => sum + l.fileSize, 0) }
@@ -69,5 +56,5 @@ async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<B
  * falls back to an importer that shards.
  */
 export async function importFolder (dir: string, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal): Promise<ImportedNode> {
-  return await importPlan(await plan(dir, signal), put, blockstore, signal)
+  return await importPlan(await plan(dir, signal), put, blockstore, limiter(FILES_IN_FLIGHT), signal)
 }

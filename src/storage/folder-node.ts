@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto'
 import * as dagPb from '@ipld/dag-pb'
 import type { Blockstore } from 'interface-blockstore'
 import { UnixFS } from 'ipfs-unixfs'
-import { CID } from 'multiformats/cid'
-import { create as createDigest } from 'multiformats/hashes/digest'
-import { sha256 } from 'multiformats/hashes/sha2'
+import type { CID } from 'multiformats/cid'
+import { blockCid, readBlock } from './blocks.js'
 
 /**
  * The size past which Kubo stores a folder as a sharded (HAMT) directory, estimated as it does
@@ -21,9 +19,7 @@ export interface FolderLink {
 
 /** The size of the whole DAG under a CID, as a link's Tsize records it. */
 async function treeSize (cid: CID, blockstore: Pick<Blockstore, 'get'>): Promise<number> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of blockstore.get(cid)) chunks.push(chunk)
-  const bytes = Buffer.concat(chunks)
+  const bytes = await readBlock(cid, blockstore)
   if (cid.code !== dagPb.code) return bytes.length
   return bytes.length + dagPb.decode(bytes).Links.reduce((sum, link) => sum + (link.Tsize ?? 0), 0)
 }
@@ -41,7 +37,7 @@ export function fitsOneNode (links: ReadonlyArray<{ name: string, cidBytes: numb
 export async function writeFolderNode (links: readonly FolderLink[], blockstore: Pick<Blockstore, 'get' | 'put'>): Promise<{ cid: CID, tsize: number }> {
   const prepared = await Promise.all(links.map(async (l) => ({ Name: l.name, Hash: l.cid, Tsize: l.tsize ?? await treeSize(l.cid, blockstore) })))
   const bytes = dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: prepared }))
-  const cid = CID.createV0(createDigest(sha256.code, createHash('sha256').update(bytes).digest()))
+  const cid = blockCid(bytes)
   await blockstore.put(cid, bytes)
   return { cid, tsize: bytes.length + prepared.reduce((sum, l) => sum + l.Tsize, 0) }
 }

@@ -9,6 +9,7 @@ import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
 import { UnsafeContentError } from '../interfaces/errors.js'
+import { limiter, readBlock, type Limit } from './blocks.js'
 
 /** A name from a DAG: one plain path segment, never `.`, `..`, empty or holding a separator. */
 function safeSegment (name: string, cid: string): string {
@@ -38,38 +39,13 @@ export async function materialize (source: string, target: string, blockstore: P
 /** Files written at once. */
 const FILES_IN_FLIGHT = 8
 
-type Limit = <T>(task: () => Promise<T>) => Promise<T>
-
-/** Runs tasks with at most `max` at once. */
-function limiter (max: number): Limit {
-  let running = 0
-  const waiting: Array<() => void> = []
-  return async (task) => {
-    if (running >= max) await new Promise<void>((resolve) => waiting.push(resolve))
-    running++
-    try {
-      return await task()
-    } finally {
-      running--
-      waiting.shift()?.()
-    }
-  }
-}
-
-/** A block's bytes, whole. */
-async function blockOf (cid: CID, blockstore: Pick<Blockstore, 'get'>, signal?: AbortSignal): Promise<Uint8Array> {
-  const pieces: Uint8Array[] = []
-  for await (const piece of blockstore.get(cid, { signal })) pieces.push(piece)
-  return pieces.length === 1 ? pieces[0] as Uint8Array : Buffer.concat(pieces)
-}
-
 /**
  * A folder node or a one-block file, read straight from its block; undefined for anything else
  * (a sharded folder, a file of several blocks, a raw block), which the exporter handles.
  */
 async function simpleNode (cid: CID, blockstore: Pick<Blockstore, 'get'>, signal?: AbortSignal): Promise<{ kind: 'folder', links: dagPb.PBLink[] } | { kind: 'file', data: Uint8Array } | undefined> {
   if (cid.code !== dagPb.code) return undefined
-  const node = dagPb.decode(await blockOf(cid, blockstore, signal))
+  const node = dagPb.decode(await readBlock(cid, blockstore, signal))
   if (node.Data === undefined) return undefined
   let data: UnixFS
   try {

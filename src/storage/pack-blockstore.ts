@@ -70,6 +70,11 @@ async function blockBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncItera
 
 interface Location { pack: number, offset: number, length: number }
 
+/** A block's key in the memory cache and among writes under way. */
+function cacheKey (multihash: Uint8Array): string {
+  return Buffer.from(multihash).toString('base64')
+}
+
 /**
  * Blocks appended to pack files (`<dir>/packs/*.pack`) with an index of where each is
  * (`<dir>/index.db`, SQLite in WAL mode). Adding 100 MB is one sequential write rather than 400
@@ -167,7 +172,7 @@ export class PackBlockstore implements Blockstore {
 
   async put (cid: CID, value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
     const multihash = cid.multihash.bytes
-    const key = Buffer.from(multihash).toString('base64')
+    const key = cacheKey(multihash)
     if (this.small.get(key) !== undefined) return cid
     const running = this.inflight.get(key)
     if (running !== undefined) return await running
@@ -211,7 +216,7 @@ export class PackBlockstore implements Blockstore {
   private async read (cid: CID, options?: AbortOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     const multihash = cid.multihash.bytes
-    const key = Buffer.from(multihash).toString('base64')
+    const key = cacheKey(multihash)
     const cached = this.small.get(key)
     if (cached !== undefined) return cached
     const at = this.sql.find.get(multihash)
@@ -244,13 +249,13 @@ export class PackBlockstore implements Blockstore {
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const multihash = cid.multihash.bytes
-    return this.small.get(Buffer.from(multihash).toString('base64')) !== undefined || this.sql.find.get(multihash) !== undefined
+    return this.small.get(cacheKey(multihash)) !== undefined || this.sql.find.get(multihash) !== undefined
   }
 
   async delete (cid: CID, options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     const multihash = cid.multihash.bytes
-    this.small.delete(Buffer.from(multihash).toString('base64'))
+    this.small.delete(cacheKey(multihash))
     this.sql.remove.run(multihash)
   }
 

@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto'
+import type { Blockstore } from 'interface-blockstore'
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { sha256 } from 'multiformats/hashes/sha2'
+
+/** The CIDv0 of a dag-pb block (sha2-256, hashed by node's crypto). */
+export function blockCid (bytes: Uint8Array): CID {
+  return CID.createV0(createDigest(sha256.code, createHash('sha256').update(bytes).digest()))
+}
+
+/** A block's bytes, whole, however the blockstore hands them out. */
+export async function readBlock (cid: CID, blockstore: Pick<Blockstore, 'get'>, signal?: AbortSignal): Promise<Uint8Array> {
+  const pieces: Uint8Array[] = []
+  for await (const piece of blockstore.get(cid, { signal })) pieces.push(piece)
+  return pieces.length === 1 ? pieces[0] as Uint8Array : Buffer.concat(pieces)
+}
+
+export type Limit = <T>(task: () => Promise<T>) => Promise<T>
+
+/** Runs tasks with at most `max` at once; the rest wait their turn. */
+export function limiter (max: number): Limit {
+  let running = 0
+  const waiting: Array<() => void> = []
+  return async (task) => {
+    if (running >= max) await new Promise<void>((resolve) => waiting.push(resolve))
+    running++
+    try {
+      return await task()
+    } finally {
+      running--
+      waiting.shift()?.()
+    }
+  }
+}
