@@ -2,13 +2,13 @@
  * The dependency rules of DESIGN.md, enforced by `npm run lint`:
  * - no import cycles anywhere in src/;
  * - interfaces/ imports nothing of the project;
- * - a leaf folder (pipeline, template, triggers, scheduler, executors, network, storage) imports
+ * - a leaf folder (pipeline, template, triggers, scheduler, executors, network, storage, api) imports
  *   only interfaces/ and its own files, never a sibling: what it needs from a sibling arrives as a
  *   component typed by an interface;
  * - only node/ (the composition root) and src/index.ts wire concrete parts together;
  * - cli/ imports only src/index.ts (and its own files): the CLI is a shell over the library.
  */
-const leaves = ['pipeline', 'template', 'triggers', 'scheduler', 'executors', 'network', 'storage']
+const leaves = ['pipeline', 'template', 'triggers', 'scheduler', 'executors', 'network', 'storage', 'api']
 
 module.exports = {
   forbidden: [

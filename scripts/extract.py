@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Unpack a zip archive into a folder, refusing every entry that would land outside it.
 
-Usage: extract.py ARCHIVE TARGET [--only GLOB]
+Usage: extract.py ARCHIVE TARGET [--only GLOB] [--into NAME]
 
 Refused (the whole extraction fails, nothing outside TARGET is ever written):
   - absolute paths (/etc/passwd, C:\\x, \\\\server\\share)
@@ -103,16 +103,23 @@ def main() -> int:
     parser.add_argument("archive")
     parser.add_argument("target")
     parser.add_argument("--only", help="extract only files whose name matches this glob, e.g. '*.csv'")
+    parser.add_argument("--into", default="", help="unpack into TARGET/INTO: one folder name, e.g. a dataset's name (empty: TARGET itself)")
     args = parser.parse_args()
+    target = args.target
     try:
-        count = extract(args.archive, args.target, args.only)
+        if args.into != "":
+            # a name from a message: one plain path component, nothing that could climb or hide
+            if args.into in (".", "..") or "/" in args.into or "\\" in args.into or "\0" in args.into or args.into.startswith("."):
+                raise Refused(f"--into must be one folder name, not {args.into!r}")
+            target = os.path.join(target, args.into)
+        count = extract(args.archive, target, args.only)
     except Refused as err:
         print(f"extract: refused: {err}", file=sys.stderr)
         return 3
     except (zipfile.BadZipFile, FileNotFoundError, IsADirectoryError) as err:
         print(f"extract: cannot read {args.archive}: {err}", file=sys.stderr)
         return 2
-    print(f"extracted {count} file(s) into {args.target}")
+    print(f"extracted {count} file(s) into {target}")
     return 0
 
 

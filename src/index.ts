@@ -12,7 +12,7 @@ export type * from './interfaces/template.js'
 export { createTemplateEngine, shellQuote, type TemplateEngineInit } from './template/index.js'
 export { parseDuration, parseSize, submittedJob, type SubmittedJob, type ValidationResult, type PipelineValidator } from './pipeline/index.js'
 export {
-  createValidator, validatePipeline, validateJobTemplate, validatePaths, getSchema,
+  createValidator, validatePipeline, validateJobTemplate, validatePaths, getSchema, discoverPipelines,
   DEFAULT_VALIDATE_PATHS, type PathsValidation
 } from './node/validation.js'
 
@@ -53,4 +53,23 @@ export async function openHistory (init: { dataDir: string }): Promise<import('.
   const store = openRunStore({ file: join(init.dataDir, 'runs.db') })
   store.recoverInterrupted()
   return store
+}
+
+export type { NodeEvent, ServeInit, ServingNode } from './node/serving.js'
+export type { WatchEvent, ScheduleEvent } from './triggers/index.js'
+export { ApiError, encodeMessages, fetchRun, postMessages, type MessageFormat, type PostedBatch } from './api/client.js'
+
+/**
+ * Starts a node that keeps running: its pipelines' triggers (drop folders, schedules, message
+ * topics) start runs, and the local HTTP API takes messages, until `stop()`.
+ */
+export async function startServing (init: import('./node/serving.js').ServeInit): Promise<import('./node/serving.js').ServingNode> {
+  const { startServing: start } = await import('./node/serving.js')
+  return await start(init)
+}
+
+/** The API address of the node serving on a data dir, when one is running. */
+export async function runningApi (dataDir: string): Promise<{ url: string, pid: number, node: string } | undefined> {
+  const { runningApi: find } = await import('./node/serving.js')
+  return find(dataDir)
 }

@@ -2,7 +2,9 @@ import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
 import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand } from './commands/ipfs.js'
 import { jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
+import { messageSendCommand, type MessageSendOptions } from './commands/message.js'
 import { runCommand, type RunCommandOptions } from './commands/run.js'
+import { serveCommand, watchCommand, type ServeOptions } from './commands/serve.js'
 import { schemaCommand } from './commands/schema.js'
 import { submitCommand, type SubmitOptions } from './commands/submit.js'
 import { validateCommand } from './commands/validate.js'
@@ -43,6 +45,43 @@ function program (io: Io, result: { code: number }): Command {
     .action(async (file: string, options: RunCommandOptions) => {
       result.code = await runCommand(file, options, io)
     })
+
+  root.command('watch')
+    .description('Watch the drop folders of pipelines (on.watch): each new file starts one run, exactly once, even across restarts')
+    .argument('<pipelines...>', 'pipeline files with on.watch')
+    .option('-c, --concurrency <n>', 'runs of one pipeline at once at most (default: the number of cores)')
+    .option('--outputs <dir>', 'where results are copied, as <dir>/<run-id>/ (default: ./outputs)')
+    .option('--json', 'print events as JSON lines')
+    .option('-v, --verbose', 'print the steps\' output too')
+    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .action(async (files: string[], options: ServeOptions) => { result.code = await watchCommand(files, options, io) })
+
+  root.command('serve')
+    .description('Run a node: the triggers of its pipelines (watch, schedule, message) start runs; messages arrive on its local HTTP API')
+    .option('-p, --pipelines <path>', 'a pipeline file or a folder of them (repeatable; default: ./pipelines)', collect, [])
+    .option('--api <host:port>', 'where the HTTP API listens (0 as the port for any free one)', '127.0.0.1:1234')
+    .option('-c, --concurrency <n>', 'runs of one pipeline at once at most (default: the number of cores)')
+    .option('--outputs <dir>', 'where results are copied, as <dir>/<run-id>/ (default: ./outputs)')
+    .option('--json', 'print events as JSON lines')
+    .option('-v, --verbose', 'print the steps\' output too')
+    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .action(async (options: ServeOptions) => { result.code = await serveCommand(options, io) })
+
+  const message = root.command('message').description('Messages that start runs of pipelines with on.message')
+  message.command('send')
+    .description('Send a message (or a batch of rows) to a topic of the running node; prints the run ids')
+    .argument('<topic>', 'the topic, as in on.message.topic')
+    .option('-f, --field <name=value>', 'a text field of the message (repeatable)', collect, [])
+    .option('-F, --typed-field <name=json>', 'a field given as JSON: a number, true, null, a list (repeatable)', collect, [])
+    .option('--file <file>', 'rows to send: JSON (object or array), NDJSON (.ndjson, .jsonl) or Arrow IPC (.arrow)')
+    .option('--arrow', 'send as Apache Arrow IPC instead of JSON')
+    .option('--ndjson', 'send as NDJSON instead of JSON')
+    .option('--key <key>', 'an idempotency key: the same batch sent again under it is not run again')
+    .option('-w, --wait', 'wait for the runs; print their result CIDs (exit 1 if one did not succeed)')
+    .option('--node <url>', 'the node\'s API (default: the node serving on the data dir)')
+    .option('--json', 'print as JSON')
+    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .action(async (topic: string, options: MessageSendOptions) => { result.code = await messageSendCommand(topic, options, io) })
 
   const job = root.command('job').description('Look at past and running runs')
   job.command('list')

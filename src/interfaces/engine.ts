@@ -1,8 +1,11 @@
-import type { RunStatus, StepStatus } from './run-store.js'
+import type { Pipeline } from './pipeline.js'
+import type { GivenInput, NewRun, RunStatus, StepStatus } from './run-store.js'
 
 /** How a run was started; templates read it as `trigger`. */
 export interface TriggerInfo {
   readonly kind: 'manual' | 'watch' | 'message' | 'schedule'
+  /** When the run was triggered (ISO 8601); for a schedule, the planned fire time. @default now */
+  readonly time?: string
   /** The dropped file, for `watch`. */
   readonly file?: { readonly path: string, readonly name: string, readonly size: number, readonly cid: string }
   /** The message row, for `message`. */
@@ -18,8 +21,8 @@ export type RunEvent =
   | { readonly type: 'run:end', readonly runId: string, readonly status: RunStatus, readonly durationMs: number, readonly resultCid?: string, readonly reason?: string }
 
 export interface RunOptions {
-  /** Input values as given on the command line (`--input name=value`). */
-  readonly inputs?: Readonly<Record<string, string>>
+  /** Input values as given on the command line (`--input name=value`), or content already stored. */
+  readonly inputs?: Readonly<Record<string, GivenInput>>
   /** @default { kind: 'manual' } */
   readonly trigger?: TriggerInfo
   /** Steps run at the same time at most. @default the number of cores */
@@ -28,6 +31,11 @@ export interface RunOptions {
   readonly noCache?: boolean
   /** Continue this interrupted or failed run: steps that finished keep their outputs. */
   readonly resume?: string
+  /**
+   * Start this queued run (one a trigger recorded with `prepare`), or take up again a triggered
+   * run a dead process left interrupted. Its inputs and options are the ones it was queued with.
+   */
+  readonly queued?: string
   /** Relative `--input` paths are relative to this folder. @default process.cwd() */
   readonly cwd?: string
   /** Where the result is copied, as `<outputsDir>/<run-id>/`. @default `<cwd>/outputs` */
@@ -50,4 +58,25 @@ export interface RunOutcome {
   readonly steps: Readonly<Record<string, StepOutcome>>
   /** Where the result was copied. */
   readonly outputsDir?: string
+}
+
+/** How a run to be started later is described: the options a trigger queues it with. */
+export interface QueueOptions {
+  readonly trigger: TriggerInfo
+  readonly inputs?: Readonly<Record<string, GivenInput>>
+  readonly cwd: string
+  readonly outputsDir?: string
+  readonly concurrency?: number
+  readonly noCache?: boolean
+}
+
+/** The scheduler as triggers and the node see it. */
+export interface Engine {
+  /** Runs a pipeline (or starts a queued run, with `options.queued`) to its end. */
+  run: (pipeline: Pipeline, options?: RunOptions) => Promise<RunOutcome>
+  /**
+   * The record of a run to queue: the caller creates it in the run store, in the same
+   * transaction as whatever made it (a trigger's ledger entry). Reads nothing, writes nothing.
+   */
+  prepare: (pipeline: Pipeline, options: QueueOptions) => NewRun
 }

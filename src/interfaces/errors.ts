@@ -101,3 +101,31 @@ export class InputError extends UserError {
 
 /** The block store's files in the data dir could not be opened or written (permissions, a full disk). */
 export class BlockStoreError extends UserError {}
+
+/**
+ * The reason a node aborts the runs it is running when it stops (Ctrl-C, SIGTERM): they are
+ * recorded as interrupted, not cancelled, and taken up again when the node starts.
+ */
+export class NodeStoppingError extends BacError {
+  constructor () {
+    super('the node stopped; the run is taken up again when it starts')
+  }
+}
+
+/** A message could not be accepted; `status` is the HTTP status that says why. */
+export class MessageError extends UserError {
+  readonly status: number
+  constructor (status: number, message: string) {
+    super(message)
+    this.status = status
+  }
+}
+
+/** A queued run could not be taken: another process took it first, or it is no longer waiting. */
+export class RunTakenError extends BacError {
+  readonly id: string
+  constructor (id: string, status: string) {
+    super(`run ${id} is ${status}, not waiting: another bac process took it`)
+    this.id = id
+  }
+}

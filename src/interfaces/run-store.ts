@@ -22,6 +22,38 @@ export interface RunRecord {
   readonly resultCid?: string
   /** Why the run failed, was cancelled or interrupted. */
   readonly reason?: string
+  /** For a run a trigger queued: how to start it (the options it was queued with). */
+  readonly request?: RunRequest
+}
+
+/** An input value as given: text (a path, a CID, a value), or content already in the store. */
+export type GivenInput = string | { readonly cid: string, readonly name: string }
+
+/** What a queued run is started with, kept with it so that any later process can start it. */
+export interface RunRequest {
+  readonly inputs: Readonly<Record<string, GivenInput>>
+  /** Relative input paths are relative to this folder. */
+  readonly cwd: string
+  readonly outputsDir?: string
+  readonly concurrency?: number
+  readonly noCache?: boolean
+}
+
+/**
+ * One thing a trigger took, so it is never taken twice: a dropped file's content, a schedule's
+ * fire time, a message. Written in the same transaction as the run it started.
+ */
+export interface LedgerEntry {
+  readonly pipeline: string
+  /** What was taken from: `file:<absolute path>`, `schedule`, `message:<topic>`. */
+  readonly source: string
+  /** Which version of it: the file's content CID, the fire time, the message's key. */
+  readonly key: string
+  readonly runId: string
+  /** A file's size, mtime and inode when taken: an unchanged file is known without reading it. */
+  readonly stamp?: string
+  /** Whatever follows the run (moving the file away) is done. */
+  readonly settled: boolean
 }
 
 export interface StepRecord {
@@ -56,7 +88,7 @@ export interface ExecutionRecord {
 }
 
 /** What a new run is created with; the store sets its status and times. */
-export type NewRun = Pick<RunRecord, 'id' | 'pipeline' | 'pipelineFile' | 'summary' | 'data' | 'trigger' | 'inputs'>
+export type NewRun = Pick<RunRecord, 'id' | 'pipeline' | 'pipelineFile' | 'summary' | 'data' | 'trigger' | 'inputs' | 'request'>
 
 export interface RunListOptions {
   readonly limit?: number
@@ -71,11 +103,37 @@ export interface RunListOptions {
  */
 export interface RunStore {
   close: () => void
-  /** Makes the changes `fn` makes as one transaction: all of them or, if it throws, none. */
-  atomically: <T>(fn: () => T) => T
+  /**
+   * Makes the changes `fn` makes as one transaction: all of them or, if it throws, none. With
+   * `durable`, the commit is on disk before this returns (it survives a power loss, not only a
+   * crash of the process): for what bac has promised to someone, such as an accepted message.
+   */
+  atomically: <T>(fn: () => T, options?: { durable?: boolean }) => T
   createRun: (run: NewRun) => RunRecord
-  /** Marks the run running and records which process owns it. */
-  startRun: (id: string) => void
+  /** Marks the run running and records which process owns it (and, for a queued run, what its inputs resolved to). */
+  startRun: (id: string, resolved?: Pick<RunRecord, 'inputs' | 'data'>) => void
+  /**
+   * Takes a queued (or interrupted) run for this process: true when this call made it running,
+   * false when another process has it or it is not waiting. Two processes never both get one.
+   */
+  claimRun: (id: string) => boolean
+  /**
+   * Runs of a pipeline file waiting to be started, oldest first: queued ones, and, with
+   * `interrupted`, those a trigger started that a dead process left interrupted.
+   */
+  waitingRuns: (pipelineFile: string, limit: number, options?: { interrupted?: boolean }) => RunRecord[]
+  /**
+   * Records what a trigger took. Returns undefined when it is new, else the id of the run that
+   * took it before (and records nothing).
+   */
+  take: (entry: Omit<LedgerEntry, 'settled'>) => string | undefined
+  /** The entry a file with this stamp was taken under, if any. */
+  takenByStamp: (pipeline: string, source: string, stamp: string) => LedgerEntry | undefined
+  /** The newest entry of a source (for schedules: the last fire), or with `key`, that entry. */
+  lastTaken: (pipeline: string, source: string, key?: string) => LedgerEntry | undefined
+  /** Entries (of sources starting with `sourcePrefix`) whose run has ended but whose follow-up is not done, with the run's status. */
+  unsettled: (pipeline: string, sourcePrefix: string) => Array<LedgerEntry & { readonly status: RunStatus }>
+  settle: (pipeline: string, source: string, key: string) => void
   finishRun: (id: string, status: Exclude<RunStatus, 'queued' | 'running'>, result: { resultCid?: string, reason?: string }) => void
   /** Sets a step's state (creating it on first use). */
   setStep: (runId: string, stepId: string, update: Partial<Omit<StepRecord, 'runId' | 'stepId'>> & { status: StepStatus }) => void

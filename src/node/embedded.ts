@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { ContentStore } from '../interfaces/content-store.js'
-import type { RunOptions, RunOutcome } from '../interfaces/engine.js'
+import type { Engine, RunOptions, RunOutcome } from '../interfaces/engine.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunStore } from '../interfaces/run-store.js'
 import { createProcessExecutor, createSandboxExecutor } from '../executors/index.js'
@@ -23,6 +23,7 @@ export interface EmbeddedNode {
   readonly runs: RunStore
   /** Runs of a process that died, marked interrupted when the node opened. */
   readonly recovered: readonly string[]
+  readonly engine: Engine
   run: (pipeline: Pipeline, options?: RunOptions) => Promise<RunOutcome>
   close: () => Promise<void>
 }
@@ -61,6 +62,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
     store,
     runs,
     recovered,
+    engine,
     run: async (pipeline, options) => await engine.run(pipeline, options),
     close: async () => {
       runs.close()

@@ -1,4 +1,4 @@
-import { discoverFiles, PipelineValidator, problemKey, readSchema, type ValidationResult } from '../pipeline/index.js'
+import { discoverFiles, isJobFile, PipelineValidator, problemKey, readSchema, type ValidationResult } from '../pipeline/index.js'
 import { createTemplateEngine } from '../template/index.js'
 import type { Problem } from '../interfaces/problem.js'
 import type { JobTemplate, Pipeline } from '../interfaces/pipeline.js'
@@ -60,6 +60,11 @@ export function validatePaths (paths: readonly string[] = DEFAULT_VALIDATE_PATHS
     errors: problems.filter((p) => p.severity === 'error').length,
     warnings: problems.filter((p) => p.severity === 'warning').length
   }
+}
+
+/** The pipeline files among files and folders (searched recursively; `jobstore/` files are left out). */
+export function discoverPipelines (paths: readonly string[]): string[] {
+  return discoverFiles(paths).filter((file) => !isJobFile(file))
 }
 
 /** The published JSON schema of pipelines (`pipeline`) or job templates (`job`). */

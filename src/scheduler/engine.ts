@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
-import type { RunEvent, RunOptions, RunOutcome, StepOutcome } from '../interfaces/engine.js'
-import { InvalidOptionError, RunNotFoundError } from '../interfaces/errors.js'
+import type { Engine, RunEvent, RunOptions, RunOutcome, StepOutcome } from '../interfaces/engine.js'
+import { InvalidOptionError, NodeStoppingError, RunNotFoundError, RunTakenError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunRecord } from '../interfaces/run-store.js'
 import { inputsView, type RunScope } from './context.js'
@@ -19,10 +19,6 @@ export interface EngineInit {
   dataDir: string
   /** This node's id, in results as `<step>/<node-id>/`. */
   nodeId: string
-}
-
-export interface Engine {
-  run: (pipeline: Pipeline, options?: RunOptions) => Promise<RunOutcome>
 }
 
 const DONE = new Set(['succeeded', 'cached'])
@@ -41,28 +37,62 @@ function summary (pipeline: Pipeline): string {
  */
 export function createEngine (components: EngineComponents, init: EngineInit): Engine {
   return {
-    async run (pipeline, options = {}) {
+    prepare (pipeline, queue) {
+      return {
+        id: randomBytes(6).toString('hex'),
+        pipeline: pipeline.name,
+        pipelineFile: pipeline.file,
+        summary: summary(pipeline),
+        data: [],
+        trigger: { time: new Date().toISOString(), ...queue.trigger },
+        inputs: {},
+        request: {
+          inputs: queue.inputs ?? {},
+          cwd: queue.cwd,
+          ...(queue.outputsDir !== undefined ? { outputsDir: queue.outputsDir } : {}),
+          ...(queue.concurrency !== undefined ? { concurrency: queue.concurrency } : {}),
+          ...(queue.noCache === true ? { noCache: true } : {})
+        }
+      }
+    },
+    async run (pipeline, given = {}) {
+      const queued = given.queued === undefined ? undefined : claim(components, given.queued, pipeline)
+      // a queued run starts with the options it was queued with
+      const options: RunOptions = queued === undefined ? given : { ...given, ...queued.record.request }
       const concurrency = options.concurrency ?? availableParallelism()
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidOptionError('concurrency', `must be a whole number of at least 1, got ${String(concurrency)}`)
       const emit = (event: RunEvent): void => { options.onEvent?.(event) }
       const cwd = options.cwd ?? process.cwd()
-      const previous = options.resume === undefined ? undefined : resumable(components, options.resume, pipeline)
-      const runId = previous?.id ?? randomBytes(6).toString('hex')
-      const trigger = previous?.trigger ?? { kind: 'manual', time: new Date().toISOString(), ...options.trigger }
+      const previous = queued?.resume === true ? queued.record : (options.resume === undefined ? undefined : resumable(components, options.resume, pipeline))
+      const runId = queued?.record.id ?? previous?.id ?? randomBytes(6).toString('hex')
+      const trigger = queued?.record.trigger ?? previous?.trigger ?? { kind: 'manual', time: new Date().toISOString(), ...options.trigger }
       const runInfo = { id: runId, pipeline: pipeline.name, node: init.nodeId }
       const t = components.templates
-      const inputs = previous !== undefined
-        ? previous.inputs as Record<string, InputValue>
-        : await resolveInputs(pipeline.inputs, {
-          given: options.inputs ?? {}, cwd, defaultsDir: path.dirname(pipeline.file), store: components.store,
-          render: (template) => t.render(template, { trigger, run: runInfo }, 'plain'),
-          ...(options.signal !== undefined ? { signal: options.signal } : {})
-        })
-      if (previous === undefined) {
-        const data = Object.values(inputs).flatMap((v) => typeof v === 'object' && v !== null ? [v.cid] : [])
-        components.runs.createRun({ id: runId, pipeline: pipeline.name, pipelineFile: pipeline.file, summary: summary(pipeline), data, trigger, inputs })
+      let inputs: Record<string, InputValue>
+      try {
+        inputs = previous !== undefined
+          ? previous.inputs as Record<string, InputValue>
+          : await resolveInputs(pipeline.inputs, {
+            given: options.inputs ?? {}, cwd, defaultsDir: path.dirname(pipeline.file), store: components.store,
+            render: (template) => t.render(template, { trigger, run: runInfo }, 'plain'),
+            ...(options.signal !== undefined ? { signal: options.signal } : {})
+          })
+      } catch (err) {
+        // a queued run is on record: it ends as failed, with the reason, rather than staying queued
+        if (queued === undefined) throw err
+        const reason = err instanceof Error ? err.message : String(err)
+        const status = options.signal?.reason instanceof NodeStoppingError ? 'interrupted' : (options.signal?.aborted === true ? 'cancelled' : 'failed')
+        components.runs.finishRun(runId, status, { reason })
+        emit({ type: 'run:end', runId, status, durationMs: 0, reason })
+        return { runId, status, reason, steps: {} }
       }
-      components.runs.startRun(runId)
+      const data = Object.values(inputs).flatMap((v) => typeof v === 'object' && v !== null ? [v.cid] : [])
+      if (queued !== undefined) {
+        if (previous === undefined) components.runs.startRun(runId, { inputs, data })
+      } else {
+        if (previous === undefined) components.runs.createRun({ id: runId, pipeline: pipeline.name, pipelineFile: pipeline.file, summary: summary(pipeline), data, trigger, inputs })
+        components.runs.startRun(runId)
+      }
       const started = Date.now()
       emit({ type: 'run:start', runId, pipeline: pipeline.name, steps: pipeline.order })
       const envContext = { trigger, inputs: inputsView(inputs, {}, 'data'), run: runInfo }
@@ -81,6 +111,18 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       return outcome
     }
   }
+}
+
+/**
+ * Takes a queued run (or a triggered run left interrupted) for this process. It is resumed when
+ * steps of it ran before, else started from its request.
+ */
+function claim (components: EngineComponents, id: string, pipeline: Pipeline): { record: RunRecord & { request: NonNullable<RunRecord['request']> }, resume: boolean } {
+  const record = components.runs.getRun(id)
+  if (record?.request === undefined) throw new RunNotFoundError(id, 'is not a queued run')
+  if (path.resolve(record.pipelineFile) !== path.resolve(pipeline.file)) throw new RunNotFoundError(record.id, `was queued for ${record.pipelineFile}, not ${pipeline.file}`)
+  if (!components.runs.claimRun(id)) throw new RunTakenError(id, components.runs.getRun(id)?.status ?? 'gone')
+  return { record: { ...record, request: record.request }, resume: components.runs.steps(id).length > 0 }
 }
 
 /** The run `--resume` continues, checked: it exists, is not running, and is this pipeline's. */
@@ -180,15 +222,18 @@ function outputsView (ctx: RunContext, stepId: string, cid: string): Record<stri
 async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, started: number, options: RunOptions, cwd: string): Promise<RunOutcome> {
   const { components, runId } = ctx
   const list = [...outcomes.values()]
-  const status = ctx.signal?.aborted === true || list.some((o) => o.status === 'cancelled')
-    ? 'cancelled'
-    : (list.some((o) => o.status === 'failed') ? 'failed' : 'succeeded')
+  const stopping = ctx.signal?.reason instanceof NodeStoppingError ? ctx.signal.reason : undefined
+  const status = stopping !== undefined
+    ? 'interrupted'
+    : ctx.signal?.aborted === true || list.some((o) => o.status === 'cancelled')
+      ? 'cancelled'
+      : (list.some((o) => o.status === 'failed') ? 'failed' : 'succeeded')
   const failed = [...outcomes].find(([, o]) => o.status === 'failed')
-  const reason = status === 'cancelled' ? 'cancelled' : (failed === undefined ? undefined : `step '${failed[0]}' failed: ${failed[1].reason ?? ''}`)
+  const reason = stopping?.message ?? (status === 'cancelled' ? 'cancelled' : (failed === undefined ? undefined : `step '${failed[0]}' failed: ${failed[1].reason ?? ''}`))
   let resultCid: string | undefined
   let outputsDir: string | undefined
   const entries = Object.fromEntries([...outcomes].flatMap(([id, o]) => o.outputsCid === undefined ? [] : [[`${id}/${ctx.nodeId}`, o.outputsCid], [`${id}/merged`, o.outputsCid]]))
-  if (Object.keys(entries).length > 0 && status !== 'cancelled') {
+  if (Object.keys(entries).length > 0 && status !== 'cancelled' && status !== 'interrupted') {
     resultCid = await components.store.compose(entries)
     outputsDir = path.join(options.outputsDir ?? path.join(cwd, 'outputs'), runId)
     await replaceWith(components, resultCid, outputsDir)

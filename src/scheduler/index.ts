@@ -1,2 +1,2 @@
-export { createEngine, type Engine, type EngineInit } from './engine.js'
+export { createEngine, type EngineInit } from './engine.js'
 export type { EngineComponents } from './run-context.js'

@@ -1,14 +1,15 @@
 import type { ContentStore } from '../interfaces/content-store.js'
 import { InputError } from '../interfaces/errors.js'
 import type { InputSpec, Scalar } from '../interfaces/pipeline.js'
+import type { GivenInput } from '../interfaces/run-store.js'
 import { resolveData, type DataRef } from './data.js'
 
 /** An input's value once resolved: a scalar, null when unset, or content. */
 export type InputValue = Scalar | null | DataRef
 
 export interface InputSources {
-  /** Values given by the user (strings from the command line), relative to `cwd`. */
-  readonly given: Readonly<Record<string, string>>
+  /** Values given by the user (strings from the command line, relative to `cwd`), or stored content. */
+  readonly given: Readonly<Record<string, GivenInput>>
   readonly cwd: string
   /** Defaults are relative to the file that declares them. */
   readonly defaultsDir: string
@@ -43,6 +44,13 @@ async function convert (spec: InputSpec, raw: Scalar, baseDir: string, sources: 
   }
 }
 
+/** Content a trigger already added (a dropped file): checked to be there, kept with its name. */
+async function stored (spec: InputSpec, given: { cid: string, name: string }, sources: InputSources): Promise<InputValue> {
+  if (spec.type !== 'file' && spec.type !== 'cid') throw new InputError(spec.name, `is a ${spec.type} input; it cannot take the content ${given.cid}`)
+  const ref = await resolveData(spec.name, given.cid, sources.cwd, sources.store, { signal: sources.signal })
+  return { cid: ref.cid, name: given.name }
+}
+
 /**
  * Resolves declared inputs: a given value, else the default (rendered when it is a template),
  * else null, or an error when the input is required. Files are added to the store, CIDs checked.
@@ -56,7 +64,9 @@ export async function resolveInputs (specs: Readonly<Record<string, InputSpec>>,
   const values: Record<string, InputValue> = {}
   for (const spec of Object.values(specs)) {
     const given = sources.given[spec.name]
-    if (given !== undefined) {
+    if (typeof given === 'object') {
+      values[spec.name] = await stored(spec, given, sources)
+    } else if (given !== undefined) {
       values[spec.name] = await convert(spec, given, sources.cwd, sources)
     } else if (spec.default !== undefined) {
       const raw = typeof spec.default === 'string' && spec.default.includes('{{') ? sources.render(spec.default) : spec.default

@@ -1,5 +1,22 @@
 /** The run store's schema version (SQLite `user_version`). */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
+
+/** Version 2: what triggers took (the ledger) and how a queued run is to be started. */
+const LEDGER = `
+CREATE TABLE ledger (
+  pipeline TEXT NOT NULL,
+  source TEXT NOT NULL,
+  key TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  stamp TEXT,
+  settled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (pipeline, source, key)
+);
+CREATE INDEX ledger_stamp ON ledger (pipeline, source, stamp);
+CREATE INDEX ledger_unsettled ON ledger (pipeline, settled);
+CREATE INDEX runs_queue ON runs (pipeline_file, status, created_at);
+`
 
 export const SCHEMA = `
 CREATE TABLE runs (
@@ -17,7 +34,8 @@ CREATE TABLE runs (
   result_cid TEXT,
   reason TEXT,
   owner_pid INTEGER,
-  owner_start TEXT
+  owner_start TEXT,
+  request TEXT
 );
 CREATE INDEX runs_created ON runs (created_at DESC);
 CREATE INDEX runs_status ON runs (status, created_at DESC);
@@ -54,4 +72,9 @@ CREATE TABLE cache (
   outputs_cid TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );
-`
+${LEDGER}`
+
+/** What brings a store of an older version up to this one, by the version it is at. */
+export const MIGRATIONS: Readonly<Record<number, string>> = {
+  1: `ALTER TABLE runs ADD COLUMN request TEXT;${LEDGER}`
+}

@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { RunNotFoundError, RunStoreError } from '../interfaces/errors.js'
-import type { ExecutionRecord, RunListOptions, RunRecord, RunStatus, RunStore, StepRecord, StepStatus } from '../interfaces/run-store.js'
+import type { ExecutionRecord, LedgerEntry, RunListOptions, RunRecord, RunRequest, RunStatus, RunStore, StepRecord, StepStatus } from '../interfaces/run-store.js'
 import { processStart, stillRunning } from './process-identity.js'
-import { SCHEMA, SCHEMA_VERSION } from './run-store-schema.js'
+import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './run-store-schema.js'
 
 export interface SqliteRunStoreInit {
   /** The SQLite file, created on first use. */
@@ -35,7 +35,19 @@ function toRun (row: Row): RunRecord {
     ...optional('startedAt', row.started_at as number | null),
     ...optional('endedAt', row.ended_at as number | null),
     ...optional('resultCid', row.result_cid as string | null),
-    ...optional('reason', row.reason as string | null)
+    ...optional('reason', row.reason as string | null),
+    ...optional('request', row.request === null || row.request === undefined ? null : JSON.parse(String(row.request)) as RunRequest)
+  }
+}
+
+function toEntry (row: Row): LedgerEntry {
+  return {
+    pipeline: String(row.pipeline),
+    source: String(row.source),
+    key: String(row.key),
+    runId: String(row.run_id),
+    settled: row.settled === 1,
+    ...optional('stamp', row.stamp as string | null)
   }
 }
 
@@ -82,11 +94,25 @@ function open (file: string): Database.Database {
     const version = Number(db.pragma('user_version', { simple: true }))
     if (version > SCHEMA_VERSION) throw new RunStoreError(`${file} was written by a newer bac (schema ${version}; this bac reads ${SCHEMA_VERSION}): upgrade bac`)
     if (version === 0) db.transaction(() => { db.exec(SCHEMA); db.pragma(`user_version = ${SCHEMA_VERSION}`) }).immediate()
+    else if (version < SCHEMA_VERSION) migrate(db, version)
   } catch (err) {
     if (err instanceof RunStoreError) throw err
     throw new RunStoreError(`cannot open the run store ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
   return db
+}
+
+/** Brings a store written by an older bac up to this version, one version at a time, atomically. */
+function migrate (db: Database.Database, from: number): void {
+  db.transaction(() => {
+    // another process may have migrated it since the version was read
+    for (let v = Number(db.pragma('user_version', { simple: true })); v < SCHEMA_VERSION; v++) {
+      const step = MIGRATIONS[v]
+      if (step === undefined) throw new RunStoreError(`cannot upgrade the run store from schema ${from}: no migration from ${v}`)
+      db.exec(step)
+      db.pragma(`user_version = ${v + 1}`)
+    }
+  }).immediate()
 }
 
 /**
@@ -113,16 +139,64 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
 
   const store: RunStore = {
     close: () => { db.close() },
-    atomically: (fn) => db.transaction(fn).immediate(),
-    createRun (r) {
-      run('INSERT INTO runs (id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        r.id, r.pipeline, r.pipelineFile, 'queued', r.summary, JSON.stringify(r.data), JSON.stringify(r.trigger), JSON.stringify(r.inputs), now())
-      return store.getRun(r.id) as RunRecord
+    atomically: (fn, options) => {
+      if (options?.durable !== true) return db.transaction(fn).immediate()
+      // FULL syncs the WAL at commit; the setting is per connection, so it is put back at once
+      db.pragma('synchronous = FULL')
+      try {
+        return db.transaction(fn).immediate()
+      } finally {
+        db.pragma('synchronous = NORMAL')
+      }
     },
-    startRun (id) {
-      const changed = run("UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, reason = NULL, owner_pid = ?, owner_start = ? WHERE id = ?",
-        now(), process.pid, processStart(process.pid) ?? null, id)
+    createRun (r) {
+      const created = now()
+      run('INSERT INTO runs (id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        r.id, r.pipeline, r.pipelineFile, 'queued', r.summary, JSON.stringify(r.data), JSON.stringify(r.trigger), JSON.stringify(r.inputs), created,
+        r.request === undefined ? null : JSON.stringify(r.request))
+      return { ...r, status: 'queued', createdAt: created }
+    },
+    startRun (id, resolved) {
+      const changed = resolved === undefined
+        ? run("UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, reason = NULL, owner_pid = ?, owner_start = ? WHERE id = ?",
+          now(), process.pid, processStart(process.pid) ?? null, id)
+        : run("UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, reason = NULL, owner_pid = ?, owner_start = ?, inputs = ?, data = ? WHERE id = ?",
+          now(), process.pid, processStart(process.pid) ?? null, JSON.stringify(resolved.inputs), JSON.stringify(resolved.data), id)
       if (changed.changes === 0) throw new RunNotFoundError(id)
+    },
+    claimRun (id) {
+      return run("UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, reason = NULL, owner_pid = ?, owner_start = ? WHERE id = ? AND status IN ('queued', 'interrupted')",
+        now(), process.pid, processStart(process.pid) ?? null, id).changes === 1
+    },
+    waitingRuns (pipelineFile, limit, options = {}) {
+      const statuses = options.interrupted === true ? "('queued', 'interrupted')" : "('queued')"
+      // an interrupted run is taken up again only when a trigger started it, never one started by hand
+      return all(`SELECT * FROM runs WHERE pipeline_file = ? AND status IN ${statuses} AND request IS NOT NULL ORDER BY created_at, rowid LIMIT ?`, pipelineFile, limit).map(toRun)
+    },
+    take (e) {
+      const inserted = run('INSERT INTO ledger (pipeline, source, key, run_id, stamp, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        e.pipeline, e.source, e.key, e.runId, e.stamp ?? null, now())
+      if (inserted.changes === 1) return undefined
+      const before = one('SELECT run_id FROM ledger WHERE pipeline = ? AND source = ? AND key = ?', e.pipeline, e.source, e.key)
+      // the same content again: remember how it looks now, so it is not read again
+      if (e.stamp !== undefined) run('UPDATE ledger SET stamp = ? WHERE pipeline = ? AND source = ? AND key = ?', e.stamp, e.pipeline, e.source, e.key)
+      return String(before?.run_id)
+    },
+    takenByStamp (pipeline, source, stamp) {
+      const row = one('SELECT * FROM ledger WHERE pipeline = ? AND source = ? AND stamp = ? LIMIT 1', pipeline, source, stamp)
+      return row === undefined ? undefined : toEntry(row)
+    },
+    lastTaken (pipeline, source, key) {
+      const row = key === undefined
+        ? one('SELECT * FROM ledger WHERE pipeline = ? AND source = ? ORDER BY created_at DESC, rowid DESC LIMIT 1', pipeline, source)
+        : one('SELECT * FROM ledger WHERE pipeline = ? AND source = ? AND key = ?', pipeline, source, key)
+      return row === undefined ? undefined : toEntry(row)
+    },
+    unsettled: (pipeline, prefix) => all(`SELECT ledger.*, runs.status FROM ledger JOIN runs ON runs.id = ledger.run_id
+      WHERE ledger.pipeline = ? AND ledger.settled = 0 AND substr(ledger.source, 1, ?) = ? AND runs.status IN ('succeeded', 'failed', 'cancelled')`, pipeline, prefix.length, prefix)
+      .map((row) => ({ ...toEntry(row), status: row.status as RunStatus })),
+    settle (pipeline, source, key) {
+      run('UPDATE ledger SET settled = 1 WHERE pipeline = ? AND source = ? AND key = ?', pipeline, source, key)
     },
     finishRun (id, status, result) {
       run('UPDATE runs SET status = ?, ended_at = ?, result_cid = coalesce(?, result_cid), reason = ?, owner_pid = NULL, owner_start = NULL WHERE id = ?',

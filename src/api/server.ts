@@ -1,0 +1,112 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { UserError } from '../interfaces/errors.js'
+
+/** What the API serves; the node provides it. Each handler may throw a `MessageError` (its status) or a `UserError` (400). */
+export interface ApiHandlers {
+  /** `GET /api/v1/node`: who this node is and what it listens to. */
+  readonly info: () => Readonly<Record<string, unknown>>
+  /** `POST /api/v1/messages/<topic>`: accepts a batch; returns what was queued (202, or 200 for a repeat). */
+  readonly message: (topic: string, body: Uint8Array, contentType: string | undefined, key: string | undefined) => Promise<{ readonly duplicate: boolean } & Readonly<Record<string, unknown>>>
+  /** `GET /api/v1/runs/<id>`: a run and its steps, or undefined. */
+  readonly run: (id: string) => Readonly<Record<string, unknown>> | undefined
+}
+
+export interface ApiInit {
+  readonly handlers: ApiHandlers
+  /** @default 127.0.0.1 */
+  readonly host?: string
+  /** 0 for any free port. */
+  readonly port: number
+  /** Larger request bodies are refused with 413. @default 64 MiB */
+  readonly maxBodyBytes?: number
+}
+
+export interface ApiServer {
+  /** The base URL, e.g. `http://127.0.0.1:1234`. */
+  readonly url: string
+  close: () => Promise<void>
+}
+
+class HttpError extends Error {
+  constructor (readonly status: number, message: string) { super(message) }
+}
+
+async function readBody (req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > limit) throw new HttpError(413, `the body is ${declared} bytes; at most ${limit} are taken in one request (split the batch)`)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > limit) throw new HttpError(413, `the body is over ${limit} bytes; split the batch`)
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function send (res: ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+/**
+ * The node's local HTTP API (JSON). Listens on 127.0.0.1 unless told otherwise: it has no
+ * authentication of its own, so it is for the machine's own users and programs.
+ */
+export async function startApi (init: ApiInit): Promise<ApiServer> {
+  const limit = init.maxBodyBytes ?? 64 * 1024 * 1024
+  const { handlers } = init
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost')
+      const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent)
+      if (parts[0] !== 'api' || parts[1] !== 'v1') throw new HttpError(404, `no such endpoint ${url.pathname}; the API is under /api/v1/`)
+      const [, , resource, ...rest] = parts
+      if (resource === 'node' && rest.length === 0) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        send(res, 200, handlers.info())
+        return
+      }
+      if (resource === 'messages' && rest.length > 0) {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST with a JSON, NDJSON or Arrow IPC body')
+        const body = await readBody(req, limit)
+        const key = req.headers['idempotency-key']
+        const accepted = await handlers.message(rest.join('/'), body, req.headers['content-type'], typeof key === 'string' && key !== '' ? key : undefined)
+        send(res, accepted.duplicate ? 200 : 202, accepted)
+        return
+      }
+      if (resource === 'runs' && rest.length === 1) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        const run = handlers.run(rest[0] as string)
+        if (run === undefined) throw new HttpError(404, `run ${rest[0] as string}: no run has this id`)
+        send(res, 200, run)
+        return
+      }
+      throw new HttpError(404, `no such endpoint ${req.method ?? ''} ${url.pathname}`)
+    })().catch((err: unknown) => {
+      const status = err instanceof HttpError
+        ? err.status
+        : typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : (err instanceof UserError ? 400 : 500)
+      const message = err instanceof Error ? err.message : String(err)
+      if (!res.headersSent) send(res, status, { error: message })
+      else res.destroy()
+    })
+  })
+  server.keepAliveTimeout = 5000
+  const host = init.host ?? '127.0.0.1'
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(init.port, host, () => { server.off('error', reject); resolve() })
+  })
+  const address = server.address() as AddressInfo
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return {
+    url: `http://${shown}:${address.port}`,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => { resolve() }))
+    }
+  }
+}

@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import { createValidator, defaultDataDir, discoverPipelines, startServing, UsageError, type NodeEvent, type Pipeline } from '../../index.js'
+import { EXIT } from '../exit.js'
+import { displayPath, formatText } from '../format.js'
+import type { Io } from '../io.js'
+import { duration } from '../render.js'
+
+export interface ServeOptions {
+  pipelines?: string[]
+  concurrency?: string
+  outputs?: string
+  dataDir?: string
+  api?: string
+  json?: boolean
+  verbose?: boolean
+}
+
+/** `--api host:port` (or a port alone) into its parts; `false` for none. */
+export function parseListen (text: string): { host: string, port: number } {
+  const at = text.lastIndexOf(':')
+  const host = at < 0 ? '127.0.0.1' : text.slice(0, at).replace(/^\[(.*)\]$/, '$1')
+  const port = Number(at < 0 ? text : text.slice(at + 1))
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || host === '') throw new UsageError(`--api takes host:port or a port (0 for any free one), got '${text}'`)
+  return { host, port }
+}
+
+/** Validates pipeline files; prints every problem and fails when one has errors. */
+function loadPipelines (files: readonly string[], io: Io): Pipeline[] | undefined {
+  const validator = createValidator()
+  const pipelines: Pipeline[] = []
+  let failed = false
+  for (const file of files) {
+    const result = validator.validatePipelineFile(file)
+    if (result.problems.length > 0) io.err(formatText(result.problems, io.colors))
+    if (result.value === undefined) failed = true
+    else pipelines.push(result.value)
+  }
+  if (failed) {
+    io.err('bac: not started: fix the pipelines above (bac validate shows the same)\n')
+    return undefined
+  }
+  return pipelines
+}
+
+function concurrencyOf (options: ServeOptions): number | undefined {
+  if (options.concurrency === undefined) return undefined
+  const n = Number(options.concurrency)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--concurrency must be a whole number of at least 1, got '${options.concurrency}'`)
+  return n
+}
+
+const time = (): string => new Date().toISOString().slice(11, 19)
+
+/** One line per thing that happens on a serving node; step output only with `verbose`. */
+export function nodeEventRenderer (io: Io, options: { json?: boolean, verbose?: boolean }): (event: NodeEvent) => void {
+  return (event) => {
+    if (options.json === true) {
+      if (event.type !== 'step:log' || options.verbose === true) io.out(`${JSON.stringify(event)}\n`)
+      return
+    }
+    const line = (text: string): void => { io.err(`${time()} ${text}\n`) }
+    switch (event.type) {
+      case 'watch:ready': line(`watching ${displayPath(event.folder)} for ${event.pipeline}`); break
+      case 'file:taken': line(`${displayPath(event.path)} taken (${event.cid}): run ${event.runId} queued`); break
+      case 'file:skipped': line(`${displayPath(event.path)} skipped: ${event.reason}`); break
+      case 'file:settled': if (event.action !== 'kept') line(`${displayPath(event.path)} ${event.action}${event.to !== undefined ? ` to ${displayPath(event.to)}` : ''}`); break
+      case 'file:error': line(`${displayPath(event.path)}: ${event.message}`); break
+      case 'schedule:next': line(`${event.pipeline}: next scheduled run at ${event.at}`); break
+      case 'schedule:fired': line(`${event.pipeline}: scheduled run ${event.runId} queued (${event.at})`); break
+      case 'message:accepted': line(`topic ${event.topic}: ${event.runs} run${event.runs === 1 ? '' : 's'} ${event.duplicate ? 'already queued (same idempotency key)' : 'queued'}`); break
+      case 'run:start': line(`run ${event.runId} started: ${event.pipeline}`); break
+      case 'run:end': line(`run ${event.runId} ${event.status} in ${duration(event.durationMs)}${event.resultCid !== undefined ? `, result ${event.resultCid}` : ''}${event.reason !== undefined ? `: ${event.reason}` : ''}`); break
+      case 'run:error': line(`run ${event.runId}: ${event.message}`); break
+      case 'step:end': if (event.status === 'failed') line(`run ${event.runId} step ${event.stepId} failed${event.reason !== undefined ? `: ${event.reason}` : ''}`); break
+      case 'step:log': if (options.verbose === true) io.err(`${event.runId} ${event.stepId} ${event.stream === 'stderr' ? '!' : '|'} ${event.text}${event.text.endsWith('\n') ? '' : '\n'}`); break
+      default: break
+    }
+  }
+}
+
+/** Runs a serving node until SIGINT or SIGTERM, then stops it (running runs are interrupted and resumed at the next start). */
+async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeOptions, extra: { triggers?: { watch?: boolean, schedule?: boolean, message?: boolean }, api?: { host: string, port: number } }): Promise<number> {
+  const concurrency = concurrencyOf(options)
+  const dataDir = options.dataDir ?? defaultDataDir()
+  const node = await startServing({
+    dataDir,
+    pipelines,
+    cwd: process.cwd(),
+    ...(options.outputs !== undefined ? { outputsDir: path.resolve(options.outputs) } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(extra.triggers !== undefined ? { triggers: extra.triggers } : {}),
+    ...(extra.api !== undefined ? { api: extra.api } : {}),
+    onEvent: nodeEventRenderer(io, options)
+  })
+  io.err(`${time()} node ${node.id} on ${displayPath(node.dataDir)}${node.url !== undefined ? `, API ${node.url}` : ''}; Ctrl-C to stop\n`)
+  if (node.url !== undefined && options.json === true) io.out(`${JSON.stringify({ type: 'node:ready', id: node.id, url: node.url })}\n`)
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  io.err(`${time()} stopping: running runs are interrupted and taken up again at the next start\n`)
+  await node.stop()
+  return EXIT.ok
+}
+
+/** `bac watch <pipeline.yml...>`: each pipeline's drop folder starts runs, exactly once per file. */
+export async function watchCommand (files: string[], options: ServeOptions, io: Io): Promise<number> {
+  const pipelines = loadPipelines(files, io)
+  if (pipelines === undefined) return EXIT.usage
+  const without = pipelines.filter((p) => p.on.watch === undefined)
+  if (without.length > 0) throw new UsageError(`${without.map((p) => displayPath(p.file)).join(', ')} ha${without.length === 1 ? 's' : 've'} no on.watch; add one (see docs/pipeline-language.md#triggers-on)`)
+  return await serveUntilStopped(io, pipelines, options, { triggers: { watch: true, schedule: false, message: false } })
+}
+
+/** `bac serve`: a node whose pipelines' triggers (watch, schedule, message) start runs, with the local HTTP API. */
+export async function serveCommand (options: ServeOptions, io: Io): Promise<number> {
+  const given = options.pipelines ?? []
+  const paths = given.length > 0 ? given : (existsSync('pipelines') ? ['pipelines'] : [])
+  const files = paths.length === 0 ? [] : discoverPipelines(paths)
+  const pipelines = loadPipelines(files, io)
+  if (pipelines === undefined) return EXIT.usage
+  return await serveUntilStopped(io, pipelines, options, { api: parseListen(options.api ?? '127.0.0.1:1234') })
+}

@@ -1,0 +1,345 @@
+import { mkdir, opendir, rename, stat, unlink } from 'node:fs/promises'
+import type { BigIntStats } from 'node:fs'
+import path from 'node:path'
+import picomatch from 'picomatch'
+import type { ContentStore } from '../interfaces/content-store.js'
+import type { Engine, RunOutcome } from '../interfaces/engine.js'
+import type { Pipeline, WatchTrigger } from '../interfaces/pipeline.js'
+import type { RunStatus, RunStore } from '../interfaces/run-store.js'
+
+/** What a drop folder reports, for the CLI and the node's log. */
+export type WatchEvent =
+  | { readonly type: 'watch:ready', readonly pipeline: string, readonly folder: string }
+  | { readonly type: 'file:taken', readonly pipeline: string, readonly path: string, readonly cid: string, readonly runId: string }
+  | { readonly type: 'file:skipped', readonly pipeline: string, readonly path: string, readonly runId: string, readonly reason: string }
+  | { readonly type: 'file:settled', readonly pipeline: string, readonly path: string, readonly action: 'moved' | 'deleted' | 'kept', readonly to?: string }
+  | { readonly type: 'file:error', readonly pipeline: string, readonly path: string, readonly message: string }
+
+export interface DropFolderInit {
+  /** A pipeline with `on.watch`. */
+  readonly pipeline: Pipeline
+  readonly store: ContentStore
+  readonly runs: RunStore
+  readonly engine: Engine
+  /** Where relative paths of the runs' options are resolved. */
+  readonly cwd: string
+  readonly outputsDir?: string
+  /** Called after a run was queued, to start it. */
+  readonly queued: () => void
+  readonly onEvent?: (event: WatchEvent) => void
+  /** Files looked at, at most, at once; more are found again by a rescan. @default 512 */
+  readonly maxPending?: number
+  /** Files read into the store at once. @default 4 */
+  readonly takeConcurrency?: number
+}
+
+/** Names a download or an editor uses while it writes; never taken, whatever the glob. */
+const PARTIAL = /(\.part|\.partial|\.crdownload|\.download|\.tmp|\.swp|~)$/i
+
+interface Pending {
+  stamp: string
+  since: number
+  timer?: NodeJS.Timeout
+  taking: boolean
+}
+
+const stampOf = (st: BigIntStats): string => `${st.size}:${st.mtimeNs}:${st.ino}`
+
+/**
+ * A pipeline's drop folder: each new, fully written file matching the glob starts one run, exactly
+ * once. The ledger in the run store (pipeline, path, content CID) says what was taken; a run is
+ * queued in the same transaction as its ledger entry, so a crash at any point neither loses a file
+ * nor runs one twice. Files present at start (arrived while bac was down) are taken too.
+ *
+ * A file is ready at once when it was renamed or moved in (its change time is later than its
+ * last write, or its last write is older than `stable`); a file written in place is ready once
+ * its size and mtime have held for `stable`. Its content is added to the store before the run is
+ * queued, so the run sees exactly that content whatever happens to the file afterwards.
+ *
+ * Memory does not grow with the number of files waiting: at most `maxPending` are looked at; the
+ * events beyond are dropped and the folder is rescanned (streamed) once there is room.
+ */
+export class DropFolder {
+  private readonly watch: WatchTrigger
+  private readonly pending = new Map<string, Pending>()
+  private readonly matches: (relative: string) => boolean
+  private readonly maxPending: number
+  private readonly takeConcurrency: number
+  private readonly takeQueue: string[] = []
+  private taking = 0
+  private overflow = false
+  private scanning = false
+  private watcher: import('chokidar').FSWatcher | undefined
+  private closed = false
+  private readonly roomWaiters: Array<() => void> = []
+
+  constructor (private readonly init: DropFolderInit) {
+    const watch = init.pipeline.on.watch
+    if (watch === undefined) throw new Error(`pipeline ${init.pipeline.name} has no on.watch`)
+    this.watch = watch
+    const glob = picomatch(watch.glob, { dot: false, basename: true })
+    this.matches = (relative) => !PARTIAL.test(relative) && glob(relative)
+    this.maxPending = init.maxPending ?? 512
+    this.takeConcurrency = init.takeConcurrency ?? 4
+  }
+
+  get folder (): string { return this.watch.path }
+
+  /** Finishes what a crash left (moves files whose run ended), then watches the folder. */
+  async start (): Promise<void> {
+    await mkdir(this.watch.path, { recursive: true })
+    await this.settleEnded()
+    const { watch } = await import('chokidar')
+    const watcher = watch(this.watch.path, {
+      ignoreInitial: false,
+      persistent: true,
+      depth: this.watch.recursive ? undefined : 0,
+      ignorePermissionErrors: true,
+      // files not matching the glob are not watched at all
+      ignored: (file, stats) => stats?.isFile() === true && !this.matches(this.relative(file))
+    })
+    this.watcher = watcher
+    watcher.on('add', (file: string) => { this.consider(file) })
+    watcher.on('change', (file: string) => { this.consider(file) })
+    // the raw event comes before chokidar has read the folder again: a renamed-in file starts sooner
+    watcher.on('raw', (event: string, name: string | null, details: unknown) => {
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath
+      if (event === 'rename' && typeof name === 'string' && name !== '' && watched !== undefined) {
+        const file = path.basename(watched) === name ? watched : path.join(watched, name)
+        if (file !== this.watch.path && this.matches(this.relative(file))) this.consider(file)
+      }
+    })
+    watcher.on('error', (err: unknown) => { this.report({ type: 'file:error', pipeline: this.init.pipeline.name, path: this.watch.path, message: err instanceof Error ? err.message : String(err) }) })
+    await new Promise<void>((resolve) => watcher.once('ready', () => { resolve() }))
+    this.report({ type: 'watch:ready', pipeline: this.init.pipeline.name, folder: this.watch.path })
+  }
+
+  async stop (): Promise<void> {
+    this.closed = true
+    for (const entry of this.pending.values()) clearTimeout(entry.timer)
+    this.pending.clear()
+    for (const resolve of this.roomWaiters.splice(0)) resolve()
+    await this.watcher?.close()
+  }
+
+  /** Whether nothing is being looked at or taken (the run queue may still have work). */
+  get quiet (): boolean {
+    return this.pending.size === 0 && !this.scanning && !this.overflow
+  }
+
+  /**
+   * What follows a run: moves its file to `processed/` or `failed/` beside the folder, deletes it
+   * after a success, or keeps it, as `on.watch.after` says; then marks the ledger entry settled.
+   */
+  async ended (outcome: RunOutcome): Promise<void> {
+    const record = this.init.runs.getRun(outcome.runId)
+    const file = record?.trigger.file as { path?: string, cid?: string } | undefined
+    if (record?.trigger.kind !== 'watch' || file?.path === undefined || file.cid === undefined) return
+    await this.settle(file.path, file.cid, outcome.status)
+  }
+
+  private relative (file: string): string {
+    return path.relative(this.watch.path, file).split(path.sep).join('/')
+  }
+
+  private report (event: WatchEvent): void {
+    this.init.onEvent?.(event)
+  }
+
+  private consider (file: string): void {
+    if (this.closed) return
+    const known = this.pending.get(file)
+    if (known !== undefined) return
+    if (this.pending.size >= this.maxPending) {
+      this.overflow = true
+      return
+    }
+    this.pending.set(file, { stamp: '', since: 0, taking: false })
+    void this.check(file)
+  }
+
+  private forget (file: string): void {
+    const entry = this.pending.get(file)
+    if (entry !== undefined) clearTimeout(entry.timer)
+    this.pending.delete(file)
+    if (this.pending.size < this.maxPending / 2) {
+      for (const resolve of this.roomWaiters.splice(0)) resolve()
+      if (this.overflow && !this.scanning) void this.rescan()
+    }
+  }
+
+  /** Looks at a file: gone, taken before, ready, or to be looked at again after `stable`. */
+  private async check (file: string): Promise<void> {
+    const entry = this.pending.get(file)
+    if (entry === undefined || entry.taking || this.closed) return
+    let st: BigIntStats
+    try {
+      st = await stat(file, { bigint: true })
+    } catch {
+      this.forget(file)
+      return
+    }
+    if (!st.isFile()) { this.forget(file); return }
+    const stamp = stampOf(st)
+    const { pipeline, runs } = this.init
+    if (runs.takenByStamp(pipeline.name, `file:${file}`, stamp) !== undefined) { this.forget(file); return }
+    const now = Date.now()
+    const stableNs = BigInt(this.watch.stableMs) * 1_000_000n
+    const ready = st.ctimeNs > st.mtimeNs ||
+      BigInt(now) * 1_000_000n - st.mtimeNs >= stableNs ||
+      (entry.stamp === stamp && now - entry.since >= this.watch.stableMs)
+    if (ready) {
+      entry.taking = true
+      this.takeQueue.push(file)
+      this.pump()
+      return
+    }
+    if (entry.stamp !== stamp) {
+      entry.stamp = stamp
+      entry.since = now
+    }
+    clearTimeout(entry.timer)
+    entry.timer = setTimeout(() => { void this.check(file) }, Math.max(1, entry.since + this.watch.stableMs - now))
+  }
+
+  private pump (): void {
+    while (this.taking < this.takeConcurrency && this.takeQueue.length > 0) {
+      const file = this.takeQueue.shift() as string
+      this.taking++
+      void this.take(file).finally(() => {
+        this.taking--
+        this.pump()
+      })
+    }
+  }
+
+  /** Adds the file to the store, then records it in the ledger and queues its run, atomically. */
+  private async take (file: string): Promise<void> {
+    const { pipeline, runs, engine, store } = this.init
+    const entry = this.pending.get(file)
+    if (entry === undefined || this.closed) return
+    try {
+      const before = await stat(file, { bigint: true })
+      const cid = await store.addPath(file)
+      const after = await stat(file, { bigint: true })
+      const stamp = stampOf(after)
+      if (stamp !== stampOf(before)) {
+        // it changed while it was read: look again once it holds still
+        entry.taking = false
+        entry.stamp = stamp
+        entry.since = Date.now()
+        clearTimeout(entry.timer)
+        entry.timer = setTimeout(() => { void this.check(file) }, this.watch.stableMs)
+        return
+      }
+      const name = path.basename(file)
+      const input = this.watch.input
+      const prepared = engine.prepare(pipeline, {
+        trigger: { kind: 'watch', file: { path: file, name, size: Number(after.size), cid } },
+        ...(input !== undefined ? { inputs: { [input]: { cid, name } } } : {}),
+        cwd: this.init.cwd,
+        ...(this.init.outputsDir !== undefined ? { outputsDir: this.init.outputsDir } : {})
+      })
+      const earlier = runs.atomically(() => {
+        const taken = runs.take({ pipeline: pipeline.name, source: `file:${file}`, key: cid, runId: prepared.id, stamp })
+        if (taken === undefined) runs.createRun(prepared)
+        return taken
+      })
+      this.forget(file)
+      if (earlier === undefined) {
+        this.report({ type: 'file:taken', pipeline: pipeline.name, path: file, cid, runId: prepared.id })
+        this.init.queued()
+        return
+      }
+      this.report({ type: 'file:skipped', pipeline: pipeline.name, path: file, runId: earlier, reason: `the same content was run as ${earlier}` })
+      // the same file again: it goes where the first one went, once that run has ended
+      const status = runs.getRun(earlier)?.status
+      if (status === 'succeeded' || status === 'failed' || status === 'cancelled') await this.settle(file, cid, status)
+    } catch (err) {
+      this.forget(file)
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return
+      this.report({ type: 'file:error', pipeline: pipeline.name, path: file, message: `cannot take it: ${err instanceof Error ? err.message : String(err)}; it is looked at again when it changes` })
+    }
+  }
+
+  /** Moves, deletes or keeps a file whose run ended, unless the file there is no longer that one. */
+  private async settle (file: string, cid: string, status: RunStatus): Promise<void> {
+    const { pipeline, runs } = this.init
+    const source = `file:${file}`
+    const after = this.watch.after
+    try {
+      const st = await stat(file, { bigint: true }).catch(() => undefined)
+      const entry = runs.takenByStamp(pipeline.name, source, st === undefined ? '' : stampOf(st))
+      if (st === undefined || entry?.key !== cid || after === 'keep' || (after === 'delete' && status !== 'succeeded')) {
+        runs.settle(pipeline.name, source, cid)
+        if (st !== undefined && after !== 'move') this.report({ type: 'file:settled', pipeline: pipeline.name, path: file, action: 'kept' })
+        return
+      }
+      if (after === 'delete') {
+        await unlink(file)
+        runs.settle(pipeline.name, source, cid)
+        this.report({ type: 'file:settled', pipeline: pipeline.name, path: file, action: 'deleted' })
+        return
+      }
+      const base = path.join(path.dirname(this.watch.path), status === 'succeeded' ? 'processed' : 'failed')
+      const target = await freeName(path.join(base, path.relative(this.watch.path, file)), entry.runId)
+      await mkdir(path.dirname(target), { recursive: true })
+      await rename(file, target)
+      runs.settle(pipeline.name, source, cid)
+      this.report({ type: 'file:settled', pipeline: pipeline.name, path: file, action: 'moved', to: target })
+    } catch (err) {
+      this.report({ type: 'file:error', pipeline: pipeline.name, path: file, message: `cannot ${after} it after its run: ${err instanceof Error ? err.message : String(err)}; it is tried again at the next start` })
+    }
+  }
+
+  /** At start: the follow-up of runs that ended while (or just before) bac went down. */
+  private async settleEnded (): Promise<void> {
+    for (const entry of this.init.runs.unsettled(this.init.pipeline.name, 'file:')) {
+      if (entry.status === 'succeeded' || entry.status === 'failed' || entry.status === 'cancelled') {
+        await this.settle(entry.source.slice('file:'.length), entry.key, entry.status)
+      }
+    }
+  }
+
+  /** After dropped events: walks the folder, taking every file not taken yet, with bounded memory. */
+  private async rescan (): Promise<void> {
+    this.scanning = true
+    try {
+      while (this.overflow && !this.closed) {
+        this.overflow = false
+        await this.walk(this.watch.path)
+      }
+    } finally {
+      this.scanning = false
+    }
+  }
+
+  private async walk (folder: string): Promise<void> {
+    let dir
+    try {
+      dir = await opendir(folder, { bufferSize: 64 })
+    } catch {
+      return
+    }
+    for await (const dirent of dir) {
+      if (this.closed) return
+      const file = path.join(folder, dirent.name)
+      if (dirent.isDirectory()) {
+        if (this.watch.recursive) await this.walk(file)
+        continue
+      }
+      if (!dirent.isFile() || this.pending.has(file) || !this.matches(this.relative(file))) continue
+      while (this.pending.size >= this.maxPending && !this.closed) await new Promise<void>((resolve) => this.roomWaiters.push(resolve))
+      this.consider(file)
+    }
+  }
+}
+
+/** `target`, or when something is there already, `name.<run-id>.ext` beside it. */
+async function freeName (target: string, runId: string): Promise<string> {
+  const exists = await stat(target).then(() => true, () => false)
+  if (!exists) return target
+  const ext = path.extname(target)
+  return path.join(path.dirname(target), `${path.basename(target, ext)}.${runId}${ext}`)
+}
