@@ -24,7 +24,8 @@ async function call (url: string, init: RequestInit): Promise<unknown> {
   try {
     res = await fetch(url, init)
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err instanceof Error ? err.message : String(err))
+    const inner = (err as { cause?: { code?: string, message?: string } }).cause
+    const cause = inner?.code ?? inner?.message ?? (err instanceof Error ? err.message : String(err))
     throw new ApiError(`no bac node answers at ${new URL(url).origin} (${cause}); start one with bac serve, or give --node <url>`)
   }
   const text = await res.text()

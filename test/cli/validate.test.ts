@@ -8,7 +8,8 @@ import { FIXTURES, ROOT } from '../helpers/paths.js'
 
 const INVALID = path.join(FIXTURES, 'invalid')
 /** What `bac validate` may load: parsers, schema runtime, templates, CLI; never libp2p, Helia or SQLite. */
-const ALLOWED_PACKAGES = new Set(['yaml', 'ajv', 'handlebars', 'source-map', 'commander', 'cron-parser', 'luxon', 'picomatch', 'multiformats'])
+// ajv's compiler and its packages load because the demo's downloads.yml declares a message schema, which validation compiles
+const ALLOWED_PACKAGES = new Set(['yaml', 'ajv', 'fast-deep-equal', 'json-schema-traverse', 'fast-uri', 'handlebars', 'source-map', 'commander', 'cron-parser', 'luxon', 'picomatch', 'multiformats'])
 const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-'))
 after(() => rmSync(work, { recursive: true, force: true }))
 

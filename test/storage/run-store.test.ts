@@ -109,4 +109,61 @@ describe('run store (SQLite)', () => {
     writeFileSync(garbage, 'this is not sqlite'.repeat(100))
     assert.throws(() => openRunStore({ file: garbage }), (err: Error) => err.name === 'RunStoreError' && /cannot open the run store/.test(err.message))
   })
+
+  it('keeps a ledger: an entry is taken once, found by its stamp, settled after its run ended', () => {
+    const store = openRunStore({ file: fresh() })
+    const taken = store.atomically(() => {
+      const before = store.take({ pipeline: 'p', source: 'file:/drop/a', key: 'QmA', runId: 'r1', stamp: '1:2:3' })
+      if (before === undefined) store.createRun(newRun('r1', { request: { inputs: {}, cwd: '/' } }))
+      return before
+    })
+    assert.equal(taken, undefined)
+    assert.equal(store.take({ pipeline: 'p', source: 'file:/drop/a', key: 'QmA', runId: 'r2', stamp: '9:9:9' }), 'r1', 'the same content again names the first run')
+    assert.equal(store.takenByStamp('p', 'file:/drop/a', '9:9:9')?.runId, 'r1', 'and is known by how it looks now')
+    assert.equal(store.getRun('r2'), undefined)
+    assert.deepEqual(store.unsettled('p', 'file:'), [], 'nothing to settle while the run has not ended')
+    assert.equal(store.claimRun('r1'), true)
+    assert.equal(store.claimRun('r1'), false, 'a run is claimed once')
+    store.finishRun('r1', 'succeeded', {})
+    assert.deepEqual(store.unsettled('p', 'file:').map((e) => [e.key, e.status]), [['QmA', 'succeeded']])
+    assert.deepEqual(store.unsettled('p', 'schedule'), [])
+    store.settle('p', 'file:/drop/a', 'QmA')
+    assert.deepEqual(store.unsettled('p', 'file:'), [])
+    assert.equal(store.lastTaken('p', 'file:/drop/a', 'QmA')?.settled, true)
+  })
+
+  it('lists the runs waiting to be started, oldest first; an interrupted run only when a trigger queued it', () => {
+    let clock = 1
+    const store = openRunStore({ file: fresh(), now: () => clock++ })
+    store.createRun(newRun('q1', { request: { inputs: {}, cwd: '/' } }))
+    store.createRun(newRun('q2', { request: { inputs: { a: { cid: 'QmA', name: 'a' } }, cwd: '/' } }))
+    store.createRun(newRun('manual'))
+    store.startRun('manual')
+    assert.deepEqual(store.waitingRuns('/p/sales.yml', 10).map((r) => r.id), ['q1', 'q2'])
+    assert.deepEqual(store.getRun('q2')?.request?.inputs, { a: { cid: 'QmA', name: 'a' } })
+    assert.deepEqual(store.waitingRuns('/p/sales.yml', 1).map((r) => r.id), ['q1'])
+    assert.equal(store.claimRun('q1'), true)
+    assert.deepEqual(store.waitingRuns('/p/sales.yml', 10).map((r) => r.id), ['q2'])
+    assert.equal(store.claimRun('manual'), false, 'a running run is not claimed')
+    store.finishRun('q1', 'interrupted', { reason: 'killed' })
+    store.finishRun('manual', 'interrupted', { reason: 'killed' })
+    assert.deepEqual(store.waitingRuns('/p/sales.yml', 10, { interrupted: true }).map((r) => r.id), ['q1', 'q2'])
+  })
+
+  it('upgrades a store of schema 1 in place, keeping its runs', () => {
+    const file = fresh()
+    const db = new Database(file)
+    db.exec(`CREATE TABLE runs (id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, pipeline_file TEXT NOT NULL, status TEXT NOT NULL, summary TEXT NOT NULL,
+      data TEXT NOT NULL, trigger TEXT NOT NULL, inputs TEXT NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER,
+      result_cid TEXT, reason TEXT, owner_pid INTEGER, owner_start TEXT);
+      INSERT INTO runs VALUES ('old', 'p', '/p.yml', 'succeeded', 'p', '[]', '{"kind":"manual"}', '{}', 1, 1, 2, 'QmR', NULL, NULL, NULL);`)
+    db.pragma('user_version = 1')
+    db.close()
+    const store = openRunStore({ file })
+    assert.equal(store.getRun('old')?.resultCid, 'QmR')
+    assert.equal(store.getRun('old')?.request, undefined)
+    assert.equal(store.take({ pipeline: 'p', source: 'schedule', key: 't', runId: 'x' }), undefined)
+    store.close()
+    assert.equal(new Database(file).pragma('user_version', { simple: true }), 2)
+  })
 })
