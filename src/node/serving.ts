@@ -88,7 +88,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
       let drop: DropFolder | undefined
       const queue = new RunQueue({
         pipeline, runs: node.runs, engine: node.engine, concurrency, onEvent: emit,
-        onEnded: async (outcome) => { await drop?.ended(outcome) },
+        onEnded: (outcome) => { drop?.ended(outcome) },
         onError: (runId, error) => { emit({ type: 'run:error', runId, message: error.message }) }
       })
       queues.set(pipeline, queue)

@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
@@ -122,10 +123,26 @@ class FileDag {
   }
 }
 
+/**
+ * Opens a file for reading without touching its access time where the system allows it (the
+ * file's owner, or root, on Linux): reading a file must not change it, and a changed atime is an
+ * event for every watcher of its folder (chokidar then reads the whole folder again).
+ */
+async function openQuietly (file: string): Promise<FileHandle> {
+  const noAtime = constants.O_NOATIME
+  if (noAtime === undefined) return await open(file, 'r')
+  try {
+    return await open(file, constants.O_RDONLY | noAtime)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err
+    return await open(file, 'r')
+  }
+}
+
 /** Imports a file from disk, reading each chunk straight into its leaf block, one read ahead. */
 export async function importFile (file: string, put: PutBlock, signal?: AbortSignal): Promise<ImportedNode> {
   const dag = new FileDag(put, signal)
-  const handle = await open(file, 'r')
+  const handle = await openQuietly(file)
   try {
     const read = async (): Promise<{ buffer: Buffer, n: number }> => {
       const buffer = fullLeafBuffer()

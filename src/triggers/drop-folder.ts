@@ -1,5 +1,5 @@
-import { mkdir, opendir, rename, stat, unlink } from 'node:fs/promises'
-import type { BigIntStats } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, statSync, unlinkSync, type BigIntStats } from 'node:fs'
+import { mkdir, opendir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import picomatch from 'picomatch'
 import type { ContentStore } from '../interfaces/content-store.js'
@@ -35,6 +35,10 @@ export interface DropFolderInit {
 
 /** Names a download or an editor uses while it writes; never taken, whatever the glob. */
 const PARTIAL = /(\.part|\.partial|\.crdownload|\.download|\.tmp|\.swp|~)$/i
+
+/** How long the follow-up of ended runs (moving their files) is gathered before it is done. */
+const SETTLE_BATCH_MS = 250
+const SETTLE_BATCH_MAX_MS = 2000
 
 interface Pending {
   stamp: string
@@ -72,6 +76,10 @@ export class DropFolder {
   private watcher: import('chokidar').FSWatcher | undefined
   private closed = false
   private readonly roomWaiters: Array<() => void> = []
+  private readonly toSettle: Array<{ file: string, cid: string, status: RunStatus }> = []
+  private settleTimer: NodeJS.Timeout | undefined
+  /** Files taken by this watcher whose run has not ended: about how many wait in the folder. */
+  private outstanding = 0
 
   constructor (private readonly init: DropFolderInit) {
     const watch = init.pipeline.on.watch
@@ -115,6 +123,9 @@ export class DropFolder {
   }
 
   async stop (): Promise<void> {
+    clearTimeout(this.settleTimer)
+    this.settleTimer = undefined
+    this.flushSettles()
     this.closed = true
     for (const entry of this.pending.values()) clearTimeout(entry.timer)
     this.pending.clear()
@@ -131,11 +142,25 @@ export class DropFolder {
    * What follows a run: moves its file to `processed/` or `failed/` beside the folder, deletes it
    * after a success, or keeps it, as `on.watch.after` says; then marks the ledger entry settled.
    */
-  async ended (outcome: RunOutcome): Promise<void> {
+  ended (outcome: RunOutcome): void {
     const record = this.init.runs.getRun(outcome.runId)
     const file = record?.trigger.file as { path?: string, cid?: string } | undefined
     if (record?.trigger.kind !== 'watch' || file?.path === undefined || file.cid === undefined) return
-    await this.settle(file.path, file.cid, outcome.status)
+    this.outstanding = Math.max(0, this.outstanding - 1)
+    this.toSettle.push({ file: file.path, cid: file.cid, status: outcome.status })
+    // moved in batches: each change to the folder makes chokidar read all of it again, so during
+    // a burst one read per batch, rather than one per file, keeps the watcher off the CPU
+    // (the more files wait in the folder, the longer a read, the larger the batch)
+    this.settleTimer ??= setTimeout(() => {
+      this.settleTimer = undefined
+      this.flushSettles()
+    }, Math.min(SETTLE_BATCH_MAX_MS, Math.max(SETTLE_BATCH_MS, this.outstanding / 4)))
+  }
+
+  private flushSettles (): void {
+    const batch = this.toSettle.splice(0)
+    if (batch.length === 0) return
+    this.init.runs.atomically(() => { for (const { file, cid, status } of batch) this.settle(file, cid, status) })
   }
 
   private relative (file: string): string {
@@ -247,6 +272,7 @@ export class DropFolder {
       })
       this.forget(file)
       if (earlier === undefined) {
+        this.outstanding++
         this.report({ type: 'file:taken', pipeline: pipeline.name, path: file, cid, runId: prepared.id })
         this.init.queued()
         return
@@ -254,7 +280,7 @@ export class DropFolder {
       this.report({ type: 'file:skipped', pipeline: pipeline.name, path: file, runId: earlier, reason: `the same content was run as ${earlier}` })
       // the same file again: it goes where the first one went, once that run has ended
       const status = runs.getRun(earlier)?.status
-      if (status === 'succeeded' || status === 'failed' || status === 'cancelled') await this.settle(file, cid, status)
+      if (status === 'succeeded' || status === 'failed' || status === 'cancelled') this.settle(file, cid, status)
     } catch (err) {
       this.forget(file)
       const code = (err as NodeJS.ErrnoException).code
@@ -263,29 +289,37 @@ export class DropFolder {
     }
   }
 
-  /** Moves, deletes or keeps a file whose run ended, unless the file there is no longer that one. */
-  private async settle (file: string, cid: string, status: RunStatus): Promise<void> {
+  /**
+   * Moves, deletes or keeps a file whose run ended, unless the file there is no longer that one.
+   * Synchronous on purpose: a batch of them changes the folder within one turn of the event loop,
+   * so the watcher sees one burst of changes, not one change at a time.
+   */
+  private settle (file: string, cid: string, status: RunStatus): void {
     const { pipeline, runs } = this.init
     const source = `file:${file}`
     const after = this.watch.after
     try {
-      const st = await stat(file, { bigint: true }).catch(() => undefined)
-      const entry = runs.takenByStamp(pipeline.name, source, st === undefined ? '' : stampOf(st))
+      let st: BigIntStats | undefined
+      try {
+        st = statSync(file, { bigint: true })
+      } catch {
+        st = undefined
+      }
+      const entry = st === undefined ? undefined : runs.takenByStamp(pipeline.name, source, stampOf(st))
       if (st === undefined || entry?.key !== cid || after === 'keep' || (after === 'delete' && status !== 'succeeded')) {
         runs.settle(pipeline.name, source, cid)
-        if (st !== undefined && after !== 'move') this.report({ type: 'file:settled', pipeline: pipeline.name, path: file, action: 'kept' })
         return
       }
       if (after === 'delete') {
-        await unlink(file)
+        unlinkSync(file)
         runs.settle(pipeline.name, source, cid)
         this.report({ type: 'file:settled', pipeline: pipeline.name, path: file, action: 'deleted' })
         return
       }
       const base = path.join(path.dirname(this.watch.path), status === 'succeeded' ? 'processed' : 'failed')
-      const target = await freeName(path.join(base, path.relative(this.watch.path, file)), entry.runId)
-      await mkdir(path.dirname(target), { recursive: true })
-      await rename(file, target)
+      const target = freeName(path.join(base, path.relative(this.watch.path, file)), entry.runId)
+      mkdirSync(path.dirname(target), { recursive: true })
+      renameSync(file, target)
       runs.settle(pipeline.name, source, cid)
       this.report({ type: 'file:settled', pipeline: pipeline.name, path: file, action: 'moved', to: target })
     } catch (err) {
@@ -297,7 +331,7 @@ export class DropFolder {
   private async settleEnded (): Promise<void> {
     for (const entry of this.init.runs.unsettled(this.init.pipeline.name, 'file:')) {
       if (entry.status === 'succeeded' || entry.status === 'failed' || entry.status === 'cancelled') {
-        await this.settle(entry.source.slice('file:'.length), entry.key, entry.status)
+        this.settle(entry.source.slice('file:'.length), entry.key, entry.status)
       }
     }
   }
@@ -337,9 +371,8 @@ export class DropFolder {
 }
 
 /** `target`, or when something is there already, `name.<run-id>.ext` beside it. */
-async function freeName (target: string, runId: string): Promise<string> {
-  const exists = await stat(target).then(() => true, () => false)
-  if (!exists) return target
+function freeName (target: string, runId: string): string {
+  if (!existsSync(target)) return target
   const ext = path.extname(target)
   return path.join(path.dirname(target), `${path.basename(target, ext)}.${runId}${ext}`)
 }
