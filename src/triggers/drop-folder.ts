@@ -146,6 +146,10 @@ export class DropFolder {
     const record = this.init.runs.getRun(outcome.runId)
     const file = record?.trigger.file as { path?: string, cid?: string } | undefined
     if (record?.trigger.kind !== 'watch' || file?.path === undefined || file.cid === undefined) return
+    // an interrupted run is taken up again at the next start: its file stays where it is
+    if (outcome.status !== 'succeeded' && outcome.status !== 'failed' && outcome.status !== 'cancelled') return
+    // once stopped, the next start does it (it settles what ended before it)
+    if (this.closed) return
     this.outstanding = Math.max(0, this.outstanding - 1)
     this.toSettle.push({ file: file.path, cid: file.cid, status: outcome.status })
     // moved in batches: each change to the folder makes chokidar read all of it again, so during

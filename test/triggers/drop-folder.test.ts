@@ -130,4 +130,27 @@ steps:
     await until(() => existsSync(path.join(p.dir, 'failed', 'bad.txt')), 'the move to failed/')
     assert.equal(p.runs()[0]?.status, 'failed')
   })
+
+  it('stopping the node interrupts a running run, keeps its file, and the next start finishes that same run', async () => {
+    const p = project()
+    const pipeline = p.pipeline('slow', `name: slow
+on:
+  watch: { path: ../drop, after: move, stable: 100ms }
+steps:
+  wait:
+    run: sleep 1; echo done
+`)
+    await p.start([pipeline])
+    writeFileSync(path.join(p.dir, 'drop', 'a.txt'), 'a\n')
+    await until(() => p.runs()[0]?.status === 'running', 'the run to start')
+    await p.stop()
+    await p.start([])
+    assert.equal(p.runs()[0]?.status, 'interrupted')
+    await p.stop()
+    assert.ok(existsSync(path.join(p.dir, 'drop', 'a.txt')), 'the file stays until its run ends')
+    await p.start([pipeline])
+    await until(() => existsSync(path.join(p.dir, 'processed', 'a.txt')), 'the run taken up again, and the file moved')
+    assert.equal(p.runs().length, 1)
+    assert.equal(p.runs()[0]?.status, 'succeeded')
+  })
 })

@@ -125,5 +125,7 @@ export async function serveCommand (options: ServeOptions, io: Io): Promise<numb
   const files = paths.length === 0 ? [] : discoverPipelines(paths)
   const pipelines = loadPipelines(files, io)
   if (pipelines === undefined) return EXIT.usage
-  return await serveUntilStopped(io, pipelines, options, { api: parseListen(options.api ?? '127.0.0.1:1234') })
+  const api = parseListen(options.api ?? '127.0.0.1:1234')
+  if (!/^(127\.|::1$|localhost$)/.test(api.host)) io.err(`bac: warning: the API on ${api.host} has no authentication: anyone who can reach it can start runs; keep it on 127.0.0.1 unless a proxy guards it\n`)
+  return await serveUntilStopped(io, pipelines, options, { api })
 }
