@@ -153,4 +153,23 @@ steps:
     assert.equal(p.runs().length, 1)
     assert.equal(p.runs()[0]?.status, 'succeeded')
   })
+
+  it('with recursive, takes files in subfolders (glob on the name) and keeps their place under processed/', async () => {
+    const p = project()
+    const pipeline = p.pipeline('deep', `name: deep
+on:
+  watch: { path: ../drop, glob: "*.csv", recursive: true, after: move, stable: 100ms }
+steps:
+  name:
+    run: echo {{ trigger.file.name }}
+`)
+    mkdirSync(path.join(p.dir, 'drop', 'a', 'b'), { recursive: true })
+    writeFileSync(path.join(p.dir, 'drop', 'a', 'b', 'deep.csv'), 'x\n')
+    writeFileSync(path.join(p.dir, 'drop', 'a', 'b', 'skip.txt'), 'x\n')
+    await p.start([pipeline])
+    writeFileSync(path.join(p.dir, 'drop', 'a', 'later.csv'), 'y\n')
+    await until(() => existsSync(path.join(p.dir, 'processed', 'a', 'b', 'deep.csv')) && existsSync(path.join(p.dir, 'processed', 'a', 'later.csv')), 'both files moved')
+    assert.equal(p.runs().length, 2)
+    assert.ok(existsSync(path.join(p.dir, 'drop', 'a', 'b', 'skip.txt')))
+  })
 })
