@@ -49,6 +49,7 @@ function program (io: Io, result: { code: number }): Command {
   root.command('watch')
     .description('Watch the drop folders of pipelines (on.watch): each new file starts one run, exactly once, even across restarts')
     .argument('<pipelines...>', 'pipeline files with on.watch')
+    .option('--once', 'run the files there now (and those queued), then exit: 0 when every run succeeded, 1 otherwise')
     .option('-c, --concurrency <n>', 'runs of one pipeline at once at most (default: the number of cores)')
     .option('--outputs <dir>', 'where results are copied, as <dir>/<run-id>/ (default: ./outputs)')
     .option('--json', 'print events as JSON lines')

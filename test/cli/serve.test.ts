@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -73,6 +73,9 @@ describe('bac serve, bac message send, bac watch', () => {
       const list = bac(['job', 'list'], { env, cwd: project })
       assert.equal(list.code, 0, list.stderr)
       assert.match(list.stdout, /downloads/)
+      const [latest] = JSON.parse(bac(['job', 'list', '--json'], { env, cwd: project }).stdout) as Array<{ id: string }>
+      const describe = bac(['job', 'describe', latest?.id ?? ''], { env, cwd: project })
+      assert.match(describe.stdout, /trigger: {3}message \{"zip_path":".*sales.zip","target":"q1","group_by":null\}/)
     } finally {
       assert.equal(await interrupt(node.child), 0)
     }
@@ -95,5 +98,22 @@ describe('bac serve, bac message send, bac watch', () => {
     assert.deepEqual(readdirSync(path.join(project, 'processed')), ['q1.zip'])
     assert.match(node.stderr(), /drop\/q1.zip taken \(Qm\w+\): run \w+ queued/)
     assert.match(node.stderr(), /run \w+ succeeded in .*, result Qm/)
+  })
+
+  it('bac watch --once runs the files already there, then exits (0 when all succeeded)', () => {
+    const once = path.join(work, 'once')
+    for (const dir of ['pipelines', 'jobstore', 'scripts']) cpSync(path.join(ROOT, dir), path.join(once, dir), { recursive: true })
+    mkdirSync(path.join(once, 'drop'))
+    copyFileSync(path.join(once, 'pipelines', 'data', 'sales.zip'), path.join(once, 'drop', 'a.zip'))
+    copyFileSync(path.join(once, 'pipelines', 'data', 'sales.zip'), path.join(once, 'drop', 'b.zip'))
+    writeFileSync(path.join(once, 'drop', 'broken.zip'), 'not a zip')
+    const r = bac(['watch', 'pipelines/sales-report.yml', '--once', '--data-dir', path.join(work, 'once-data')], { env, cwd: once })
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /done: 1 run did not succeed/)
+    assert.deepEqual(readdirSync(path.join(once, 'processed')).sort(), ['a.zip', 'b.zip'])
+    assert.deepEqual(readdirSync(path.join(once, 'failed')), ['broken.zip'])
+    const again = bac(['watch', 'pipelines/sales-report.yml', '--once', '--data-dir', path.join(work, 'once-data')], { env, cwd: once })
+    assert.equal(again.code, 0, again.stderr)
+    assert.doesNotMatch(again.stderr, /taken/)
   })
 })

@@ -62,7 +62,7 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
     `run:       ${run.id}`,
     `pipeline:  ${run.pipeline} (${run.pipelineFile})`,
     `status:    ${run.status}${run.reason !== undefined ? ` (${run.reason})` : ''}`,
-    `trigger:   ${String(run.trigger.kind ?? 'manual')}`,
+    `trigger:   ${triggerLine(run.trigger)}`,
     `started:   ${time(run.startedAt)}   took: ${took(run)}`,
     `result:    ${run.resultCid ?? '-'}`,
     `inputs:    ${Object.entries(run.inputs).map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? String((v as { cid?: string }).cid) : JSON.stringify(v)}`).join(' ') || '-'}`,
@@ -165,4 +165,17 @@ export async function jobGetCommand (id: string, target: string | undefined, opt
   await withNode(options.dataDir, async (node) => { await node.store.get(cid, destination) })
   io.err(`wrote the result of run ${run.id} (${run.resultCid}) to ${destination}\n`)
   return EXIT.ok
+}
+
+/** How a run was started, in one line: the kind and what it took (file, message, fire time). */
+function triggerLine (trigger: Readonly<Record<string, unknown>>): string {
+  const kind = String(trigger.kind ?? 'manual')
+  const file = trigger.file as { path?: string, cid?: string } | undefined
+  if (kind === 'watch' && file !== undefined) return `watch ${file.path ?? ''} (${file.cid ?? ''})`
+  if (kind === 'message') {
+    const text = JSON.stringify(trigger.message ?? {})
+    return `message ${text.length > 200 ? `${text.slice(0, 197)}...` : text}`
+  }
+  if (kind === 'schedule') return `schedule ${String(trigger.time ?? '')}`
+  return kind
 }

@@ -14,6 +14,7 @@ export interface ServeOptions {
   api?: string
   json?: boolean
   verbose?: boolean
+  once?: boolean
 }
 
 /** `--api host:port` (or a port alone) into its parts; `false` for none. */
@@ -83,6 +84,8 @@ export function nodeEventRenderer (io: Io, options: { json?: boolean, verbose?: 
 async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeOptions, extra: { triggers?: { watch?: boolean, schedule?: boolean, message?: boolean }, api?: { host: string, port: number } }): Promise<number> {
   const concurrency = concurrencyOf(options)
   const dataDir = options.dataDir ?? defaultDataDir()
+  const render = nodeEventRenderer(io, options)
+  let failed = 0
   const node = await startServing({
     dataDir,
     pipelines,
@@ -91,21 +94,33 @@ async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeO
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(extra.triggers !== undefined ? { triggers: extra.triggers } : {}),
     ...(extra.api !== undefined ? { api: extra.api } : {}),
-    onEvent: nodeEventRenderer(io, options)
+    onEvent: (event) => {
+      if (event.type === 'run:end' && event.status !== 'succeeded' && event.status !== 'interrupted') failed++
+      render(event)
+    }
   })
-  io.err(`${time()} node ${node.id} on ${displayPath(node.dataDir)}${node.url !== undefined ? `, API ${node.url}` : ''}; Ctrl-C to stop\n`)
+  io.err(`${time()} node ${node.id} on ${displayPath(node.dataDir)}${node.url !== undefined ? `, API ${node.url}` : ''}; ${options.once === true ? 'until every file is done' : 'Ctrl-C to stop'}\n`)
   if (node.url !== undefined && options.json === true) io.out(`${JSON.stringify({ type: 'node:ready', id: node.id, url: node.url })}\n`)
+  let signalled = false
   await new Promise<void>((resolve) => {
     const stop = (): void => {
+      signalled = true
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       resolve()
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
+    // --once: done when no file is being taken and no run is running or waiting
+    if (options.once === true) void node.idle().then(() => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve() })
   })
-  io.err(`${time()} stopping: running runs are interrupted and taken up again at the next start\n`)
+  if (signalled) io.err(`${time()} stopping: running runs are interrupted and taken up again at the next start\n`)
   await node.stop()
+  if (options.once === true) {
+    if (signalled) return EXIT.cancelled
+    io.err(`${time()} done${failed > 0 ? `: ${failed} run${failed === 1 ? '' : 's'} did not succeed` : ''}\n`)
+    return failed > 0 ? EXIT.failed : EXIT.ok
+  }
   return EXIT.ok
 }
 
