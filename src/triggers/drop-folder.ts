@@ -3,9 +3,10 @@ import { mkdir, opendir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import picomatch from 'picomatch'
 import type { ContentStore } from '../interfaces/content-store.js'
-import type { Engine, RunOutcome } from '../interfaces/engine.js'
-import type { Pipeline, WatchTrigger } from '../interfaces/pipeline.js'
-import type { RunStatus, RunStore } from '../interfaces/run-store.js'
+import type { RunOutcome } from '../interfaces/engine.js'
+import type { WatchTrigger } from '../interfaces/pipeline.js'
+import type { RunStatus } from '../interfaces/run-store.js'
+import { takeOnce, type TriggerInit } from './take.js'
 
 /** What a drop folder reports, for the CLI and the node's log. */
 export type WatchEvent =
@@ -15,17 +16,9 @@ export type WatchEvent =
   | { readonly type: 'file:settled', readonly pipeline: string, readonly path: string, readonly action: 'moved' | 'deleted' | 'kept', readonly to?: string }
   | { readonly type: 'file:error', readonly pipeline: string, readonly path: string, readonly message: string }
 
-export interface DropFolderInit {
-  /** A pipeline with `on.watch`. */
-  readonly pipeline: Pipeline
+/** `pipeline` is one with `on.watch`. */
+export interface DropFolderInit extends TriggerInit {
   readonly store: ContentStore
-  readonly runs: RunStore
-  readonly engine: Engine
-  /** Where relative paths of the runs' options are resolved. */
-  readonly cwd: string
-  readonly outputsDir?: string
-  /** Called after a run was queued, to start it. */
-  readonly queued: () => void
   readonly onEvent?: (event: WatchEvent) => void
   /** Files looked at, at most, at once; more are found again by a rescan. @default 512 */
   readonly maxPending?: number
@@ -244,7 +237,7 @@ export class DropFolder {
 
   /** Adds the file to the store, then records it in the ledger and queues its run, atomically. */
   private async take (file: string): Promise<void> {
-    const { pipeline, runs, engine, store } = this.init
+    const { pipeline, runs, store } = this.init
     const entry = this.pending.get(file)
     if (entry === undefined || this.closed) return
     try {
@@ -263,22 +256,14 @@ export class DropFolder {
       }
       const name = path.basename(file)
       const input = this.watch.input
-      const prepared = engine.prepare(pipeline, {
+      const { runId, earlier } = takeOnce(this.init, { source: `file:${file}`, key: cid, stamp }, {
         trigger: { kind: 'watch', file: { path: file, name, size: Number(after.size), cid } },
-        ...(input !== undefined ? { inputs: { [input]: { cid, name } } } : {}),
-        cwd: this.init.cwd,
-        ...(this.init.outputsDir !== undefined ? { outputsDir: this.init.outputsDir } : {})
-      })
-      const earlier = runs.atomically(() => {
-        const taken = runs.take({ pipeline: pipeline.name, source: `file:${file}`, key: cid, runId: prepared.id, stamp })
-        if (taken === undefined) runs.createRun(prepared)
-        return taken
+        ...(input !== undefined ? { inputs: { [input]: { cid, name } } } : {})
       })
       this.forget(file)
       if (earlier === undefined) {
         this.outstanding++
-        this.report({ type: 'file:taken', pipeline: pipeline.name, path: file, cid, runId: prepared.id })
-        this.init.queued()
+        this.report({ type: 'file:taken', pipeline: pipeline.name, path: file, cid, runId })
         return
       }
       this.report({ type: 'file:skipped', pipeline: pipeline.name, path: file, runId: earlier, reason: `the same content was run as ${earlier}` })

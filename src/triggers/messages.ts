@@ -3,6 +3,7 @@ import type { Engine } from '../interfaces/engine.js'
 import { MessageError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunStore } from '../interfaces/run-store.js'
+import { prepareRun } from './take.js'
 
 /** One message row: the fields a run reads as `trigger.message.<field>`. */
 export type MessageRow = Readonly<Record<string, unknown>>
@@ -167,17 +168,13 @@ export class MessageRouter {
         }
       })
     }
-    const { runs, engine } = this.init
+    const { runs } = this.init
     const source = `message:${topic}`
     const prepared = targets.flatMap((pipeline) => rows.map((row, i) => ({
       pipeline,
       row: i,
-      run: engine.prepare(pipeline, {
-        // a field the schema declares but the row leaves out reads as null (`default` gives it a value)
-        trigger: { kind: 'message', message: { ...this.declared(pipeline), ...row } },
-        cwd: this.init.cwd,
-        ...(this.init.outputsDir !== undefined ? { outputsDir: this.init.outputsDir } : {})
-      })
+      // a field the schema declares but the row leaves out reads as null (`default` gives it a value)
+      run: prepareRun(this.init, pipeline, { trigger: { kind: 'message', message: { ...this.declared(pipeline), ...row } } })
     })))
     const earlier = runs.atomically(() => {
       for (const [i, { pipeline, row, run }] of prepared.entries()) {

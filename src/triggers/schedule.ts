@@ -1,19 +1,13 @@
 import { CronExpressionParser } from 'cron-parser'
-import type { Engine } from '../interfaces/engine.js'
-import type { Pipeline, ScheduleTrigger } from '../interfaces/pipeline.js'
-import type { RunStore } from '../interfaces/run-store.js'
+import type { ScheduleTrigger } from '../interfaces/pipeline.js'
+import { takeOnce, type TriggerInit } from './take.js'
 
 export type ScheduleEvent =
   | { readonly type: 'schedule:next', readonly pipeline: string, readonly at: string }
   | { readonly type: 'schedule:fired', readonly pipeline: string, readonly at: string, readonly runId: string }
 
-export interface ScheduleInit {
-  readonly pipeline: Pipeline
-  readonly runs: RunStore
-  readonly engine: Engine
-  readonly cwd: string
-  readonly outputsDir?: string
-  readonly queued: () => void
+/** `pipeline` is one with `on.schedule`. */
+export interface ScheduleInit extends TriggerInit {
   readonly onEvent?: (event: ScheduleEvent) => void
   /** Milliseconds since the epoch. @default Date.now */
   readonly now?: () => number
@@ -72,22 +66,9 @@ export class Schedule {
   }
 
   private fire (at: number): void {
-    const { pipeline, runs, engine } = this.init
     const time = new Date(at).toISOString()
-    const prepared = engine.prepare(pipeline, {
-      trigger: { kind: 'schedule', time },
-      cwd: this.init.cwd,
-      ...(this.init.outputsDir !== undefined ? { outputsDir: this.init.outputsDir } : {})
-    })
-    const earlier = runs.atomically(() => {
-      const taken = runs.take({ pipeline: pipeline.name, source: 'schedule', key: time, runId: prepared.id })
-      if (taken === undefined) runs.createRun(prepared)
-      return taken
-    })
-    if (earlier === undefined) {
-      this.init.onEvent?.({ type: 'schedule:fired', pipeline: pipeline.name, at: time, runId: prepared.id })
-      this.init.queued()
-    }
+    const { runId, earlier } = takeOnce(this.init, { source: 'schedule', key: time }, { trigger: { kind: 'schedule', time } })
+    if (earlier === undefined) this.init.onEvent?.({ type: 'schedule:fired', pipeline: this.init.pipeline.name, at: time, runId })
     this.last = at
     this.arm()
   }

@@ -5,8 +5,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { bac } from '../helpers/cli.js'
-import { BAC_BIN, ROOT } from '../helpers/paths.js'
+import { bac, startBac } from '../helpers/cli.js'
+import { ROOT } from '../helpers/paths.js'
 
 const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-run-'))
 after(() => rmSync(work, { recursive: true, force: true }))
@@ -16,16 +16,7 @@ const project = path.join(work, 'project')
 mkdirSync(path.join(project, 'pipelines'), { recursive: true })
 cpSync(path.join(ROOT, 'jobstore'), path.join(project, 'jobstore'), { recursive: true })
 
-/** Starts `bac` in the background and resolves once its stderr shows `text`. */
-async function startUntil (args: string[], text: RegExp): Promise<{ child: ReturnType<typeof spawn>, stderr: () => string }> {
-  const child = spawn(process.execPath, [BAC_BIN, ...args], { cwd: project, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); if (text.test(stderr)) resolve() })
-    child.on('exit', () => { reject(new Error(`bac ended before ${String(text)}:\n${stderr}`)) })
-  })
-  return { child, stderr: () => stderr }
-}
+const startUntil = async (args: string[], text: RegExp): ReturnType<typeof startBac> => await startBac(args, text, { cwd: project, env })
 const exited = async (child: ReturnType<typeof spawn>): Promise<number | null> => await new Promise((resolve) => {
   if (child.exitCode !== null) resolve(child.exitCode)
   else child.on('exit', (code) => resolve(code))

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { bac } from '../helpers/cli.js'
-import { BAC_BIN, ROOT } from '../helpers/paths.js'
+import { bac, startBac } from '../helpers/cli.js'
+import { ROOT } from '../helpers/paths.js'
 
 const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-serve-'))
 after(() => rmSync(work, { recursive: true, force: true }))
@@ -16,16 +16,7 @@ const env = { BAC_HOME: home }
 const project = path.join(work, 'project')
 for (const dir of ['pipelines', 'jobstore', 'scripts']) cpSync(path.join(ROOT, dir), path.join(project, dir), { recursive: true })
 
-/** Starts `bac` in the background and resolves once its stderr matches `text`. */
-async function startUntil (args: string[], text: RegExp): Promise<{ child: ChildProcess, stderr: () => string }> {
-  const child = spawn(process.execPath, [BAC_BIN, ...args], { cwd: project, env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  await new Promise<void>((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); if (text.test(stderr)) resolve() })
-    child.on('exit', () => { reject(new Error(`bac ended before ${String(text)}:\n${stderr}`)) })
-  })
-  return { child, stderr: () => stderr }
-}
+const startUntil = async (args: string[], text: RegExp): ReturnType<typeof startBac> => await startBac(args, text, { cwd: project, env })
 
 async function interrupt (child: ChildProcess): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))

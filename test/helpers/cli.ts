@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { BAC_BIN, ROOT } from './paths.js'
 
 export interface CliResult { code: number | null, stdout: string, stderr: string }
@@ -12,4 +12,15 @@ export function bac (args: readonly string[], options: { cwd?: string, env?: Rec
     timeout: 30_000
   })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
+}
+
+/** Starts the built `bac` in the background and resolves once its stderr matches `text`. */
+export async function startBac (args: readonly string[], text: RegExp, options: { cwd: string, env?: Record<string, string> }): Promise<{ child: ChildProcess, stderr: () => string }> {
+  const child = spawn(process.execPath, [BAC_BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); if (text.test(stderr)) resolve() })
+    child.on('exit', () => { reject(new Error(`bac ended before ${String(text)}:\n${stderr}`)) })
+  })
+  return { child, stderr: () => stderr }
 }
