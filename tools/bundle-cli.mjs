@@ -6,10 +6,13 @@
 // outside the bundle and load only when used. dist/bin/meta.json lists what was bundled; a test
 // checks it holds only the packages `bac validate` may load.
 import { build } from 'esbuild'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+// chunks of earlier builds would pile up: each build writes its own
+rmSync(path.join(root, 'dist', 'bin', 'chunks'), { recursive: true, force: true })
 await build({
   entryPoints: { bac: path.join(root, 'dist', 'cli', 'bin.js') },
   outdir: path.join(root, 'dist', 'bin'),

@@ -32,6 +32,11 @@ export interface ContentStore {
    * one adding an equal folder from disk gives.
    */
   compose: (entries: Readonly<Record<string, string>>, options?: StoreOptions) => Promise<string>
+  /**
+   * Merges folders into one: what only one holds is taken as it is, a path they hold alike is
+   * kept once, and a path they hold differently rejects with `MergeClashError` naming it.
+   */
+  merge: (cids: readonly string[], options?: StoreOptions) => Promise<string>
   /** Whether the root block of a CID is in the store. */
   has: (cid: string, options?: StoreOptions) => Promise<boolean>
 }

@@ -15,7 +15,7 @@ export interface TriggerInfo {
 /** Progress of a run, as typed events the CLI renders and the HTTP API streams. */
 export type RunEvent =
   | { readonly type: 'run:start', readonly runId: string, readonly pipeline: string, readonly steps: readonly string[] }
-  | { readonly type: 'step:start', readonly runId: string, readonly stepId: string, readonly item?: number, readonly attempt: number, readonly executor: string }
+  | { readonly type: 'step:start', readonly runId: string, readonly stepId: string, readonly item?: number, readonly attempt: number, readonly executor: string, readonly node?: string }
   | { readonly type: 'step:log', readonly runId: string, readonly stepId: string, readonly item?: number, readonly stream: 'stdout' | 'stderr', readonly text: string }
   | { readonly type: 'step:end', readonly runId: string, readonly stepId: string, readonly status: StepStatus, readonly durationMs: number, readonly outputsCid?: string, readonly reason?: string }
   | { readonly type: 'run:end', readonly runId: string, readonly status: RunStatus, readonly durationMs: number, readonly resultCid?: string, readonly reason?: string }
@@ -46,8 +46,11 @@ export interface RunOptions {
 
 export interface StepOutcome {
   readonly status: StepStatus
+  /** What later steps read: the merged view (or, with `merge: per-node`, a folder of node ids). */
   readonly outputsCid?: string
   readonly reason?: string
+  /** Node id to what that node's run of the step wrote. */
+  readonly nodes?: Readonly<Record<string, string>>
 }
 
 export interface RunOutcome {

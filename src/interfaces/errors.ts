@@ -129,3 +129,33 @@ export class RunTakenError extends BacError {
     this.id = id
   }
 }
+
+/** A peer was given up on while it ran a task: it disconnected, stopped answering, or broke the protocol. */
+export class NodeLostError extends BacError {
+  readonly peer: string
+  constructor (peer: string, reason: string, options?: { cause?: unknown }) {
+    super(`node ${peer} was lost: ${reason}`, options)
+    this.peer = peer
+  }
+}
+
+/** A peer would not run a task: it does not trust this node, speaks another protocol, or lacks the executor. */
+export class DispatchRefusedError extends BacError {
+  readonly peer: string
+  constructor (peer: string, reason: string) {
+    super(`node ${peer} refused the step: ${reason}`)
+    this.peer = peer
+  }
+}
+
+/** The network could not start: a port in use, an unreadable identity key, a bad multiaddr. */
+export class NetworkError extends UserError {}
+
+/** Folders being merged hold the same path with different content. */
+export class MergeClashError extends UserError {
+  readonly path: string
+  constructor (path: string, detail: string) {
+    super(`${path} ${detail}`)
+    this.path = path
+  }
+}

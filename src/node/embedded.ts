@@ -1,18 +1,41 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { ContentStore } from '../interfaces/content-store.js'
 import type { Engine, RunOptions, RunOutcome } from '../interfaces/engine.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunStore } from '../interfaces/run-store.js'
 import { createProcessExecutor, createSandboxExecutor } from '../executors/index.js'
-import { createEngine } from '../scheduler/index.js'
-import { createFsStore, openRunStore } from '../storage/index.js'
+import type { Network } from '../network/index.js'
+import { createEngine, Semaphore, TaskHost, type EngineComponents } from '../scheduler/index.js'
+import { createFsStore, createUnixfsStore, openRunStore, PackBlockstore } from '../storage/index.js'
+import { VERSION } from '../version.js'
 import { createTemplateEngine } from '../template/index.js'
+
+/** How a node joins the network (`bac serve`); a node without it runs alone. */
+export interface NodeNetworkOptions {
+  /** Multiaddrs to listen on. @default ['/ip4/127.0.0.1/tcp/0'] */
+  readonly listen?: readonly string[]
+  /** Peers to join (multiaddrs with `/p2p/<peer-id>`). */
+  readonly peers?: readonly string[]
+  readonly labels?: Readonly<Record<string, string>>
+  /** Peer ids to trust, besides `<dataDir>/trusted-peers`. */
+  readonly trust?: readonly string[]
+  /** Trust peers on loopback (devstack). */
+  readonly dev?: boolean
+  /** Steps this node runs for peers at once. @default the number of cores */
+  readonly slots?: number
+  readonly advertIntervalMs?: number
+  readonly livenessMs?: number
+  readonly log?: (line: string) => void
+}
 
 export interface EmbeddedNodeInit {
   /** The node's data dir (created on first use). */
   dataDir: string
+  /** Join the network: steps may run on peers, and peers' steps run here. */
+  network?: NodeNetworkOptions
 }
 
 /** A node that lives as long as one command: the content store, run store, executors, engine. */
@@ -24,6 +47,8 @@ export interface EmbeddedNode {
   /** Runs of a process that died, marked interrupted when the node opened. */
   readonly recovered: readonly string[]
   readonly engine: Engine
+  /** The node on the network, when it joined one. */
+  readonly network?: Network
   run: (pipeline: Pipeline, options?: RunOptions) => Promise<RunOutcome>
   close: () => Promise<void>
 }
@@ -46,16 +71,67 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   const dataDir = path.resolve(init.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const id = nodeId(dataDir)
-  const store = createFsStore({ dataDir })
+  if (init.network === undefined) return await assemble(dataDir, id, createFsStore({ dataDir }), undefined)
+  const options = init.network
+  const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
+  await blockstore.open()
+  const executors = { process: createProcessExecutor(), sandbox: createSandboxExecutor() }
+  let host: TaskHost | undefined
+  const slots = new Semaphore(options.slots ?? availableParallelism())
+  let network: Network
+  try {
+    // loaded only by a node that joins a network: libp2p and Helia are large
+    const { startNetwork } = await import('../network/index.js')
+    network = await startNetwork({
+      dataDir,
+      nodeId: id,
+      version: VERSION,
+      ...(options.listen !== undefined ? { listen: options.listen } : {}),
+      ...(options.peers !== undefined ? { peers: options.peers } : {}),
+      ...(options.labels !== undefined ? { labels: options.labels } : {}),
+      executors: Object.keys(executors),
+      slots: options.slots ?? availableParallelism(),
+      trust: { ...(options.trust !== undefined ? { peers: options.trust } : {}), loopback: options.dev === true },
+      blockstore,
+      run: async (task, runOptions) => {
+        if (host === undefined) throw new Error('the node is still starting')
+        const running = host
+        return await slots.use(async () => await running.run(task, runOptions))
+      },
+      ...(options.advertIntervalMs !== undefined ? { advertIntervalMs: options.advertIntervalMs } : {}),
+      ...(options.livenessMs !== undefined ? { livenessMs: options.livenessMs } : {}),
+      ...(options.log !== undefined ? { log: options.log } : {})
+    })
+  } catch (err) {
+    await blockstore.close()
+    throw err
+  }
+  const store = createUnixfsStore({ blockstore: network.blockstore })
+  const node = await assemble(dataDir, id, {
+    ...store,
+    start: async () => {},
+    stop: async () => {
+      await host?.close()
+      await network.stop()
+      await blockstore.close()
+    }
+  }, network, executors, options.labels)
+  host = new TaskHost({ store, runs: node.runs, executors, templates: createTemplateEngine(), network }, dataDir)
+  return node
+}
+
+/** The node's parts on an open content store. */
+async function assemble (dataDir: string, id: string, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'] = { process: createProcessExecutor(), sandbox: createSandboxExecutor() }, labels?: Readonly<Record<string, string>>): Promise<EmbeddedNode> {
   await store.start()
   const runs = openRunStore({ file: path.join(dataDir, 'runs.db') })
   const recovered = runs.recoverInterrupted()
   const engine = createEngine({
     store,
     runs,
-    executors: { process: createProcessExecutor(), sandbox: createSandboxExecutor() },
-    templates: createTemplateEngine()
-  }, { dataDir, nodeId: id })
+    executors,
+    templates: createTemplateEngine(),
+    ...(network !== undefined ? { network } : {})
+  }, { dataDir, nodeId: id, ...(labels !== undefined ? { labels } : {}) })
   return {
     id,
     dataDir,
@@ -63,6 +139,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
     runs,
     recovered,
     engine,
+    ...(network !== undefined ? { network } : {}),
     run: async (pipeline, options) => await engine.run(pipeline, options),
     close: async () => {
       runs.close()

@@ -10,6 +10,8 @@ import type { RunRecord } from '../interfaces/run-store.js'
 import { inputsView, type RunScope } from './context.js'
 import { resolveInputs, type InputValue } from './inputs.js'
 import type { EngineComponents, RunContext } from './run-context.js'
+import { ancestorsOf } from './graph.js'
+import { Placement } from './placement.js'
 import { Semaphore } from './semaphore.js'
 import { runStep } from './step.js'
 import { Workspace } from './workspace.js'
@@ -19,6 +21,8 @@ export interface EngineInit {
   dataDir: string
   /** This node's id, in results as `<step>/<node-id>/`. */
   nodeId: string
+  /** This node's labels, for `runs-on`. */
+  labels?: Readonly<Record<string, string>>
 }
 
 const DONE = new Set(['succeeded', 'cached'])
@@ -101,9 +105,11 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       const workspace = new Workspace(path.join(init.dataDir, 'runs', runId), components.store, Math.min(concurrency, 16) + 1)
       // a resumed run starts from what is stored, never from what a killed attempt left on disk
       await workspace.cleanup()
+      const slots = new Semaphore(concurrency)
+      const placement = components.network !== undefined ? new Placement(components.network, { nodeId: init.nodeId, labels: init.labels ?? {}, slots }) : undefined
       const ctx: RunContext = {
         components, pipeline, runId, nodeId: init.nodeId, scope, pipelineInputs: inputs, workspace,
-        slots: new Semaphore(concurrency), noCache: options.noCache === true, emit, ...(options.signal !== undefined ? { signal: options.signal } : {})
+        slots, noCache: options.noCache === true, emit, ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(placement !== undefined ? { placement } : {})
       }
       const outcomes = await runDag(ctx, previous)
       // the work folders go while the result is built: neither reads the other
@@ -191,25 +197,12 @@ async function runDag (ctx: RunContext, previous: RunRecord | undefined): Promis
 
 /** Writes out the outputs of the steps a step needs, for `steps.<id>.outputs.path`. */
 async function placeNeededOutputs (ctx: RunContext, needs: readonly string[]): Promise<void> {
-  for (const need of ancestorsOf(ctx, needs)) {
+  for (const need of ancestorsOf(ctx.pipeline, needs)) {
     const view = ctx.scope.steps[need]
     const cid = view?.outputs.cid
     if (view === undefined || cid === undefined || cid === null || view.outputs.path !== null) continue
     ctx.scope.steps[need] = { ...view, outputs: { ...view.outputs, path: await ctx.workspace.content(cid, ctx.signal) } }
   }
-}
-
-/** The steps reachable through `needs`, directly or not. */
-function ancestorsOf (ctx: RunContext, needs: readonly string[]): Set<string> {
-  const found = new Set<string>()
-  const pending = [...needs]
-  while (pending.length > 0) {
-    const id = pending.pop() as string
-    if (found.has(id)) continue
-    found.add(id)
-    pending.push(...(ctx.pipeline.steps[id]?.needs ?? []))
-  }
-  return found
 }
 
 /** What later steps read as `steps.<id>.outputs`: the CID, declared outputs as `<cid>/<path>`. */
@@ -232,7 +225,12 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
   const reason = stopping?.message ?? (status === 'cancelled' ? 'cancelled' : (failed === undefined ? undefined : `step '${failed[0]}' failed: ${failed[1].reason ?? ''}`))
   let resultCid: string | undefined
   let outputsDir: string | undefined
-  const entries = Object.fromEntries([...outcomes].flatMap(([id, o]) => o.outputsCid === undefined ? [] : [[`${id}/${ctx.nodeId}`, o.outputsCid], [`${id}/merged`, o.outputsCid]]))
+  const entries = Object.fromEntries([...outcomes].flatMap(([id, o]) => {
+    if (o.outputsCid === undefined) return []
+    const nodes = Object.entries(o.nodes ?? { [ctx.nodeId]: o.outputsCid }).map(([node, cid]) => [`${id}/${node}`, cid])
+    const perNode = ctx.pipeline.steps[id]?.merge === 'per-node' && (ctx.pipeline.steps[id]?.nodes ?? 1) > 1
+    return perNode ? nodes : [...nodes, [`${id}/merged`, o.outputsCid]]
+  }))
   if (Object.keys(entries).length > 0 && status !== 'cancelled' && status !== 'interrupted') {
     resultCid = await components.store.compose(entries)
     outputsDir = path.join(options.outputsDir ?? path.join(cwd, 'outputs'), runId)

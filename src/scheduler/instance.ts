@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { ExecutionAction, ExecutionResult, Executor } from '../interfaces/executor.js'
+import type { ExecutionAction, ExecutionResult, Executor, LogChunk } from '../interfaces/executor.js'
+import type { PeerInfo, StepNetwork, StepTask } from '../interfaces/network.js'
 import type { StepSpec } from '../interfaces/pipeline.js'
 import { inputsView, stepContext, type RunScope } from './context.js'
 import type { DataRef } from './data.js'
+import { ancestorsOf } from './graph.js'
 import type { InputValue } from './inputs.js'
-import type { RunContext } from './run-context.js'
+import { LogSink } from './log-sink.js'
+import type { Placement } from './placement.js'
+import type { AttemptContext, RunContext } from './run-context.js'
 import { sleep } from './semaphore.js'
+import type { Workspace } from './workspace.js'
 
 /** One execution of a step: the step itself, or one `foreach` item of it. */
 export interface Instance {
@@ -23,6 +28,8 @@ export interface InstanceOutcome {
   readonly cached: boolean
   readonly outputsCid?: string
   readonly reason?: string
+  /** Node id to outputs CID, for each node that ran it. */
+  readonly nodes?: Readonly<Record<string, string>>
 }
 
 /** What an attempt runs, rendered for its executor, and the key that memoizes it. */
@@ -35,84 +42,269 @@ function describeFailure (r: ExecutionResult, timeoutMs: number | undefined): st
   return r.signal !== null ? `killed by ${r.signal}` : `exited with code ${String(r.exitCode)}`
 }
 
+/** What one attempt did: how it ended, and its stored outputs when it succeeded. */
+export interface AttemptOutcome {
+  readonly result: ExecutionResult
+  readonly outputsCid?: string
+  readonly reason?: string
+  readonly key: string
+}
+
+/** The content an instance reads, written out in the workspace: input name to path, CID to path. */
+export async function mountInputs (workspace: Workspace, inputs: Readonly<Record<string, InputValue>>, signal?: AbortSignal): Promise<{ mounts: Record<string, string>, cids: Record<string, string> }> {
+  const mounts: Record<string, string> = {}
+  const cids: Record<string, string> = {}
+  await Promise.all(Object.entries(inputs).map(async ([name, value]) => {
+    if (typeof value === 'object' && value !== null) {
+      mounts[name] = await workspace.content(value.cid, signal)
+      cids[value.cid.split('/')[0] ?? value.cid] = mounts[name]
+    }
+  }))
+  return { mounts, cids }
+}
+
 /**
- * Runs one instance of a step to its end: mounts its content, renders what it runs for the
- * executor's paths, reuses an identical earlier result unless told not to, and tries up to the
- * step's attempts with backoff. Never throws for the step's own failure.
+ * Runs one attempt on this node's executor: renders it for the executor's paths, runs it, and
+ * stores its outputs. The same code runs a local attempt and a task a peer sent.
  */
-export async function runInstance (ctx: RunContext, instance: Instance, executor: Executor): Promise<InstanceOutcome> {
+export async function executeAttempt (ctx: AttemptContext, instance: Instance, executor: Executor, attempt: number, mounted: { mounts: Record<string, string>, cids: Record<string, string> }, hooks: {
+  onStart?: (dirs: { logs: string }) => void
+  onLog?: (chunk: LogChunk) => void
+} = {}): Promise<AttemptOutcome> {
   const { step } = instance
+  const dirs = await ctx.workspace.attempt(step.id, instance.index, attempt)
+  const layout = executor.layout({ inputs: mounted.mounts, outputsDir: dirs.outputs, cids: mounted.cids })
+  const rendered = render(ctx.scope, instance, layout, attempt, ctx, executor.kind, dirs.base)
+  hooks.onStart?.(dirs)
+  const result = await executor.execute({
+    action: rendered.action,
+    env: rendered.env,
+    inputs: mounted.mounts,
+    cids: mounted.cids,
+    outputsDir: dirs.outputs,
+    workDir: dirs.work,
+    tmpDir: await ctx.workspace.tmpDir(),
+    logsDir: dirs.logs,
+    ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
+    ...(step.writableCids === true ? { writableCids: true } : {})
+  }, {
+    ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+    ...(hooks.onLog !== undefined ? { onLog: hooks.onLog } : {})
+  })
+  let outputsCid: string | undefined
+  let reason: string | undefined
+  const succeeded = result.exitCode === 0 && result.error === undefined && !result.timedOut && !result.cancelled
+  if (succeeded) {
+    const missing = Object.values(step.outputs).filter((o) => !existsSync(path.join(dirs.outputs, o.path)))
+    if (missing.length > 0) reason = `declared output ${missing.map((o) => `'${o.name}' (${o.path})`).join(', ')} was not written`
+    else outputsCid = await ctx.components.store.addPath(dirs.outputs, { signal: ctx.signal })
+  } else {
+    reason = describeFailure(result, step.timeoutMs)
+  }
+  // in the background: the next attempt that finds it ready takes it
+  void ctx.workspace.recycle(dirs)
+  return { result, key: rendered.key, ...(outputsCid !== undefined ? { outputsCid } : {}), ...(reason !== undefined ? { reason } : {}) }
+}
+
+/** How an attempt on some node went, as the retry loop sees it. */
+type Tried = { ok: true, node: string, outputsCid: string, cached: boolean } | { ok: false, reason: string, cancelled: boolean, node?: string, lost?: boolean }
+
+/**
+ * Runs one instance of a step to its end, on one node (`nodes: 1`) or on each of `nodes`
+ * distinct nodes: reuses an identical earlier result unless told not to, and tries up to the
+ * step's attempts with backoff. A node lost or refusing is left for another and costs no attempt.
+ * Never throws for the step's own failure.
+ */
+export async function runInstance (ctx: RunContext, instance: Instance, executor: Executor | undefined): Promise<InstanceOutcome> {
+  const { step } = instance
+  const network = ctx.components.network
+  if (!ctx.noCache && step.nodes === 1 && executor !== undefined) {
+    const key = cacheKey(ctx, instance, executor)
+    const cached = ctx.components.runs.cached(key)
+    if (cached !== undefined && await ctx.components.store.has(cached)) return { ok: true, cached: true, outputsCid: cached, nodes: { [ctx.nodeId]: cached } }
+  }
+  if (network === undefined || ctx.placement === undefined) {
+    if (executor === undefined) return { ok: false, cached: false, reason: `the ${step.executor} executor is not available on this node` }
+    const tried = await retrying(ctx, instance, new Set(), async (attempt) => await ctx.slots.use(async () => await localAttempt(ctx, instance, executor, attempt)))
+    return tried.ok ? { ok: true, cached: tried.cached, outputsCid: tried.outputsCid, nodes: { [tried.node]: tried.outputsCid } } : { ok: false, cached: false, reason: tried.cancelled ? 'cancelled' : tried.reason }
+  }
+  // each of the step's nodes runs it once; a node that fails is replaced by one not used yet
+  const used = new Set<string>()
+  const results = await Promise.all(Array.from({ length: step.nodes }, async () => await retrying(ctx, instance, used, async (attempt, failedNodes) => {
+    const placement = ctx.placement as Placement
+    // the pick reserves its node in `used` at once, so the step's other nodes take others
+    const place = await placement.pick(step, used, failedNodes, executor !== undefined, ctx.signal)
+    if (place === undefined) return { ok: false, cancelled: ctx.signal?.aborted === true, reason: placement.whyNone(step, new Set([...used, ...failedNodes]), executor !== undefined) }
+    try {
+      if (place.kind === 'local') return await ctx.slots.use(async () => await localAttempt(ctx, instance, executor as Executor, attempt))
+      return await remoteAttempt(ctx, instance, place.peer, attempt)
+    } finally {
+      placement.changed()
+    }
+  })))
+  const failed = results.find((r) => !r.ok)
+  if (failed !== undefined && !failed.ok) return { ok: false, cached: false, reason: failed.cancelled ? 'cancelled' : failed.reason }
+  const nodes = Object.fromEntries(results.map((r) => r.ok ? [r.node, r.outputsCid] : []))
+  const first = results[0]
+  return { ok: true, cached: results.every((r) => r.ok && r.cached), outputsCid: first?.ok === true ? first.outputsCid : '', nodes }
+}
+
+/** Nodes lost or refusing while one instance ran, at most: then it fails. */
+const MAX_NODE_FAILURES = 8
+
+/**
+ * Tries an instance up to its attempts. `used` holds the nodes (peer ids, or this node's id) the
+ * step's other slots hold; a node that failed this slot is not used for it again.
+ */
+async function retrying (ctx: RunContext, instance: Instance, used: Set<string>, tryOn: (attempt: number, failedNodes: ReadonlySet<string>) => Promise<Tried>): Promise<Tried> {
+  const retries = instance.step.retries
+  const failedNodes = new Set<string>()
+  let nodeFailures = 0
+  let last: Tried = { ok: false, cancelled: false, reason: 'not run' }
+  for (let attempt = 1; attempt <= retries.attempts;) {
+    const tried = await tryOn(attempt, failedNodes)
+    if (tried.ok) return tried
+    last = tried
+    if (tried.cancelled || ctx.signal?.aborted === true) return { ok: false, cancelled: true, reason: 'cancelled' }
+    if (tried.node !== undefined) used.delete(tried.node)
+    if (tried.lost === true) {
+      // the node failed, not the step: another node takes the same attempt
+      failedNodes.add(tried.node ?? '')
+      if (++nodeFailures > MAX_NODE_FAILURES) break
+      ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: instance.step.id, stream: 'stderr', text: `bac: ${tried.reason}; the step goes to another node\n`, ...(instance.index !== undefined ? { item: instance.index } : {}) })
+      continue
+    }
+    if (tried.node === undefined) break
+    attempt++
+    if (attempt <= retries.attempts) {
+      try {
+        await sleep(retries.backoffMs * retries.factor ** (attempt - 2), ctx.signal)
+      } catch {
+        return { ok: false, cancelled: true, reason: 'cancelled' }
+      }
+    }
+  }
+  const reason = last.ok ? '' : last.reason
+  return { ok: false, cancelled: false, reason: retries.attempts > 1 && !last.ok && last.node !== undefined ? `${reason} (after ${retries.attempts} attempts)` : reason }
+}
+
+/** One attempt on this node, recorded in the run store. */
+async function localAttempt (ctx: RunContext, instance: Instance, executor: Executor, attempt: number): Promise<Tried> {
+  const { step } = instance
+  const itemField = instance.index !== undefined ? { item: instance.index } : {}
+  const mounted = await mountInputs(ctx.workspace, instance.inputs, ctx.signal)
+  let executionId = 0
+  const outcome = await executeAttempt(ctx, instance, executor, attempt, mounted, {
+    onStart: (dirs) => {
+      ctx.emit({ type: 'step:start', runId: ctx.runId, stepId: step.id, attempt, executor: executor.kind, node: ctx.nodeId, ...itemField })
+      executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node: ctx.nodeId, executor: executor.kind, startedAt: Date.now(), logDir: dirs.logs, ...itemField })
+    },
+    onLog: (chunk) => ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: step.id, stream: chunk.stream, text: chunk.text, ...itemField })
+  })
+  record(ctx, executionId, outcome.result, outcome.outputsCid, outcome.reason, outcome.key)
+  if (outcome.outputsCid !== undefined) return { ok: true, node: ctx.nodeId, outputsCid: outcome.outputsCid, cached: false }
+  return { ok: false, node: ctx.nodeId, cancelled: ctx.signal?.aborted === true || outcome.result.cancelled, reason: outcome.reason ?? 'failed' }
+}
+
+function record (ctx: RunContext, executionId: number, result: ExecutionResult, outputsCid: string | undefined, reason: string | undefined, key: string | undefined): void {
+  const { runs } = ctx.components
+  runs.atomically(() => {
+    runs.finishExecution(executionId, {
+      ...(result.exitCode !== null ? { exitCode: result.exitCode } : {}),
+      ...(result.signal !== null ? { signal: result.signal } : {}),
+      ...(outputsCid !== undefined ? { outputsCid } : { error: reason ?? 'failed' })
+    })
+    if (outputsCid !== undefined && key !== undefined) runs.remember(key, outputsCid)
+  })
+}
+
+/**
+ * One attempt on a peer: the task goes out with the values its templates read, logs come back
+ * as it runs (and are kept in this node's logs folder), and its outputs are pulled here by
+ * bitswap before the attempt counts as done.
+ */
+async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInfo, attempt: number): Promise<Tried> {
+  const { step } = instance
+  const network = ctx.components.network as StepNetwork
+  const node = peer.advert.nodeId
+  const peerId = peer.advert.peerId
+  const itemField = instance.index !== undefined ? { item: instance.index } : {}
+  const dirs = await ctx.workspace.attempt(step.id, instance.index, attempt)
+  const logs = new LogSink(path.join(path.dirname(dirs.logs), `${path.basename(dirs.logs)}@${node}`))
+  let executionId: number | undefined
+  const start = (): void => {
+    if (executionId !== undefined) return
+    ctx.emit({ type: 'step:start', runId: ctx.runId, stepId: step.id, attempt, executor: step.executor, node, ...itemField })
+    executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node, executor: step.executor, startedAt: Date.now(), logDir: logs.dir, ...itemField })
+  }
+  void ctx.workspace.recycle(dirs)
+  const task: StepTask = {
+    run: ctx.scope.run,
+    step,
+    attempt,
+    ...(instance.index !== undefined ? { index: instance.index } : {}),
+    ...(instance.item !== undefined ? { item: instance.item } : {}),
+    inputs: instance.inputs,
+    pipelineInputs: ctx.pipelineInputs,
+    trigger: ctx.scope.trigger,
+    env: ctx.scope.env,
+    steps: ctx.scope.steps,
+    place: [...ancestorsOf(ctx.pipeline, step.needs)]
+  }
+  try {
+    const outcome = await network.dispatch(peerId, task, {
+      ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+      onStart: start,
+      onLog: (chunk) => {
+        logs.write(chunk)
+        ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: step.id, stream: chunk.stream, text: chunk.text, ...itemField })
+      }
+    })
+    start()
+    let reason = outcome.reason
+    if (outcome.outputsCid !== undefined) {
+      try {
+        await network.fetch(outcome.outputsCid, peerId, ctx.signal !== undefined ? { signal: ctx.signal } : {})
+      } catch (err) {
+        if (ctx.signal?.aborted === true) throw err
+        // the outputs are gone with the node: the attempt is lost, not failed
+        await logs.close()
+        record(ctx, executionId as number, outcome.result, undefined, `its outputs could not be fetched: ${(err as Error).message}`, undefined)
+        return { ok: false, cancelled: false, lost: true, node: peerId, reason: `node ${node} (${peerId}) ran the step, but its outputs could not be fetched: ${(err as Error).message}` }
+      }
+    }
+    await logs.close()
+    record(ctx, executionId as number, outcome.result, outcome.outputsCid, reason, outcome.key)
+    if (outcome.outputsCid !== undefined) return { ok: true, node, outputsCid: outcome.outputsCid, cached: false }
+    reason = `${reason ?? 'failed'} (on node ${node})`
+    return { ok: false, node: peerId, cancelled: ctx.signal?.aborted === true || outcome.result.cancelled, reason }
+  } catch (err) {
+    await logs.close()
+    const name = (err as Error).name
+    if (executionId !== undefined) ctx.components.runs.finishExecution(executionId, { error: (err as Error).message })
+    if (ctx.signal?.aborted === true) return { ok: false, cancelled: true, reason: 'cancelled' }
+    if (name === 'NodeLostError' || name === 'DispatchRefusedError') return { ok: false, cancelled: false, lost: true, node: peerId, reason: (err as Error).message }
+    throw err
+  }
+}
+
+/** The memoization key of an instance's first attempt, as its render on any node gives it. */
+function cacheKey (ctx: RunContext, instance: Instance, executor: Executor): string {
   const mounts: Record<string, string> = {}
   const cids: Record<string, string> = {}
   for (const [name, value] of Object.entries(instance.inputs)) {
     if (typeof value === 'object' && value !== null) {
-      mounts[name] = await ctx.workspace.content(value.cid, ctx.signal)
+      mounts[name] = ctx.workspace.contentPath(value.cid)
       cids[value.cid.split('/')[0] ?? value.cid] = mounts[name]
     }
   }
-  const retries = step.retries
-  const itemField = instance.index !== undefined ? { item: instance.index } : {}
-  let reason = 'not run'
-  for (let attempt = 1; attempt <= retries.attempts; attempt++) {
-    const dirs = await ctx.workspace.attempt(step.id, instance.index, attempt)
-    const layout = executor.layout({ inputs: mounts, outputsDir: dirs.outputs, cids })
-    const rendered = render(ctx.scope, instance, layout, attempt, ctx, executor.kind, dirs.base)
-    if (attempt === 1 && !ctx.noCache) {
-      const cached = ctx.components.runs.cached(rendered.key)
-      if (cached !== undefined && await ctx.components.store.has(cached)) return { ok: true, cached: true, outputsCid: cached }
-    }
-    ctx.emit({ type: 'step:start', runId: ctx.runId, stepId: step.id, attempt, executor: executor.kind, ...itemField })
-    const executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node: ctx.nodeId, executor: executor.kind, startedAt: Date.now(), logDir: dirs.logs, ...itemField })
-    const result = await executor.execute({
-      action: rendered.action,
-      env: rendered.env,
-      inputs: mounts,
-      cids,
-      outputsDir: dirs.outputs,
-      workDir: dirs.work,
-      tmpDir: await ctx.workspace.tmpDir(),
-      logsDir: dirs.logs,
-      ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
-      ...(step.writableCids === true ? { writableCids: true } : {})
-    }, {
-      signal: ctx.signal,
-      onLog: (chunk) => ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: step.id, stream: chunk.stream, text: chunk.text, ...itemField })
-    })
-    let outputsCid: string | undefined
-    const succeeded = result.exitCode === 0 && result.error === undefined && !result.timedOut && !result.cancelled
-    if (succeeded) {
-      const missing = Object.values(step.outputs).filter((o) => !existsSync(path.join(dirs.outputs, o.path)))
-      if (missing.length > 0) reason = `declared output ${missing.map((o) => `'${o.name}' (${o.path})`).join(', ')} was not written`
-      else outputsCid = await ctx.components.store.addPath(dirs.outputs, { signal: ctx.signal })
-    } else {
-      reason = describeFailure(result, step.timeoutMs)
-    }
-    // in the background: the next attempt that finds it ready takes it
-    void ctx.workspace.recycle(dirs)
-    const { runs } = ctx.components
-    runs.atomically(() => {
-      runs.finishExecution(executionId, {
-        ...(result.exitCode !== null ? { exitCode: result.exitCode } : {}),
-        ...(result.signal !== null ? { signal: result.signal } : {}),
-        ...(outputsCid !== undefined ? { outputsCid } : { error: reason })
-      })
-      if (outputsCid !== undefined) runs.remember(rendered.key, outputsCid)
-    })
-    if (outputsCid !== undefined) return { ok: true, cached: false, outputsCid }
-    if (ctx.signal?.aborted === true || result.cancelled) return { ok: false, cached: false, reason: 'cancelled' }
-    if (attempt < retries.attempts) {
-      try {
-        await sleep(retries.backoffMs * retries.factor ** (attempt - 1), ctx.signal)
-      } catch {
-        return { ok: false, cached: false, reason: 'cancelled' }
-      }
-    }
-  }
-  return { ok: false, cached: false, reason: retries.attempts > 1 ? `${reason} (after ${retries.attempts} attempts)` : reason }
+  const base = path.join(ctx.workspace.root, 'work', 'key')
+  const layout = executor.layout({ inputs: mounts, outputsDir: `${base}.out`, cids })
+  return render(ctx.scope, instance, layout, 1, ctx, executor.kind, base).key
 }
 
 /** Renders the action and env of an attempt, in the step's (or its job template's) context. */
-function render (scope: RunScope, instance: Instance, layout: ReturnType<Executor['layout']>, attempt: number, ctx: RunContext, executorKind: string, attemptDir: string): Rendered {
+function render (scope: RunScope, instance: Instance, layout: ReturnType<Executor['layout']>, attempt: number, ctx: AttemptContext, executorKind: string, attemptDir: string): Rendered {
   const { step } = instance
   const outputs = { path: layout.outputs, ...Object.fromEntries(Object.values(step.outputs).map((o) => [o.name, path.posix.join(layout.outputs, o.path)])) }
   const t = ctx.components.templates

@@ -1,11 +1,13 @@
 import type { ContentStore } from '../interfaces/content-store.js'
 import type { RunEvent } from '../interfaces/engine.js'
 import type { Executor } from '../interfaces/executor.js'
+import type { StepNetwork } from '../interfaces/network.js'
 import type { ExecutorKind, Pipeline } from '../interfaces/pipeline.js'
 import type { RunStore } from '../interfaces/run-store.js'
 import type { TemplateEngine } from '../interfaces/template.js'
 import type { RunScope } from './context.js'
 import type { InputValue } from './inputs.js'
+import type { Placement } from './placement.js'
 import type { Semaphore } from './semaphore.js'
 import type { Workspace } from './workspace.js'
 
@@ -15,6 +17,8 @@ export interface EngineComponents {
   readonly runs: RunStore
   readonly executors: Readonly<Partial<Record<ExecutorKind, Executor>>>
   readonly templates: TemplateEngine
+  /** The node's peers, when it is on a network: steps may run on them. */
+  readonly network?: StepNetwork
 }
 
 /** Everything the steps of one run share. */
@@ -27,7 +31,12 @@ export interface RunContext {
   readonly pipelineInputs: Readonly<Record<string, InputValue>>
   readonly workspace: Workspace
   readonly slots: Semaphore
+  /** Picks the node of each attempt, when the node is on a network. */
+  readonly placement?: Placement
   readonly noCache: boolean
   readonly signal?: AbortSignal
   readonly emit: (event: RunEvent) => void
 }
+
+/** What one attempt reads, on the node that runs it (the requester's, or a peer's for a task it sent). */
+export type AttemptContext = Pick<RunContext, 'components' | 'workspace' | 'scope' | 'pipelineInputs'> & { readonly signal?: AbortSignal | undefined }

@@ -3,7 +3,13 @@ export class Semaphore {
   private active = 0
   private readonly waiting: Array<() => void> = []
 
-  constructor (private readonly size: number) {}
+  constructor (readonly size: number) {}
+
+  /** Holders now. */
+  get busy (): number { return this.active }
+
+  /** Places free now. */
+  get free (): number { return Math.max(0, this.size - this.active) }
 
   async use<T> (fn: () => Promise<T>): Promise<T> {
     if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve))

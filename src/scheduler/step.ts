@@ -6,7 +6,7 @@ import type { StepSpec } from '../interfaces/pipeline.js'
 import { isData, stepContext, truthy } from './context.js'
 import { resolveData } from './data.js'
 import { resolveInputs, type InputValue } from './inputs.js'
-import { runInstance, type Instance } from './instance.js'
+import { runInstance, type Instance, type InstanceOutcome } from './instance.js'
 import type { RunContext } from './run-context.js'
 
 /** Files under a folder, relative paths, sorted. */
@@ -69,12 +69,46 @@ async function instances (ctx: RunContext, step: StepSpec): Promise<Instance[]> 
   }))
 }
 
-/** Why a step cannot run on this node, if it cannot. */
+/** Why a step cannot run here, if it cannot: without a network, only this node's executors count. */
 function unrunnable (ctx: RunContext, step: StepSpec): string | undefined {
+  if (ctx.components.network !== undefined) return undefined
   if (ctx.components.executors[step.executor] === undefined) return `the ${step.executor} executor is not available on this node`
-  if (step.nodes > 1) return `the step asks for ${step.nodes} nodes, and this node runs alone: start a network of nodes to spread it`
-  if (step.runsOn.length > 0) return `the step runs on nodes labelled ${step.runsOn.join(', ')}, and this node has no labels`
+  if (step.nodes > 1) return `the step asks for ${step.nodes} nodes, and this node runs alone: start a network of nodes (bac serve --peer, or bac devstack) to spread it`
+  if (step.runsOn.length > 0) return `the step runs on nodes labelled ${step.runsOn.join(', ')}, and this node runs alone without labels`
   return undefined
+}
+
+/**
+ * The step's outputs from what each instance did: one CID per node (a `foreach` step's node folder
+ * holds `<index>/` for each item it ran) and the view later steps read: the nodes' outputs
+ * merged, or with `merge: per-node`, a folder of `<node-id>/`.
+ */
+async function combine (ctx: RunContext, step: StepSpec, outcomes: InstanceOutcome[]): Promise<{ outputsCid: string, nodes: Record<string, string> }> {
+  const store = ctx.components.store
+  const options = { signal: ctx.signal }
+  const perNode = new Map<string, Record<string, string>>()
+  outcomes.forEach((o, i) => {
+    for (const [node, cid] of Object.entries(o.nodes ?? { [ctx.nodeId]: o.outputsCid as string })) {
+      const entries = perNode.get(node) ?? {}
+      entries[String(i)] = cid
+      perNode.set(node, entries)
+    }
+  })
+  const nodes: Record<string, string> = {}
+  for (const [node, entries] of perNode) nodes[node] = step.foreach === undefined ? entries['0'] as string : await store.compose(entries, options)
+  if (step.merge === 'per-node' && step.nodes > 1) return { outputsCid: await store.compose(nodes, options), nodes }
+  const views = await Promise.all(outcomes.map(async (o) => {
+    const cids = [...new Set(Object.values(o.nodes ?? {}))]
+    if (cids.length <= 1) return o.outputsCid as string
+    try {
+      return await store.merge(cids, options)
+    } catch (err) {
+      if ((err as Error).name !== 'MergeClashError') throw err
+      throw new Error(`the outputs of its ${cids.length} nodes clash: ${(err as Error).message}; give the step merge: per-node to keep them apart`)
+    }
+  }))
+  const outputsCid = step.foreach === undefined ? views[0] as string : await store.compose(Object.fromEntries(views.map((cid, i) => [String(i), cid])), options)
+  return { outputsCid, nodes }
 }
 
 /** Runs a step whose needs are done: decides `if`, fans out `foreach`, runs the instances. */
@@ -87,17 +121,13 @@ export async function runStep (ctx: RunContext, step: StepSpec): Promise<StepOut
   const problem = unrunnable(ctx, step)
   if (problem !== undefined) return { status: 'failed', reason: problem }
   const executor = ctx.components.executors[step.executor]
-  if (executor === undefined) return { status: 'failed', reason: `the ${step.executor} executor is not available` }
   const list = await instances(ctx, step)
-  const outcomes = await Promise.all(list.map(async (instance) => await ctx.slots.use(async () => await runInstance(ctx, instance, executor))))
+  const outcomes = await Promise.all(list.map(async (instance) => await runInstance(ctx, instance, executor)))
   const failed = outcomes.find((o) => !o.ok)
   if (failed !== undefined) {
     const which = step.foreach !== undefined ? ` (item ${outcomes.indexOf(failed)})` : ''
     return { status: failed.reason === 'cancelled' ? 'cancelled' : 'failed', reason: `${failed.reason ?? 'failed'}${which}` }
   }
-  const cids = outcomes.map((o) => o.outputsCid as string)
-  const outputsCid = step.foreach === undefined
-    ? cids[0] as string
-    : await ctx.components.store.compose(Object.fromEntries(cids.map((cid, i) => [String(i), cid])), { signal: ctx.signal })
-  return { status: outcomes.every((o) => o.cached) ? 'cached' : 'succeeded', outputsCid }
+  const { outputsCid, nodes } = await combine(ctx, step, outcomes)
+  return { status: outcomes.every((o) => o.cached) ? 'cached' : 'succeeded', outputsCid, nodes }
 }

@@ -82,11 +82,16 @@ export class Workspace {
     return await this.tmp
   }
 
+  /** Where a CID's content is written out (it may not be yet). */
+  contentPath (cid: string): string {
+    return path.join(this.root, 'work', 'ipfs', cid.replaceAll('/', '%2F'))
+  }
+
   /** The host path of a CID's content, written out once per run and shared by the steps. */
   async content (cid: string, signal?: AbortSignal): Promise<string> {
     let pending = this.fetched.get(cid)
     if (pending === undefined) {
-      const target = path.join(this.root, 'work', 'ipfs', cid.replaceAll('/', '%2F'))
+      const target = this.contentPath(cid)
       pending = (async () => {
         await mkdir(path.dirname(target), { recursive: true })
         await this.store.get(cid, target, { signal })

@@ -3,7 +3,7 @@ import type { Blockstore } from 'interface-blockstore'
 import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
 import type { ContentStat, ContentStore, StoreOptions } from '../interfaces/content-store.js'
-import { ContentNotFoundError, InvalidCidError, UnsafeContentError } from '../interfaces/errors.js'
+import { ContentNotFoundError, InvalidCidError, MergeClashError, UnsafeContentError } from '../interfaces/errors.js'
 import { folderSource, ROOT_NAME } from './fs-source.js'
 import { kuboImportOptions } from './kubo-import.js'
 import { importBytes, importFile, type PutBlock } from './file-importer.js'
@@ -105,6 +105,7 @@ class TreeSizes {
 
 /** Blockstores report a missing block with an error named NotFoundError. */
 function notFound (source: string, err: unknown): never {
+  if (err instanceof ContentNotFoundError) throw err
   if (err instanceof Error && /NotFound/i.test(err.name)) throw new ContentNotFoundError(source, 'it is not in the local store', { cause: err })
   throw err
 }
@@ -177,6 +178,29 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
     },
     async compose (entries, options: StoreOptions = {}): Promise<string> {
       return (await composeFolder(fs, blockstore, sizes, Object.entries(entries).map(([name, cid]) => ({ parts: name.split('/').filter((p) => p !== ''), cid })), options.signal)).toString()
+    },
+    async merge (cids, options: StoreOptions = {}): Promise<string> {
+      const { signal } = options
+      // folder by folder: a sub-folder all sides share stays as it is, only differing ones are read
+      const level = async (roots: CID[], at: string): Promise<string> => {
+        const unique = [...new Map(roots.map((c) => [c.toString(), c])).values()]
+        if (unique.length === 1) return (unique[0] as CID).toString()
+        const entries = await Promise.all(unique.map(async (c) => await exporter(c, blockstore, { signal })))
+        if (entries.some((e) => e.type !== 'directory')) throw new MergeClashError(at === '' ? 'the top folder' : at, 'differs between them (and is a file in at least one)')
+        const children = new Map<string, CID[]>()
+        for (const entry of entries) {
+          if (entry.type !== 'directory') continue
+          for await (const child of entry.entries({ signal })) children.set(child.name, [...(children.get(child.name) ?? []), child.cid])
+        }
+        const merged: Record<string, string> = {}
+        for (const [name, list] of [...children].sort(([a], [b]) => (a < b ? -1 : 1))) merged[name] = await level(list, at === '' ? name : `${at}/${name}`)
+        return (await composeFolder(fs, blockstore, sizes, Object.entries(merged).map(([name, cid]) => ({ parts: [name], cid })), signal)).toString()
+      }
+      try {
+        return await level(cids.map((c) => parseContentPath(c).cid), '')
+      } catch (err) {
+        notFound(cids.join(', '), err)
+      }
     },
     async has (source: string): Promise<boolean> {
       return await blockstore.has(parseContentPath(source).cid)

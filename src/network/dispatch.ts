@@ -1,0 +1,171 @@
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { DispatchRefusedError, NodeLostError } from '../interfaces/errors.js'
+import type { LogChunk } from '../interfaces/executor.js'
+import type { StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
+import { Frames } from './frames.js'
+
+/** The protocol a requester runs one step attempt on a peer with. */
+export const DISPATCH_PROTOCOL = '/bac/dispatch/1.0.0'
+
+type ToRunner = { type: 'task', task: StepTask } | { type: 'cancel' }
+type ToRequester =
+  | { type: 'accepted', nodeId: string }
+  | { type: 'refused', reason: string }
+  | { type: 'started' }
+  | { type: 'log', chunks: LogChunk[] }
+  | { type: 'alive' }
+  | { type: 'done', outcome: TaskResult }
+
+/** Runs a task that a trusted peer sent; never throws for the step's own failure. */
+export type TaskRunner = (task: StepTask, options: TaskOptions & { signal: AbortSignal, from: string }) => Promise<TaskResult>
+
+export interface DispatchServerInit {
+  readonly nodeId: string
+  /** Why a peer may not send work, or undefined when it may. */
+  readonly refuse: (peer: string, connection: Connection, task: StepTask) => string | undefined
+  readonly run: TaskRunner
+  /** A frame goes out at least this often while a task runs, so the requester knows the node lives. @default 1000 */
+  readonly aliveMs?: number
+  readonly log?: (line: string) => void
+}
+
+/** Serves `/bac/dispatch/1.0.0`: checks trust, runs the task, streams its logs and its end back. */
+export function serveDispatch (libp2p: Libp2p, init: DispatchServerInit): { stop: () => Promise<void> } {
+  const active = new Set<AbortController>()
+  const handler = async (stream: Stream, connection: Connection): Promise<void> => {
+    const frames = new Frames<ToRequester | ToRunner>(stream)
+    const peer = connection.remotePeer.toString()
+    let first: ToRunner
+    try {
+      first = await frames.next(AbortSignal.timeout(10_000)) as ToRunner
+    } catch (err) {
+      stream.abort(err as Error)
+      return
+    }
+    if (first.type !== 'task') {
+      stream.abort(new Error('expected a task'))
+      return
+    }
+    const refusal = init.refuse(peer, connection, first.task)
+    if (refusal !== undefined) {
+      init.log?.(`refused step '${first.task.step.id}' of run ${first.task.run.id} from ${peer}: ${refusal}`)
+      await frames.send({ type: 'refused', reason: refusal }).catch(() => {})
+      await stream.close().catch(() => {})
+      return
+    }
+    const controller = new AbortController()
+    active.add(controller)
+    // the requester cancels with a frame, or by going away
+    void (async () => {
+      try {
+        for (;;) {
+          const frame = await frames.next() as ToRunner
+          if (frame.type === 'cancel') break
+        }
+      } catch {}
+      controller.abort(new Error(`the requester ${peer} cancelled the step or went away`))
+    })()
+    let pending: LogChunk[] = []
+    let flushing: Promise<void> | undefined
+    const flush = (): void => {
+      if (pending.length === 0 || flushing !== undefined) return
+      const chunks = pending
+      pending = []
+      flushing = frames.send({ type: 'log', chunks }).catch(() => {}).finally(() => { flushing = undefined; flush() })
+    }
+    const alive = setInterval(() => { void frames.send({ type: 'alive' }).catch(() => {}) }, init.aliveMs ?? 1000)
+    try {
+      await frames.send({ type: 'accepted', nodeId: init.nodeId })
+      const outcome = await init.run(first.task, {
+        signal: controller.signal,
+        from: peer,
+        onStart: () => { void frames.send({ type: 'started' }).catch(() => {}) },
+        onLog: (chunk) => { pending.push(chunk); queueMicrotask(flush) }
+      })
+      flush()
+      await flushing
+      await frames.send({ type: 'done', outcome })
+      await stream.close()
+    } catch (err) {
+      stream.abort(err as Error)
+    } finally {
+      clearInterval(alive)
+      active.delete(controller)
+    }
+  }
+  const ready = libp2p.handle(DISPATCH_PROTOCOL, handler, { maxInboundStreams: 1024, maxOutboundStreams: 1024 })
+  return {
+    stop: async () => {
+      await ready
+      for (const c of active) c.abort(new Error('the node is stopping'))
+      await libp2p.unhandle(DISPATCH_PROTOCOL)
+    }
+  }
+}
+
+export interface DispatchOptions extends TaskOptions {
+  /** Give up on a peer that sends nothing for this long. @default 10000 */
+  readonly livenessMs?: number
+  /** After a cancel, wait this long for the peer to report the step's end. @default 10000 */
+  readonly cancelGraceMs?: number
+}
+
+/** Why a dial or a stream failed, in words for a user. */
+function lostReason (err: unknown): string {
+  const e = err as Error
+  switch (e?.name) {
+    case 'UnsupportedProtocolError': return `it does not speak ${DISPATCH_PROTOCOL}: it runs another version of bac; run the same version on every node`
+    case 'StreamResetError': return 'the stream was reset (the node stopped or crashed)'
+    case 'UnexpectedEOFError': return 'the connection ended before the step did (the node stopped or crashed)'
+    case 'ConnectionClosedError': return 'the connection closed'
+    default: return e?.message ?? String(err)
+  }
+}
+
+/**
+ * Runs a task on a peer: sends it, relays its logs, and returns how it ended. A cancel (the
+ * signal) reaches the peer, which kills the step; the step's end is still waited for. Rejects
+ * with `DispatchRefusedError` when the peer will not run it and `NodeLostError` when the peer goes
+ * away or goes quiet.
+ */
+export async function dispatchTask (libp2p: Libp2p, peer: PeerId, task: StepTask, options: DispatchOptions = {}): Promise<TaskResult> {
+  const name = peer.toString()
+  let stream: Stream
+  try {
+    stream = await libp2p.dialProtocol(peer, DISPATCH_PROTOCOL, { signal: AbortSignal.timeout(options.livenessMs ?? 10_000) })
+  } catch (err) {
+    if ((err as Error).name === 'UnsupportedProtocolError') throw new DispatchRefusedError(name, lostReason(err))
+    throw new NodeLostError(name, `cannot open a stream to it: ${lostReason(err)}`, { cause: err })
+  }
+  const frames = new Frames<ToRequester | ToRunner>(stream)
+  const onAbort = (): void => { void frames.send({ type: 'cancel' }).catch(() => {}) }
+  try {
+    await frames.send({ type: 'task', task })
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    if (options.signal?.aborted === true) onAbort()
+    for (;;) {
+      const quiet = options.signal?.aborted === true ? (options.cancelGraceMs ?? 10_000) : (options.livenessMs ?? 10_000)
+      let frame: ToRequester
+      try {
+        frame = await frames.next(AbortSignal.timeout(quiet)) as ToRequester
+      } catch (err) {
+        if ((err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') throw new NodeLostError(name, `it sent nothing for ${quiet} ms`, { cause: err })
+        throw new NodeLostError(name, lostReason(err), { cause: err })
+      }
+      switch (frame.type) {
+        case 'refused': throw new DispatchRefusedError(name, frame.reason)
+        case 'started': options.onStart?.(); break
+        case 'log': for (const chunk of frame.chunks) options.onLog?.(chunk); break
+        case 'done': return frame.outcome
+        default: break
+      }
+    }
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    // the stream closes once the peer has closed its side
+    void stream.close().catch(() => {})
+  }
+}

@@ -1,0 +1,32 @@
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { NetworkError } from '../interfaces/errors.js'
+
+/**
+ * The node's libp2p identity: an Ed25519 key kept in `<dataDir>/identity.key` (mode 0600), made
+ * on first start, so the node's peer id stays the same across restarts.
+ */
+export async function loadIdentity (dataDir: string): Promise<PrivateKey> {
+  const file = path.join(dataDir, 'identity.key')
+  let bytes: Buffer | undefined
+  try {
+    bytes = readFileSync(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new NetworkError(`${file}: cannot read the node's identity key: ${(err as Error).message}`)
+  }
+  if (bytes !== undefined) {
+    try {
+      return privateKeyFromProtobuf(bytes)
+    } catch (err) {
+      throw new NetworkError(`${file} is not a libp2p private key (${(err as Error).message}); move it away to make a new identity (the node's peer id changes)`)
+    }
+  }
+  const key = await generateKeyPair('Ed25519')
+  const tmp = `${file}.tmp-${process.pid}`
+  writeFileSync(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
+  chmodSync(tmp, 0o600)
+  renameSync(tmp, file)
+  return key
+}

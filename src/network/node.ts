@@ -1,0 +1,275 @@
+import { withBitswap } from '@helia/bitswap'
+import { identify } from '@libp2p/identify'
+import { KEEP_ALIVE, type Libp2p, type PeerId } from '@libp2p/interface'
+import { noise } from '@libp2p/noise'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import * as dagPb from '@ipld/dag-pb'
+import { MemoryDatastore } from 'datastore-core'
+import { createHeliaLight } from 'helia'
+import type { HeliaWithLibp2p } from '@helia/libp2p'
+import type { Blockstore } from 'interface-blockstore'
+import { createLibp2p } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import { ContentNotFoundError, DispatchRefusedError, NetworkError } from '../interfaces/errors.js'
+import type { NodeAdvert, PeerInfo, StepNetwork, StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
+import { fetchAdvert, serveAdverts, type AdvertFrame } from './adverts.js'
+import { dispatchTask, DISPATCH_PROTOCOL, serveDispatch, type TaskRunner } from './dispatch.js'
+import { loadIdentity } from './identity.js'
+import { Trust, type TrustInit } from './trust.js'
+
+export interface NetworkInit {
+  readonly dataDir: string
+  readonly nodeId: string
+  readonly version: string
+  /** Addresses to listen on, as multiaddrs. @default ['/ip4/127.0.0.1/tcp/0'] */
+  readonly listen?: readonly string[]
+  /** Peers to join at start (multiaddrs ending in `/p2p/<peer-id>`); they are redialled when lost. */
+  readonly peers?: readonly string[]
+  readonly labels?: Readonly<Record<string, string>>
+  readonly executors: readonly string[]
+  /** Steps this node runs for peers at once at most. */
+  readonly slots: number
+  readonly trust: Omit<TrustInit, 'dataDir'>
+  /** The node's block store: bitswap serves it, and fetched blocks go into it. */
+  readonly blockstore: Blockstore
+  /** Runs a task a trusted peer sent. */
+  readonly run: TaskRunner
+  /** How often peers are asked for their advert. @default 2000 */
+  readonly advertIntervalMs?: number
+  /** Give up on a peer that sends nothing for this long while it runs a step. @default 10000 */
+  readonly livenessMs?: number
+  /** How long a block missing here is looked for on peers. @default 10000 */
+  readonly blockTimeoutMs?: number
+  readonly log?: (line: string) => void
+}
+
+/** A node on the network: its libp2p host with Helia (bitswap) on it, its peers, dispatch both ways. */
+export interface Network extends StepNetwork {
+  readonly peerId: string
+  /** Multiaddrs peers can dial, each ending in this node's `/p2p/<peer-id>`. */
+  addrs: () => string[]
+  /** The node's blocks, with those it lacks looked for on its peers (bitswap). */
+  readonly blockstore: Blockstore
+  /** Every peer this node knows, trusted or not. */
+  list: () => PeerInfo[]
+  /** Joins a peer by multiaddr. */
+  join: (addr: string) => Promise<void>
+  /** Tasks run here for peers now. */
+  running: () => number
+  stop: () => Promise<void>
+}
+
+interface PeerState {
+  advert: NodeAdvert
+  lastSeen: number
+  dispatched: number
+  connected: boolean
+  trusted: boolean
+  addr?: Multiaddr
+}
+
+function parseAddr (text: string, what: string): Multiaddr {
+  try {
+    return multiaddr(text)
+  } catch (err) {
+    throw new NetworkError(`${what} '${text}' is not a multiaddr (${(err as Error).message}); write it like /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…`)
+  }
+}
+
+/** The CIDs a block links to (dag-pb); raw blocks link to nothing. */
+function links (cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code !== dagPb.code) return []
+  return dagPb.decode(bytes).Links.map((l) => l.Hash)
+}
+
+/** Starts the node's libp2p host with Helia on it, and serves bac's protocols. */
+export async function startNetwork (init: NetworkInit): Promise<Network> {
+  const privateKey = await loadIdentity(init.dataDir)
+  const trust = new Trust({ dataDir: init.dataDir, ...init.trust })
+  const listen = (init.listen ?? ['/ip4/127.0.0.1/tcp/0']).map((a) => parseAddr(a, 'listen address').toString())
+  const light = createHeliaLight({ blockstore: init.blockstore, datastore: new MemoryDatastore() })
+  // the libp2p host is set on it below, before it starts (as Helia's own libp2p mixin does)
+  const helia = withBitswap(light as unknown as HeliaWithLibp2p, { maxSizeReplaceHasWithBlock: 1024 * 1024 })
+  let libp2p: Libp2p
+  try {
+    libp2p = await createLibp2p({
+      privateKey,
+      addresses: { listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify(), ping: ping() },
+      connectionManager: { maxConnections: 512 },
+      nodeInfo: { name: 'bac', version: init.version }
+    })
+  } catch (err) {
+    throw new NetworkError(`cannot start the libp2p host on ${listen.join(', ')}: ${(err as Error).message}`, { cause: err })
+  }
+  // Helia uses this host for bitswap, as its libp2p mixin would
+  Object.defineProperty(helia, 'libp2p', { value: libp2p, enumerable: true })
+  await helia.start()
+
+  const peerId = libp2p.peerId.toString()
+  const peers = new Map<string, PeerState>()
+  let running = 0
+  const log = init.log ?? (() => {})
+  const interval = init.advertIntervalMs ?? 2000
+  const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
+  const self = (): NodeAdvert => ({
+    nodeId: init.nodeId, peerId, version: init.version, labels: { ...init.labels }, executors: [...init.executors], slots: init.slots, running, addrs: addrs()
+  })
+  const advertFrame = (): AdvertFrame => ({
+    type: 'advert',
+    advert: self(),
+    peers: [...peers].filter(([, p]) => p.trusted && p.connected).map(([id, p]) => ({ id, addrs: [...p.advert.addrs] }))
+  })
+
+  const refresh = async (peer: PeerId): Promise<void> => {
+    const id = peer.toString()
+    const connection = libp2p.getConnections(peer)[0]
+    if (connection === undefined) return
+    let frame: AdvertFrame
+    try {
+      frame = await fetchAdvert(libp2p, peer, Math.max(interval, 2000))
+    } catch {
+      return
+    }
+    if (frame.advert.peerId !== id) return
+    const known = peers.get(id)
+    const trusted = trust.check(id, connection.remoteAddr) === undefined
+    peers.set(id, { advert: frame.advert, lastSeen: Date.now(), dispatched: known?.dispatched ?? 0, connected: true, trusted, addr: connection.remoteAddr })
+    if (known === undefined) log(`peer ${frame.advert.nodeId} (${id}) joined${trusted ? '' : ', not trusted'}`)
+    // a trusted peer's peers are joined too, so a network needs one known address to form
+    if (!trusted) return
+    for (const other of frame.peers) {
+      if (other.id === peerId || peers.get(other.id)?.connected === true || libp2p.getConnections(peerIdFromString(other.id)).length > 0) continue
+      const addr = other.addrs[0]
+      if (addr !== undefined) void libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(5000) }).catch(() => {})
+    }
+  }
+
+  libp2p.addEventListener('peer:identify', (event) => {
+    if (event.detail.protocols.includes(DISPATCH_PROTOCOL)) void refresh(event.detail.peerId)
+  })
+  libp2p.addEventListener('peer:disconnect', (event) => {
+    const state = peers.get(event.detail.toString())
+    if (state !== undefined) {
+      state.connected = false
+      log(`peer ${state.advert.nodeId} (${event.detail.toString()}) left`)
+    }
+  })
+  const timer = setInterval(() => {
+    for (const connection of libp2p.getConnections()) void refresh(connection.remotePeer)
+  }, interval)
+  timer.unref()
+
+  await serveAdverts(libp2p, advertFrame)
+  const dispatchServer = serveDispatch(libp2p, {
+    nodeId: init.nodeId,
+    refuse: (peer, connection, task) => {
+      const why = trust.check(peer, connection.remoteAddr)
+      if (why !== undefined) return `node ${init.nodeId} (${peerId}) does not trust ${peer}: ${why}`
+      if (!init.executors.includes(task.step.executor)) return `node ${init.nodeId} has no ${task.step.executor} executor (it has ${init.executors.join(', ')})`
+      return undefined
+    },
+    run: async (task, options) => {
+      running++
+      try {
+        return await init.run(task, options)
+      } finally {
+        running--
+      }
+    },
+    log
+  })
+
+  const join = async (text: string): Promise<void> => {
+    const addr = parseAddr(text, 'peer')
+    const id = addr.getComponents().find((c) => c.name === 'p2p')?.value
+    if (id === undefined) throw new NetworkError(`peer '${text}' has no /p2p/<peer-id> part; copy the whole address the node printed`)
+    const peer = peerIdFromString(id)
+    // libp2p dials a keep-alive peer again when the connection is lost
+    await libp2p.peerStore.merge(peer, { multiaddrs: [addr.decapsulateCode(421)], tags: { [KEEP_ALIVE]: { value: 1 } } })
+    try {
+      await libp2p.dial(addr, { signal: AbortSignal.timeout(10_000) })
+    } catch (err) {
+      log(`cannot reach peer ${text} yet (${(err as Error).message}); trying again in the background`)
+    }
+  }
+  for (const addr of init.peers ?? []) await join(addr)
+
+  const blockTimeout = init.blockTimeoutMs ?? 10_000
+  const networked = helia.blockstore as unknown as Blockstore
+  // a block missing here is looked for on the peers for a while, then reported missing
+  const blockstore: Blockstore = Object.create(networked, {
+    get: {
+      value: async function * (cid: CID, options: { signal?: AbortSignal } = {}) {
+        if (await init.blockstore.has(cid)) {
+          yield * init.blockstore.get(cid, options)
+          return
+        }
+        const timeout = AbortSignal.timeout(blockTimeout)
+        const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
+        try {
+          yield * networked.get(cid, { ...options, signal })
+        } catch (err) {
+          if (timeout.aborted && options.signal?.aborted !== true) throw new ContentNotFoundError(cid.toString(), `it is not in the local store, and no peer sent it within ${blockTimeout} ms`)
+          throw err
+        }
+      }
+    }
+  }) as Blockstore
+
+  const candidate = (p: PeerState): boolean => p.connected && p.trusted && Date.now() - p.lastSeen < interval * 3 + 2000
+  const info = (p: PeerState): PeerInfo => ({ advert: p.advert, trusted: p.trusted, connected: p.connected, lastSeen: p.lastSeen, dispatched: p.dispatched })
+
+  return {
+    peerId,
+    addrs,
+    blockstore,
+    get self () { return self() },
+    peers: () => [...peers.values()].filter(candidate).map(info),
+    list: () => [...peers.values()].map(info),
+    join,
+    running: () => running,
+    dispatch: async (target: string, task: StepTask, options: TaskOptions = {}): Promise<TaskResult> => {
+      const state = peers.get(target)
+      if (state === undefined || !state.trusted) throw new DispatchRefusedError(target, 'this node does not know it as a trusted peer')
+      state.dispatched++
+      try {
+        return await dispatchTask(libp2p, peerIdFromString(target), task, { ...options, livenessMs: init.livenessMs ?? 10_000 })
+      } finally {
+        state.dispatched--
+      }
+    },
+    fetch: async (root: string, from: string, options: { signal?: AbortSignal } = {}): Promise<void> => {
+      const providers = [peerIdFromString(from)]
+      const seen = new Set<string>()
+      let pending = [CID.parse(root.split('/')[0] ?? root)]
+      // level by level, every block of a level asked for at once: bitswap batches the wants
+      while (pending.length > 0) {
+        const next: CID[] = []
+        await Promise.all(pending.map(async (cid) => {
+          const key = cid.toString()
+          if (seen.has(key)) return
+          seen.add(key)
+          if (cid.code !== dagPb.code && await init.blockstore.has(cid)) return
+          const pieces: Uint8Array[] = []
+          for await (const piece of blockstore.get(cid, { ...options, providers } as { signal?: AbortSignal })) pieces.push(piece)
+          next.push(...links(cid, pieces.length === 1 ? pieces[0] as Uint8Array : Buffer.concat(pieces)))
+        }))
+        pending = next
+      }
+    },
+    stop: async () => {
+      clearInterval(timer)
+      await dispatchServer.stop()
+      await helia.stop()
+      await libp2p.stop()
+    }
+  }
+}
