@@ -22,7 +22,8 @@ export { VERSION } from './version.js'
 export type * from './interfaces/engine.js'
 export type * from './interfaces/run-store.js'
 export type * from './interfaces/content-store.js'
-export type { EmbeddedNode, EmbeddedNodeInit } from './node/embedded.js'
+export type { EmbeddedNode, EmbeddedNodeInit, NodeNetworkOptions } from './node/embedded.js'
+export type * from './interfaces/network.js'
 
 /**
  * Opens a node for the duration of a command: content store, run store, executors and engine on
@@ -57,7 +58,7 @@ export async function openHistory (init: { dataDir: string }): Promise<import('.
 
 export type { NodeEvent, ServeInit, ServingNode } from './node/serving.js'
 export type { WatchEvent, ScheduleEvent } from './triggers/index.js'
-export { ApiError, encodeMessages, fetchRun, postMessages, type MessageFormat, type PostedBatch } from './api/client.js'
+export { ApiError, cancelRun, encodeMessages, fetchPeers, fetchRun, followRun, postMessages, startRun, type MessageFormat, type PostedBatch } from './api/client.js'
 
 /**
  * Starts a node that keeps running: its pipelines' triggers (drop folders, schedules, message

@@ -7,7 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 const NEEDED = [
   { command: 'ipfs_cid', pkg: 'ipfs-cid', why: 'checks that bac computes the same CIDs as Kubo' },
   { command: 'python3', pkg: 'python3', why: 'runs the shipped job scripts' },
-  { command: 'bwrap', pkg: 'bubblewrap', why: 'the sandbox executor' }
+  { command: 'bwrap', pkg: 'bubblewrap', why: 'the sandbox executor' },
+  { command: 'ip', pkg: 'iproute2', why: 'network tests put nodes in network namespaces joined by veth' }
 ]
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0

@@ -67,3 +67,43 @@ export async function postMessages (nodeUrl: string, topic: string, body: { body
 export async function fetchRun (nodeUrl: string, id: string): Promise<Record<string, unknown> & { status: string, resultCid?: string, reason?: string }> {
   return await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}`, { method: 'GET' }) as Record<string, unknown> & { status: string }
 }
+
+/** Starts a run of a pipeline file on a node; resolves with its id once the node has recorded it. */
+export async function startRun (nodeUrl: string, request: { pipeline: string, cwd: string, inputs?: Readonly<Record<string, string>>, outputsDir?: string, noCache?: boolean, concurrency?: number }): Promise<{ runId: string }> {
+  return await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json' } }) as { runId: string }
+}
+
+/** Follows a run's events on a node until its end (the last event is its `run:end`). */
+export async function followRun (nodeUrl: string, id: string, onEvent: (event: Record<string, unknown> & { type: string }) => void): Promise<void> {
+  const url = `${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}/events`
+  let res: Response
+  try {
+    res = await fetch(url)
+  } catch (err) {
+    throw new ApiError(`no bac node answers at ${new URL(url).origin} (${(err as Error).message})`)
+  }
+  if (!res.ok || res.body === null) throw new ApiError(`the node refused: HTTP ${res.status} ${await res.text()}`, res.status)
+  const decoder = new TextDecoder()
+  let buffered = ''
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true })
+    let nl: number
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl)
+      buffered = buffered.slice(nl + 1)
+      if (line.trim() !== '') onEvent(JSON.parse(line) as Record<string, unknown> & { type: string })
+    }
+  }
+}
+
+/** Asks a node to cancel a run it runs. */
+export async function cancelRun (nodeUrl: string, id: string): Promise<void> {
+  await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' })
+}
+
+/** The peers a node knows, and the node itself. */
+export async function fetchPeers (nodeUrl: string): Promise<{ node: Record<string, unknown>, peers: Array<Record<string, unknown>> }> {
+  const base = nodeUrl.replace(/\/$/, '')
+  const [node, peers] = await Promise.all([call(`${base}/api/v1/node`, { method: 'GET' }), call(`${base}/api/v1/peers`, { method: 'GET' })])
+  return { node: node as Record<string, unknown>, peers: peers as Array<Record<string, unknown>> }
+}

@@ -10,6 +10,17 @@ export interface ApiHandlers {
   readonly message: (topic: string, body: Uint8Array, contentType: string | undefined, key: string | undefined) => Promise<{ readonly duplicate: boolean } & Readonly<Record<string, unknown>>>
   /** `GET /api/v1/runs/<id>`: a run and its steps, or undefined. */
   readonly run: (id: string) => Readonly<Record<string, unknown>> | undefined
+  /** `POST /api/v1/runs`: starts a run of a pipeline file on this node; returns its id (202). */
+  readonly startRun?: (request: Readonly<Record<string, unknown>>) => Promise<{ readonly runId: string }>
+  /**
+   * `GET /api/v1/runs/<id>/events`: the run's events as NDJSON, from its start (those it already
+   * sent) to its end. Calls `send` for each; resolves when the run has ended or the client left.
+   */
+  readonly events?: (id: string, send: (event: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
+  /** `POST /api/v1/runs/<id>/cancel`: cancels a run running here (202), or says why not. */
+  readonly cancel?: (id: string) => void
+  /** `GET /api/v1/peers`: the peers this node knows. */
+  readonly peers?: () => ReadonlyArray<Readonly<Record<string, unknown>>>
 }
 
 export interface ApiInit {
@@ -75,6 +86,46 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         const key = req.headers['idempotency-key']
         const accepted = await handlers.message(rest.join('/'), body, req.headers['content-type'], typeof key === 'string' && key !== '' ? key : undefined)
         send(res, accepted.duplicate ? 200 : 202, accepted)
+        return
+      }
+      if (resource === 'runs' && rest.length === 0 && handlers.startRun !== undefined) {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST with a JSON body { pipeline, inputs, cwd }')
+        const body = await readBody(req, limit)
+        let request: unknown
+        try {
+          request = JSON.parse(Buffer.from(body).toString('utf8'))
+        } catch {
+          throw new HttpError(400, 'the body is not JSON')
+        }
+        if (typeof request !== 'object' || request === null) throw new HttpError(400, 'the body must be a JSON object { pipeline, inputs, cwd }')
+        send(res, 202, await handlers.startRun(request as Record<string, unknown>))
+        return
+      }
+      if (resource === 'runs' && rest.length === 2 && rest[1] === 'events' && handlers.events !== undefined) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        const closed = new AbortController()
+        res.on('close', () => { closed.abort() })
+        let started = false
+        await handlers.events(rest[0] as string, (event) => {
+          if (!started) {
+            res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+            started = true
+          }
+          res.write(`${JSON.stringify(event)}\n`)
+        }, closed.signal)
+        if (!started) res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+        res.end()
+        return
+      }
+      if (resource === 'runs' && rest.length === 2 && rest[1] === 'cancel' && handlers.cancel !== undefined) {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST')
+        handlers.cancel(rest[0] as string)
+        send(res, 202, { cancelling: rest[0] })
+        return
+      }
+      if (resource === 'peers' && rest.length === 0 && handlers.peers !== undefined) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        send(res, 200, handlers.peers())
         return
       }
       if (resource === 'runs' && rest.length === 1) {

@@ -5,6 +5,7 @@ import { jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type
 import { messageSendCommand, type MessageSendOptions } from './commands/message.js'
 import { runCommand, type RunCommandOptions } from './commands/run.js'
 import { serveCommand, watchCommand, type ServeOptions } from './commands/serve.js'
+import { devstackCommand, nodeListCommand, type DevstackOptions, type NodeListOptions } from './commands/node.js'
 import { schemaCommand } from './commands/schema.js'
 import { submitCommand, type SubmitOptions } from './commands/submit.js'
 import { validateCommand } from './commands/validate.js'
@@ -42,6 +43,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--outputs <dir>', 'where the result is copied, as <dir>/<run-id>/ (default: ./outputs)')
     .option('--json', 'print events as JSON lines')
     .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .option('--node <url>', 'run it on this running node (its API); default: $BAC_NODE, else the node serving on the data dir, else an embedded node')
     .action(async (file: string, options: RunCommandOptions) => {
       result.code = await runCommand(file, options, io)
     })
@@ -66,7 +68,32 @@ function program (io: Io, result: { code: number }): Command {
     .option('--json', 'print events as JSON lines')
     .option('-v, --verbose', 'print the steps\' output too')
     .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .option('--no-pipelines', 'serve no pipelines (a compute node)')
+    .option('--port <port>', 'the libp2p TCP port (0 for any free one)', '4001')
+    .option('--listen', 'listen on every interface, not only 127.0.0.1')
+    .option('--peer <multiaddr>', 'a node to join, as it printed its address (repeatable)', collect, [])
+    .option('-l, --label <key=value>', 'a label of this node, for runs-on (repeatable)', collect, [])
+    .option('--trust <peer-id>', 'a peer this node runs work for and sends work to (repeatable; also <data-dir>/trusted-peers)', collect, [])
+    .option('--dev', 'trust every peer on loopback (for a network on one machine)')
+    .option('--slots <n>', 'steps run here for peers at once at most (default: the number of cores)')
     .action(async (options: ServeOptions) => { result.code = await serveCommand(options, io) })
+
+  root.command('devstack')
+    .description('Start a network of bac nodes on this machine, each in its own process, trusting each other; Ctrl-C stops them')
+    .option('-n, --nodes <n>', 'how many nodes', '3')
+    .option('-p, --pipelines <path>', 'pipelines the first node serves (repeatable)', collect, [])
+    .option('--dir <dir>', 'where the nodes keep their data dirs (default: <data-dir>/devstack)')
+    .option('--data-dir <dir>', 'the data dir the default --dir is under')
+    .option('--json', 'print each node as a JSON line when it is ready')
+    .action(async (options: DevstackOptions) => { result.code = await devstackCommand(options, io) })
+
+  const nodeCommand = root.command('node').description('The network of the running node')
+  nodeCommand.command('list')
+    .description('The peers of a running node: labels, executors, load, last contact')
+    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, or the node serving on the data dir)')
+    .option('--json', 'as JSON')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (options: NodeListOptions) => { result.code = await nodeListCommand(options, io) })
 
   const message = root.command('message').description('Messages that start runs of pipelines with on.message')
   message.command('send')

@@ -43,7 +43,7 @@ export function eventRenderer (io: Io, json: boolean): (event: RunEvent) => void
         io.err(`run ${event.runId}: ${event.pipeline} (${event.steps.length} step${event.steps.length === 1 ? '' : 's'})\n`)
         break
       case 'step:start':
-        io.err(`${paint(1, event.stepId)}${event.item !== undefined ? `[${event.item}]` : ''} started on ${event.executor}${event.attempt > 1 ? `, attempt ${event.attempt}` : ''}\n`)
+        io.err(`${paint(1, event.stepId)}${event.item !== undefined ? `[${event.item}]` : ''} started on ${event.node !== undefined ? `${event.node} (${event.executor})` : event.executor}${event.attempt > 1 ? `, attempt ${event.attempt}` : ''}\n`)
         break
       case 'step:log': {
         const { prefix, lines } = logLines.take(event)

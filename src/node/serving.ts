@@ -3,10 +3,12 @@ import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { startApi, type ApiServer } from '../api/server.js'
 import type { RunEvent } from '../interfaces/engine.js'
-import { UsageError } from '../interfaces/errors.js'
+import { MessageError, UsageError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import { decodeMessages, DropFolder, MessageRouter, RunQueue, Schedule, type ScheduleEvent, type WatchEvent } from '../triggers/index.js'
-import { openEmbeddedNode, type EmbeddedNode } from './embedded.js'
+import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './embedded.js'
+import { RunBoard } from './run-board.js'
+import { validatePipeline } from './validation.js'
 
 /** Everything a serving node reports: run progress, files taken, schedule fires, messages. */
 export type NodeEvent =
@@ -32,6 +34,8 @@ export interface ServeInit {
   readonly watchPending?: number
   /** The local HTTP API; none when undefined. */
   readonly api?: { readonly host: string, readonly port: number }
+  /** Join the network of bac nodes; alone when undefined. */
+  readonly network?: NodeNetworkOptions
   readonly onEvent?: (event: NodeEvent) => void
 }
 
@@ -74,8 +78,12 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     if (other !== undefined) throw new UsageError(`two pipelines are named '${p.name}' (${other} and ${p.file}); names must be unique on a node`)
     names.set(p.name, p.file)
   }
-  const node = await openEmbeddedNode({ dataDir: init.dataDir })
-  const emit = (event: NodeEvent): void => { init.onEvent?.(event) }
+  const node = await openEmbeddedNode({ dataDir: init.dataDir, ...(init.network !== undefined ? { network: init.network } : {}) })
+  const board = new RunBoard()
+  const emit = (event: NodeEvent): void => {
+    board.event(event)
+    init.onEvent?.(event)
+  }
   const enabled = { watch: true, schedule: true, message: true, ...init.triggers }
   const concurrency = init.concurrency ?? availableParallelism()
   const common = { runs: node.runs, engine: node.engine, cwd: init.cwd, ...(init.outputsDir !== undefined ? { outputsDir: init.outputsDir } : {}) }
@@ -111,7 +119,45 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         host: init.api.host,
         port: init.api.port,
         handlers: {
-          info: () => ({ id: node.id, pipelines: init.pipelines.map((p) => p.name), topics: router.topics }),
+          info: () => ({
+            id: node.id,
+            pipelines: init.pipelines.map((p) => p.name),
+            topics: router.topics,
+            ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs(), advert: node.network.self } : {})
+          }),
+          peers: () => (node.network?.list() ?? []).map((p) => ({ ...p })),
+          startRun: async (request) => {
+            const file = typeof request.pipeline === 'string' ? path.resolve(init.cwd, request.pipeline) : undefined
+            if (file === undefined) throw new UsageError('the request names no pipeline file (pipeline: <path>)')
+            const validation = validatePipeline(file)
+            if (validation.value === undefined) {
+              const first = validation.errors[0]
+              throw new UsageError(`${file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}${first !== undefined ? `; the first: ${first.line ?? 0}:${first.column ?? 0} ${first.message}` : ''} (bac validate shows them all)`)
+            }
+            const pipeline = validation.value
+            const cwd = typeof request.cwd === 'string' ? request.cwd : init.cwd
+            const record = node.engine.prepare(pipeline, {
+              trigger: { kind: 'manual' },
+              cwd,
+              inputs: (request.inputs ?? {}) as Record<string, string>,
+              ...(typeof request.outputsDir === 'string' ? { outputsDir: request.outputsDir } : (init.outputsDir !== undefined ? { outputsDir: init.outputsDir } : {})),
+              ...(typeof request.concurrency === 'number' ? { concurrency: request.concurrency } : {}),
+              ...(request.noCache === true ? { noCache: true } : {})
+            })
+            node.runs.createRun(record)
+            board.start(record.id, async (signal) => await node.engine.run(pipeline, { queued: record.id, signal, onEvent: emit }))
+            return { runId: record.id }
+          },
+          events: async (id, send, closed) => {
+            if (await board.follow(id, send, closed)) return
+            const run = node.runs.findRun(id)
+            if (run === undefined) throw new MessageError(404, `run ${id}: no run has this id`)
+            // a run that ended before it was followed: its end, from the run store
+            send({ type: 'run:end', runId: run.id, status: run.status, durationMs: (run.endedAt ?? 0) - (run.startedAt ?? 0), ...(run.resultCid !== undefined ? { resultCid: run.resultCid } : {}), ...(run.reason !== undefined ? { reason: run.reason } : {}) })
+          },
+          cancel: (id) => {
+            if (!board.cancel(id)) throw new MessageError(409, `run ${id} is not running on this node`)
+          },
           message: async (topic, body, contentType, key) => {
             const rows = await decodeMessages(body, contentType)
             const accepted = router.accept(topic, rows, key === undefined ? {} : { key })
@@ -125,7 +171,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         }
       })
       const file = path.join(node.dataDir, API_FILE)
-      writeFileSync(`${file}.${process.pid}`, `${JSON.stringify({ url: api.url, pid: process.pid, node: node.id })}\n`)
+      writeFileSync(`${file}.${process.pid}`, `${JSON.stringify({ url: api.url, pid: process.pid, node: node.id, ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs() } : {}) })}\n`)
       renameSync(`${file}.${process.pid}`, file)
     }
   } catch (err) {
@@ -158,6 +204,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         if (runningApi(node.dataDir)?.pid === process.pid) rmSync(file, { force: true })
       }
       await Promise.all([...queues.values()].map(async (q) => { await q.stop() }))
+      await board.stop()
       await node.close()
     }
   }

@@ -160,6 +160,7 @@ async function retrying (ctx: RunContext, instance: Instance, used: Set<string>,
   const retries = instance.step.retries
   const failedNodes = new Set<string>()
   let nodeFailures = 0
+  let lostReason: string | undefined
   let last: Tried = { ok: false, cancelled: false, reason: 'not run' }
   for (let attempt = 1; attempt <= retries.attempts;) {
     const tried = await tryOn(attempt, failedNodes)
@@ -168,6 +169,7 @@ async function retrying (ctx: RunContext, instance: Instance, used: Set<string>,
     if (tried.cancelled || ctx.signal?.aborted === true) return { ok: false, cancelled: true, reason: 'cancelled' }
     if (tried.node !== undefined) used.delete(tried.node)
     if (tried.lost === true) {
+      lostReason = tried.reason
       // the node failed, not the step: another node takes the same attempt
       failedNodes.add(tried.node ?? '')
       if (++nodeFailures > MAX_NODE_FAILURES) break
@@ -184,7 +186,9 @@ async function retrying (ctx: RunContext, instance: Instance, used: Set<string>,
       }
     }
   }
-  const reason = last.ok ? '' : last.reason
+  let reason = last.ok ? '' : last.reason
+  // no node was left: say what became of the last one tried
+  if (!last.ok && last.node === undefined && lostReason !== undefined) reason = `${lostReason}; then ${reason}`
   return { ok: false, cancelled: false, reason: retries.attempts > 1 && !last.ok && last.node !== undefined ? `${reason} (after ${retries.attempts} attempts)` : reason }
 }
 

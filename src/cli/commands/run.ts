@@ -1,10 +1,11 @@
 import path from 'node:path'
-import { createValidator, UsageError } from '../../index.js'
+import { cancelRun, createValidator, followRun, startRun, UsageError, type RunEvent, type RunStatus } from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath, formatText } from '../format.js'
 import type { Io } from '../io.js'
 import { LiveView } from '../live-view.js'
 import { cancellable, exitFor, withNode } from '../node-session.js'
+import { nodeUrl } from './node.js'
 import { eventRenderer } from '../render.js'
 
 export interface RunCommandOptions {
@@ -15,6 +16,7 @@ export interface RunCommandOptions {
   json?: boolean
   dataDir?: string
   outputs?: string
+  node?: string
 }
 
 /** `--input name=value` pairs into a map; the value may hold `=`. */
@@ -43,6 +45,8 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
     return EXIT.usage
   }
   const pipeline = validation.value
+  const url = options.resume === undefined ? await nodeUrl(options) : undefined
+  if (url !== undefined) return await runOnNode(url, file, inputs, options, concurrency, io)
   return await withNode(options.dataDir, async (node) => await cancellable(io, async (signal) => {
     const outcome = await node.run(pipeline, {
       inputs,
@@ -59,4 +63,39 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
     }
     return exitFor(outcome.status)
   }))
+}
+
+/**
+ * `bac run` on a running node (`--node`, `$BAC_NODE`, or the node serving on the data dir): the
+ * node runs it, with its peers; its events are followed here. Ctrl-C cancels it on the node.
+ */
+async function runOnNode (url: string, file: string, inputs: Record<string, string>, options: RunCommandOptions, concurrency: number | undefined, io: Io): Promise<number> {
+  const cwd = process.cwd()
+  // paths given as inputs are the caller's: the node reads them on this machine
+  const { runId } = await startRun(url, {
+    pipeline: path.resolve(file),
+    cwd,
+    inputs,
+    ...(options.outputs !== undefined ? { outputsDir: path.resolve(options.outputs) } : { outputsDir: path.join(cwd, 'outputs') }),
+    ...(options.cache === false ? { noCache: true } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {})
+  })
+  const render = options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true)
+  let end: { status: RunStatus, resultCid?: string } | undefined
+  return await cancellable(io, async (signal) => {
+    signal.addEventListener('abort', () => { void cancelRun(url, runId).catch((err: unknown) => { io.err(`bac: ${(err as Error).message}\n`) }) }, { once: true })
+    await followRun(url, runId, (event) => {
+      render(event as unknown as RunEvent)
+      if (event.type === 'run:end') end = event as unknown as { status: RunStatus, resultCid?: string }
+    })
+    if (end === undefined) {
+      io.err(`bac: the node at ${url} stopped sending before run ${runId} ended; bac job describe ${runId} --node ${url} tells how it went\n`)
+      return EXIT.failed
+    }
+    if (options.json !== true && end.resultCid !== undefined) {
+      io.out(`${end.resultCid}\n`)
+      io.err(`result ${end.resultCid}, copied to ${displayPath(path.join(options.outputs ?? path.join(cwd, 'outputs'), runId))} by node ${url}\n`)
+    }
+    return exitFor(end.status)
+  })
 }

@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { createValidator, defaultDataDir, discoverPipelines, startServing, UsageError, type NodeEvent, type Pipeline } from '../../index.js'
+import { createValidator, defaultDataDir, discoverPipelines, startServing, UsageError, type NodeEvent, type NodeNetworkOptions, type Pipeline } from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath, formatText } from '../format.js'
 import type { Io } from '../io.js'
 import { duration } from '../render.js'
 
 export interface ServeOptions {
-  pipelines?: string[]
+  /** false with --no-pipelines */
+  pipelines?: string[] | false
   concurrency?: string
   outputs?: string
   dataDir?: string
@@ -15,6 +16,43 @@ export interface ServeOptions {
   json?: boolean
   verbose?: boolean
   once?: boolean
+  port?: string
+  listen?: boolean
+  peer?: string[]
+  label?: string[]
+  trust?: string[]
+  dev?: boolean
+  slots?: string
+}
+
+/** `--label k=v` pairs (a bare `k` is the label with an empty value). */
+export function parseLabels (pairs: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {}
+  for (const pair of pairs) {
+    const at = pair.indexOf('=')
+    const key = at < 0 ? pair : pair.slice(0, at)
+    if (!/^[A-Za-z0-9_.-]+$/.test(key)) throw new UsageError(`--label takes key=value with a key of letters, digits, _ . -, got '${pair}'`)
+    labels[key] = at < 0 ? '' : pair.slice(at + 1)
+  }
+  return labels
+}
+
+/** The network part of `bac serve`'s options. */
+function networkOptions (options: ServeOptions, io: Io): NodeNetworkOptions {
+  const port = Number(options.port ?? '4001')
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a TCP port (0 for any free one), got '${options.port ?? ''}'`)
+  const slots = options.slots === undefined ? undefined : Number(options.slots)
+  if (slots !== undefined && (!Number.isInteger(slots) || slots < 1)) throw new UsageError(`--slots must be a whole number of at least 1, got '${options.slots ?? ''}'`)
+  const host = options.listen === true ? '0.0.0.0' : '127.0.0.1'
+  return {
+    listen: [`/ip4/${host}/tcp/${port}`],
+    peers: options.peer ?? [],
+    labels: parseLabels(options.label ?? []),
+    trust: options.trust ?? [],
+    dev: options.dev === true,
+    ...(slots !== undefined ? { slots } : {}),
+    log: (line) => { io.err(`${time()} ${line}\n`) }
+  }
 }
 
 /** `--api host:port` (or a port alone) into its parts; `false` for none. */
@@ -81,7 +119,7 @@ export function nodeEventRenderer (io: Io, options: { json?: boolean, verbose?: 
 }
 
 /** Runs a serving node until SIGINT or SIGTERM, then stops it (running runs are interrupted and resumed at the next start). */
-async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeOptions, extra: { triggers?: { watch?: boolean, schedule?: boolean, message?: boolean }, api?: { host: string, port: number } }): Promise<number> {
+async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeOptions, extra: { triggers?: { watch?: boolean, schedule?: boolean, message?: boolean }, api?: { host: string, port: number }, network?: NodeNetworkOptions }): Promise<number> {
   const concurrency = concurrencyOf(options)
   const dataDir = options.dataDir ?? defaultDataDir()
   const render = nodeEventRenderer(io, options)
@@ -94,13 +132,21 @@ async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeO
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(extra.triggers !== undefined ? { triggers: extra.triggers } : {}),
     ...(extra.api !== undefined ? { api: extra.api } : {}),
+    ...(extra.network !== undefined ? { network: extra.network } : {}),
     onEvent: (event) => {
       if (event.type === 'run:end' && event.status !== 'succeeded' && event.status !== 'interrupted') failed++
       render(event)
     }
   })
   io.err(`${time()} node ${node.id} on ${displayPath(node.dataDir)}${node.url !== undefined ? `, API ${node.url}` : ''}; ${options.once === true ? 'until every file is done' : 'Ctrl-C to stop'}\n`)
-  if (node.url !== undefined && options.json === true) io.out(`${JSON.stringify({ type: 'node:ready', id: node.id, url: node.url })}\n`)
+  const network = node.node.network
+  if (network !== undefined) {
+    const addr = network.addrs()[0] ?? ''
+    io.err(`${time()} peer id ${network.peerId}, listening on ${network.addrs().join(', ')}\n`)
+    io.err(`${time()} to add a node: bac serve --data-dir <another dir> --port 0 --api 127.0.0.1:0 --peer ${addr}${options.dev === true ? ' --dev' : ` --trust ${network.peerId}`}\n`)
+    if (options.dev !== true) io.err(`${time()} this node runs work only for peers it trusts: add the new node's peer id to ${path.join(node.dataDir, 'trusted-peers')}, or use --dev on loopback\n`)
+  }
+  if (node.url !== undefined && options.json === true) io.out(`${JSON.stringify({ type: 'node:ready', id: node.id, url: node.url, pid: process.pid, ...(network !== undefined ? { peerId: network.peerId, addrs: network.addrs() } : {}) })}\n`)
   let signalled = false
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -135,12 +181,12 @@ export async function watchCommand (files: string[], options: ServeOptions, io: 
 
 /** `bac serve`: a node whose pipelines' triggers (watch, schedule, message) start runs, with the local HTTP API. */
 export async function serveCommand (options: ServeOptions, io: Io): Promise<number> {
-  const given = options.pipelines ?? []
-  const paths = given.length > 0 ? given : (existsSync('pipelines') ? ['pipelines'] : [])
+  const given = options.pipelines === false ? [] : options.pipelines ?? []
+  const paths = given.length > 0 || options.pipelines === false ? given : (existsSync('pipelines') ? ['pipelines'] : [])
   const files = paths.length === 0 ? [] : discoverPipelines(paths)
   const pipelines = loadPipelines(files, io)
   if (pipelines === undefined) return EXIT.usage
   const api = parseListen(options.api ?? '127.0.0.1:1234')
   if (!/^(127\.|::1$|localhost$)/.test(api.host)) io.err(`bac: warning: the API on ${api.host} has no authentication: anyone who can reach it can start runs; keep it on 127.0.0.1 unless a proxy guards it\n`)
-  return await serveUntilStopped(io, pipelines, options, { api })
+  return await serveUntilStopped(io, pipelines, options, { api, network: networkOptions(options, io) })
 }

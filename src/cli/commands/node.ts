@@ -1,0 +1,119 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { defaultDataDir, fetchPeers, runningApi, UsageError } from '../../index.js'
+import { EXIT } from '../exit.js'
+import { displayPath } from '../format.js'
+import type { Io } from '../io.js'
+
+export interface NodeListOptions {
+  node?: string
+  json?: boolean
+  dataDir?: string
+}
+
+export interface DevstackOptions {
+  nodes?: string
+  pipelines?: string[]
+  dir?: string
+  dataDir?: string
+  json?: boolean
+}
+
+/** The API of the node the CLI acts on: `--node`, `$BAC_NODE`, or the node serving on the data dir. */
+export async function nodeUrl (options: { node?: string, dataDir?: string }): Promise<string | undefined> {
+  const given = options.node ?? process.env.BAC_NODE
+  if (given !== undefined && given !== '') return given
+  return (await runningApi(options.dataDir ?? defaultDataDir()))?.url
+}
+
+function ago (ms: number): string {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000))
+  return s < 60 ? `${s}s ago` : `${Math.round(s / 60)}m ago`
+}
+
+/** `bac node list`: the running node and its peers, with labels, executors, load and last contact. */
+export async function nodeListCommand (options: NodeListOptions, io: Io): Promise<number> {
+  const url = await nodeUrl(options)
+  if (url === undefined) throw new UsageError(`no bac node is serving on ${displayPath(options.dataDir ?? defaultDataDir())}; start one with bac serve (or bac devstack), or give --node <url>`)
+  const { node, peers } = await fetchPeers(url)
+  if (options.json === true) {
+    io.out(`${JSON.stringify({ node, peers })}\n`)
+    return EXIT.ok
+  }
+  type Advert = { nodeId: string, peerId: string, labels: Record<string, string>, executors: string[], slots: number, running: number }
+  const self = node.advert as Advert | undefined
+  const rows: string[][] = [['NODE', 'PEER ID', 'STATE', 'LABELS', 'EXECUTORS', 'LOAD', 'LAST CONTACT']]
+  const labels = (l: Record<string, string>): string => Object.entries(l).map(([k, v]) => v === '' ? k : `${k}=${v}`).join(',') || '-'
+  if (self !== undefined) rows.push([self.nodeId, self.peerId, 'this node', labels(self.labels), self.executors.join(','), `${self.running}/${self.slots}`, '-'])
+  for (const p of peers as Array<{ advert: Advert, trusted: boolean, connected: boolean, lastSeen: number, dispatched: number }>) {
+    const state = `${p.connected ? 'connected' : 'gone'}${p.trusted ? '' : ', untrusted'}`
+    rows.push([p.advert.nodeId, p.advert.peerId, state, labels(p.advert.labels), p.advert.executors.join(','), `${Math.max(p.advert.running, p.dispatched)}/${p.advert.slots}`, ago(p.lastSeen)])
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
+  for (const r of rows) io.out(`${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`)
+  return EXIT.ok
+}
+
+/**
+ * `bac devstack --nodes N`: N `bac serve --dev` processes on loopback, each on its own data dir
+ * (kept, so their peer ids stay), the others joining the first. Prints how to point the CLI at
+ * them; Ctrl-C stops them all.
+ */
+export async function devstackCommand (options: DevstackOptions, io: Io): Promise<number> {
+  const count = Number(options.nodes ?? '3')
+  if (!Number.isInteger(count) || count < 1 || count > 64) throw new UsageError(`--nodes takes 1 to 64, got '${options.nodes ?? ''}'`)
+  const base = path.resolve(options.dir ?? path.join(options.dataDir ?? defaultDataDir(), 'devstack'))
+  const bin = process.argv[1] as string
+  const children: ChildProcess[] = []
+  const stopAll = (): void => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM') }
+  let firstAddr: string | undefined
+  const ready: Array<{ id: string, url: string, peerId: string, addrs: string[] }> = []
+  try {
+    for (let i = 1; i <= count; i++) {
+      const dataDir = path.join(base, `node-${i}`)
+      mkdirSync(dataDir, { recursive: true })
+      const args = [bin, 'serve', '--dev', '--json', '--port', '0', '--api', '127.0.0.1:0', '--data-dir', dataDir, '--label', `devstack=${i}`]
+      if (firstAddr !== undefined) args.push('--peer', firstAddr)
+      for (const p of i === 1 ? options.pipelines ?? [] : []) args.push('--pipelines', p)
+      if (i > 1 || (options.pipelines ?? []).length === 0) args.push('--no-pipelines')
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      children.push(child)
+      const prefix = `[node-${i}] `
+      createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => { io.err(`${prefix}${line}\n`) })
+      const info = await new Promise<{ id: string, url: string, peerId: string, addrs: string[] }>((resolve, reject) => {
+        const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+        lines.on('line', (line) => {
+          try {
+            const event = JSON.parse(line) as { type?: string, id: string, url: string, peerId: string, addrs: string[] }
+            if (event.type === 'node:ready') resolve(event)
+          } catch {}
+        })
+        child.once('exit', (code) => { reject(new Error(`node ${i} exited with code ${String(code)} before it was ready (its output is above)`)) })
+      })
+      ready.push(info)
+      firstAddr ??= info.addrs[0]
+      if (options.json === true) io.out(`${JSON.stringify({ ...info, type: 'devstack:node', index: i, dataDir })}\n`)
+    }
+  } catch (err) {
+    stopAll()
+    throw err
+  }
+  const first = ready[0]
+  if (options.json !== true && first !== undefined) {
+    io.out(`devstack: ${count} node${count === 1 ? '' : 's'} on loopback, data in ${displayPath(base)}\n`)
+    for (const [i, n] of ready.entries()) io.out(`  node-${i + 1}  ${n.id}  ${n.url}  ${n.addrs[0] ?? ''}\n`)
+    io.out(`point the CLI at the first node:\n  export BAC_NODE=${first.url}\n  bac node list\n  bac run <pipeline.yml>\nCtrl-C stops them all.\n`)
+  }
+  if (options.json === true) io.out(`${JSON.stringify({ type: 'devstack:ready', nodes: ready.length, url: first?.url })}\n`)
+  await new Promise<void>((resolve) => {
+    const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve() }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    for (const c of children) c.once('exit', () => { if (children.every((x) => x.exitCode !== null || x.signalCode !== null)) stop() })
+  })
+  stopAll()
+  await Promise.all(children.map(async (c) => { if (c.exitCode === null && c.signalCode === null) await new Promise((resolve) => c.once('exit', resolve)) }))
+  return EXIT.ok
+}

@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { cancelRun, fetchRun, followRun, startRun } from '../../src/index.js'
+import { bac } from '../helpers/cli.js'
+import { connectedPeers, scratch, startDevstack, startNode, until, type NodeProcess } from './helpers.js'
+
+function pipeline (dir: string, name: string, body: string): string {
+  const file = path.join(dir, `${name}.yml`)
+  writeFileSync(file, `name: ${name}\n${body}`)
+  return file
+}
+
+/** Runs a pipeline on a node through the CLI and returns the run:end event and the step:start events. */
+function runOn (url: string, file: string, cwd: string): { end: { status: string, resultCid?: string, runId: string, reason?: string }, starts: Array<{ stepId: string, node: string }>, code: number | null, stderr: string } {
+  const result = bac(['run', file, '--node', url, '--json'], { cwd })
+  const events = result.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string, stepId: string, node: string, status: string, runId: string, resultCid?: string })
+  const end = events.find((e) => e.type === 'run:end')
+  assert.ok(end !== undefined, `no run:end from bac run:\n${result.stdout}\n${result.stderr}`)
+  return { end, starts: events.filter((e) => e.type === 'step:start'), code: result.code, stderr: result.stderr }
+}
+
+describe('a devstack of 3 nodes in separate processes', () => {
+  const { dir, cleanup } = scratch('devstack')
+  let stack: Awaited<ReturnType<typeof startDevstack>>
+  before(async () => {
+    stack = await startDevstack(path.join(dir, 'stack'), 3)
+    const first = stack.nodes[0] as NodeProcess
+    await until(async () => (await connectedPeers(first.url)).length === 2, 'the first node to know both peers')
+  })
+  after(async () => {
+    await stack.stop()
+    cleanup()
+  })
+
+  it('runs a nodes: 3 step once on each node: three per-node outputs and one merged result', async () => {
+    const file = pipeline(dir, 'spread', `steps:
+  hello:
+    nodes: 3
+    run: |
+      echo "same on every node" > {{ outputs.path }}/same.txt
+      mkdir -p {{ outputs.path }}/by-node && echo "$PPID" > {{ outputs.path }}/by-node/$(basename "$PWD").txt
+  count:
+    needs: [hello]
+    run: ls {{ steps.hello.outputs.path }}/by-node | wc -l > {{ outputs.path }}/count.txt
+`)
+    const first = stack.nodes[0] as NodeProcess
+    const { end, starts } = runOn(first.url, file, dir)
+    assert.equal(end.status, 'succeeded', end.reason)
+    const ran = new Set(starts.filter((s) => s.stepId === 'hello').map((s) => s.node))
+    assert.deepEqual([...ran].sort(), stack.nodes.map((n) => n.id).sort(), 'each node ran the step once')
+    const out = path.join(dir, 'outputs', end.runId)
+    for (const node of stack.nodes) {
+      assert.equal(readFileSync(path.join(out, 'hello', node.id, 'same.txt'), 'utf8'), 'same on every node\n')
+      assert.equal(readdirSync(path.join(out, 'hello', node.id, 'by-node')).length, 1)
+    }
+    // the merged view holds the shared file once and every node's own file
+    assert.equal(readFileSync(path.join(out, 'hello', 'merged', 'same.txt'), 'utf8'), 'same on every node\n')
+    assert.equal(readdirSync(path.join(out, 'hello', 'merged', 'by-node')).length, 3)
+    assert.equal(readFileSync(path.join(out, 'count', 'merged', 'count.txt'), 'utf8').trim(), '3')
+    // the result CID is that of the folder written out: adding it anew gives the same CID
+    const added = bac(['ipfs', 'add', out, '--data-dir', path.join(dir, 'check')])
+    assert.equal(added.stdout.trim(), end.resultCid)
+  })
+
+  it('lists the peers with their labels, executors and load', () => {
+    const first = stack.nodes[0] as NodeProcess
+    const listed = bac(['node', 'list', '--node', first.url])
+    assert.equal(listed.code, 0, listed.stderr)
+    for (const node of stack.nodes) assert.match(listed.stdout, new RegExp(node.id))
+    assert.match(listed.stdout, /devstack=2/)
+    assert.match(listed.stdout, /process,sandbox/)
+  })
+
+  it('keeps a path clash apart: merged fails and says so, merge: per-node keeps each node', async () => {
+    const clash = pipeline(dir, 'clash', `steps:
+  who:
+    nodes: 3
+    run: echo "$PWD" > {{ outputs.path }}/who.txt
+`)
+    const first = stack.nodes[0] as NodeProcess
+    const failed = runOn(first.url, clash, dir)
+    assert.equal(failed.end.status, 'failed')
+    assert.match(failed.end.reason ?? '', /clash.*who\.txt|who\.txt.*differs/)
+    assert.match(failed.end.reason ?? '', /merge: per-node/)
+    const kept = pipeline(dir, 'kept', `steps:
+  who:
+    nodes: 3
+    merge: per-node
+    run: echo "$PWD" > {{ outputs.path }}/who.txt
+`)
+    const ok = runOn(first.url, kept, dir)
+    assert.equal(ok.end.status, 'succeeded')
+    const out = path.join(dir, 'outputs', ok.end.runId, 'who')
+    assert.deepEqual(readdirSync(out).sort(), stack.nodes.map((n) => n.id).sort())
+  })
+})
+
+describe('failures on a network of separate processes', () => {
+  const { dir, cleanup } = scratch('failures')
+  let requester: NodeProcess
+  let computes: NodeProcess[] = []
+  before(async () => {
+    requester = await startNode(path.join(dir, 'a'), ['--dev'])
+    const addr = requester.addrs[0] as string
+    computes = await Promise.all(['b', 'c'].map(async (name) => await startNode(path.join(dir, name), ['--dev', '--peer', addr, '--label', 'compute'])))
+    await until(async () => (await connectedPeers(requester.url)).length === 2, 'both compute nodes to join')
+  })
+  after(async () => {
+    await Promise.all([requester, ...computes].map(async (n) => { await n.stop() }))
+    cleanup()
+  })
+
+  it('finishes a run on another node when the node running its step is killed with kill -9', async () => {
+    const marks = path.join(dir, 'marks')
+    const file = pipeline(dir, 'survive', `steps:
+  slow:
+    runs-on: compute
+    run: |
+      echo started >> ${marks}
+      sleep 2
+      echo done > {{ outputs.path }}/done.txt
+`)
+    const { runId } = await startRun(requester.url, { pipeline: file, cwd: dir, noCache: true })
+    const starts: string[] = []
+    const following = followRun(requester.url, runId, (event) => { if (event.type === 'step:start') starts.push(String(event.node)) })
+    await until(() => starts.length === 1 && existsSync(marks), 'the step to start on a compute node')
+    const victim = computes.find((c) => c.id === starts[0]) as NodeProcess
+    process.kill(victim.pid, 'SIGKILL')
+    await following
+    const run = await fetchRun(requester.url, runId)
+    assert.equal(run.status, 'succeeded', run.reason)
+    const survivor = computes.find((c) => c !== victim) as NodeProcess
+    assert.deepEqual(starts, [victim.id, survivor.id], 'the step moved to the other compute node')
+    assert.equal(readFileSync(path.join(dir, 'outputs', runId, 'slow', survivor.id, 'done.txt'), 'utf8'), 'done\n')
+    assert.equal(readFileSync(marks, 'utf8'), 'started\nstarted\n')
+    // the killed node is replaced for the rest of the test
+    computes = [survivor, await startNode(victim.dataDir, ['--dev', '--peer', requester.addrs[0] as string, '--label', 'compute'])]
+    await until(async () => (await connectedPeers(requester.url)).length >= 2, 'the restarted node to rejoin')
+  })
+
+  it('cancels: the cancel reaches the remote node, which kills the step\'s process', async () => {
+    const pidFile = path.join(dir, 'remote.pid')
+    const file = pipeline(dir, 'cancel', `steps:
+  long:
+    runs-on: compute
+    run: |
+      echo $$ > ${pidFile}
+      sleep 60
+`)
+    const { runId } = await startRun(requester.url, { pipeline: file, cwd: dir, noCache: true })
+    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'the remote step to write its pid')
+    const pid = Number(readFileSync(pidFile, 'utf8').trim())
+    const alive = (): boolean => { try { process.kill(pid, 0); return spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim().startsWith('Z') === false } catch { return false } }
+    assert.ok(alive())
+    await cancelRun(requester.url, runId)
+    await until(() => !alive(), 'the remote process to be killed', 10_000)
+    await until(async () => (await fetchRun(requester.url, runId)).status === 'cancelled', 'the run to end cancelled')
+  })
+
+  it('refuses the work of an untrusted node, with the reason, and logs the refusal', async () => {
+    // a node that trusts nobody (no --dev, no trusted-peers): it joins, but runs nothing for the requester
+    const strict = await startNode(path.join(dir, 'strict'), ['--peer', requester.addrs[0] as string, '--label', 'strict'])
+    try {
+      await until(async () => (await connectedPeers(requester.url)).includes(strict.peerId), 'the requester to see the strict node')
+      const file = pipeline(dir, 'refused', `steps:
+  only:
+    runs-on: strict
+    run: echo never > {{ outputs.path }}/x
+`)
+      const { end } = runOn(requester.url, file, dir)
+      assert.equal(end.status, 'failed')
+      assert.match(end.reason ?? '', new RegExp(`does not trust ${requester.peerId}`))
+      assert.match(end.reason ?? '', /--trust/)
+      await until(() => /refused step 'only'/.test(strict.stderr()), 'the strict node to log the refusal')
+    } finally {
+      await strict.stop()
+    }
+  })
+})
+
+const canNetns = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0
+
+describe('nodes in separate network namespaces, joined by veth', { skip: canNetns ? false : 'needs root and iproute2' }, () => {
+  const { dir, cleanup } = scratch('netns')
+  const suffix = String(process.pid % 10000)
+  const ns = [`bac-a-${suffix}`, `bac-b-${suffix}`]
+  const ip = (...args: string[]): void => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`)
+  }
+  const nodes: NodeProcess[] = []
+  before(() => {
+    for (const n of ns) ip('netns', 'add', n)
+    ip('link', 'add', `va${suffix}`, 'type', 'veth', 'peer', 'name', `vb${suffix}`)
+    ip('link', 'set', `va${suffix}`, 'netns', ns[0] as string)
+    ip('link', 'set', `vb${suffix}`, 'netns', ns[1] as string)
+    ip('-n', ns[0] as string, 'addr', 'add', '10.231.0.1/24', 'dev', `va${suffix}`)
+    ip('-n', ns[1] as string, 'addr', 'add', '10.231.0.2/24', 'dev', `vb${suffix}`)
+    for (const [i, n] of ns.entries()) {
+      ip('-n', n, 'link', 'set', i === 0 ? `va${suffix}` : `vb${suffix}`, 'up')
+      ip('-n', n, 'link', 'set', 'lo', 'up')
+    }
+  })
+  after(async () => {
+    await Promise.all(nodes.map(async (n) => { await n.stop() }))
+    for (const n of ns) spawnSync('ip', ['netns', 'del', n])
+    cleanup()
+  })
+
+  it('dispatches a step across real addresses, trusted by peer id', async () => {
+    const compute = await startNode(path.join(dir, 'b'), ['--listen', '--label', 'far'], { prefix: ['ip', 'netns', 'exec', ns[1] as string] })
+    nodes.push(compute)
+    const far = compute.addrs.find((a) => a.includes('10.231.0.2'))
+    assert.ok(far !== undefined, `the compute node listens on its veth address: ${compute.addrs.join(', ')}`)
+    const requester = await startNode(path.join(dir, 'a'), ['--listen', '--peer', far, '--trust', compute.peerId], { prefix: ['ip', 'netns', 'exec', ns[0] as string] })
+    nodes.push(requester)
+    // the compute node learns to trust the requester from its trusted-peers file, read again on change
+    writeFileSync(path.join(compute.dataDir, 'trusted-peers'), `# the requester\n${requester.peerId}\n`)
+    const file = pipeline(dir, 'far', `steps:
+  there:
+    runs-on: far
+    run: ip -o -4 addr show | grep -o '10\\.231\\.0\\.[0-9]*' > {{ outputs.path }}/addr.txt
+`)
+    // the CLI runs in the requester's namespace, where its API is
+    await until(() => {
+      const r = spawnSync('ip', ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'node', 'list', '--node', requester.url, '--json'], { encoding: 'utf8' })
+      return r.status === 0 && r.stdout.includes(compute.peerId) && r.stdout.includes('"connected":true')
+    }, 'the requester to see the compute node')
+    const r = spawnSync('ip', ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'run', file, '--node', requester.url, '--json'], { encoding: 'utf8', cwd: dir })
+    const end = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string, runId: string, status: string, reason?: string }).find((e) => e.type === 'run:end')
+    assert.equal(end?.status, 'succeeded', `${r.stdout}\n${r.stderr}`)
+    // the step ran in the compute node's namespace, which only has 10.231.0.2
+    assert.equal(readFileSync(path.join(dir, 'outputs', end.runId, 'there', compute.id, 'addr.txt'), 'utf8').trim(), '10.231.0.2')
+  })
+})
