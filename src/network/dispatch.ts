@@ -14,6 +14,7 @@ type ToRequester =
   | { type: 'started' }
   | { type: 'log', chunks: LogChunk[] }
   | { type: 'alive' }
+  | { type: 'blocks', blocks: Array<{ cid: string, data: string }> }
   | { type: 'done', outcome: TaskResult }
 
 /** Runs a task that a trusted peer sent; never throws for the step's own failure. */
@@ -27,7 +28,12 @@ export interface DispatchServerInit {
   /** A frame goes out at least this often while a task runs, so the requester knows the node lives. @default 1000 */
   readonly aliveMs?: number
   readonly log?: (line: string) => void
+  /** The blocks of small outputs (at most `INLINE_BYTES` in all), sent with the end so the requester need not ask. */
+  readonly inline?: (cid: string) => Promise<Array<{ cid: string, data: Uint8Array }> | undefined>
 }
+
+/** Outputs up to this size travel in the dispatch stream itself; larger ones by bitswap. */
+export const INLINE_BYTES = 2 * 1024 * 1024
 
 /** Serves `/bac/dispatch/1.0.0`: checks trust, runs the task, streams its logs and its end back. */
 export function serveDispatch (libp2p: Libp2p, init: DispatchServerInit): { stop: () => Promise<void> } {
@@ -84,6 +90,8 @@ export function serveDispatch (libp2p: Libp2p, init: DispatchServerInit): { stop
       })
       flush()
       await flushing
+      const blocks = outcome.outputsCid !== undefined ? await init.inline?.(outcome.outputsCid).catch(() => undefined) : undefined
+      if (blocks !== undefined) await frames.send({ type: 'blocks', blocks: blocks.map((b) => ({ cid: b.cid, data: Buffer.from(b.data).toString('base64') })) })
       await frames.send({ type: 'done', outcome })
       await stream.close()
     } catch (err) {
@@ -104,6 +112,8 @@ export function serveDispatch (libp2p: Libp2p, init: DispatchServerInit): { stop
 }
 
 export interface DispatchOptions extends TaskOptions {
+  /** Takes the blocks a peer sent with its end (checked against their CIDs there). */
+  readonly onBlocks?: (blocks: Array<{ cid: string, data: Uint8Array }>) => Promise<void>
   /** Give up on a peer that sends nothing for this long. @default 10000 */
   readonly livenessMs?: number
   /** After a cancel, wait this long for the peer to report the step's end. @default 10000 */
@@ -156,6 +166,7 @@ export async function dispatchTask (libp2p: Libp2p, peer: PeerId, task: StepTask
         case 'refused': throw new DispatchRefusedError(name, frame.reason)
         case 'started': options.onStart?.(); break
         case 'log': for (const chunk of frame.chunks) options.onLog?.(chunk); break
+        case 'blocks': await options.onBlocks?.(frame.blocks.map((b) => ({ cid: b.cid, data: Buffer.from(b.data, 'base64') }))); break
         case 'done': return frame.outcome
         default: break
       }

@@ -14,10 +14,12 @@ import type { HeliaWithLibp2p } from '@helia/libp2p'
 import type { Blockstore } from 'interface-blockstore'
 import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { createHash } from 'node:crypto'
 import { ContentNotFoundError, DispatchRefusedError, NetworkError } from '../interfaces/errors.js'
 import type { NodeAdvert, PeerInfo, StepNetwork, StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
 import { fetchAdvert, serveAdverts, type AdvertFrame } from './adverts.js'
-import { dispatchTask, DISPATCH_PROTOCOL, serveDispatch, type TaskRunner } from './dispatch.js'
+import { dispatchTask, DISPATCH_PROTOCOL, INLINE_BYTES, serveDispatch, type TaskRunner } from './dispatch.js'
 import { loadIdentity } from './identity.js'
 import { Trust, type TrustInit } from './trust.js'
 
@@ -93,7 +95,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
   const listen = (init.listen ?? ['/ip4/127.0.0.1/tcp/0']).map((a) => parseAddr(a, 'listen address').toString())
   const light = createHeliaLight({ blockstore: init.blockstore, datastore: new MemoryDatastore() })
   // the libp2p host is set on it below, before it starts (as Helia's own libp2p mixin does)
-  const helia = withBitswap(light as unknown as HeliaWithLibp2p, { maxSizeReplaceHasWithBlock: 1024 * 1024 })
+  const helia = withBitswap(light as unknown as HeliaWithLibp2p, { maxSizeReplaceHasWithBlock: 1024 * 1024, sendWantlistDebounce: 0 })
   let libp2p: Libp2p
   try {
     libp2p = await createLibp2p({
@@ -184,8 +186,37 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
         running--
       }
     },
-    log
+    log,
+    inline: async (root) => {
+      // the outputs' blocks, while they stay small: the requester then has them with the end
+      const found: Array<{ cid: string, data: Uint8Array }> = []
+      let bytes = 0
+      const pending = [CID.parse(root)]
+      while (pending.length > 0) {
+        const cid = pending.pop() as CID
+        if (cid.multihash.code !== sha256.code) return undefined
+        const pieces: Uint8Array[] = []
+        for await (const piece of init.blockstore.get(cid)) pieces.push(piece)
+        const data = pieces.length === 1 ? pieces[0] as Uint8Array : Buffer.concat(pieces)
+        bytes += data.length
+        if (bytes > INLINE_BYTES) return undefined
+        found.push({ cid: cid.toString(), data })
+        pending.push(...links(cid, data))
+      }
+      return found
+    }
   })
+
+  /** Blocks a peer sent inline: each is stored only if its bytes hash to its CID. */
+  const takeBlocks = async (blocks: Array<{ cid: string, data: Uint8Array }>): Promise<void> => {
+    for (const block of blocks) {
+      const cid = CID.parse(block.cid)
+      if (cid.multihash.code !== sha256.code) continue
+      const digest = createHash('sha256').update(block.data).digest()
+      if (!Buffer.from(cid.multihash.digest).equals(digest)) throw new Error(`a block sent as ${block.cid} does not hash to it`)
+      await init.blockstore.put(cid, block.data)
+    }
+  }
 
   const join = async (text: string): Promise<void> => {
     const addr = parseAddr(text, 'peer')
@@ -241,7 +272,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       if (state === undefined || !state.trusted) throw new DispatchRefusedError(target, 'this node does not know it as a trusted peer')
       state.dispatched++
       try {
-        return await dispatchTask(libp2p, peerIdFromString(target), task, { ...options, livenessMs: init.livenessMs ?? 10_000 })
+        return await dispatchTask(libp2p, peerIdFromString(target), task, { ...options, livenessMs: init.livenessMs ?? 10_000, onBlocks: takeBlocks })
       } finally {
         state.dispatched--
       }
