@@ -89,7 +89,7 @@ async function runOnNode (url: string, file: string, inputs: Record<string, stri
       if (event.type === 'run:end') end = event as unknown as { status: RunStatus, resultCid?: string }
     })
     if (end === undefined) {
-      io.err(`bac: the node at ${url} stopped sending before run ${runId} ended; bac job describe ${runId} --node ${url} tells how it went\n`)
+      io.err(`bac: the node at ${url} stopped sending before run ${runId} ended; GET ${url}/api/v1/runs/${runId} tells how it went\n`)
       return EXIT.failed
     }
     if (options.json !== true && end.resultCid !== undefined) {
