@@ -82,6 +82,13 @@ function parseAddr (text: string, what: string): Multiaddr {
   }
 }
 
+/** A block's bytes, whole, however the blockstore hands them out. */
+async function whole (pieces: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
+  const list: Uint8Array[] = []
+  for await (const piece of pieces) list.push(piece)
+  return list.length === 1 ? list[0] as Uint8Array : Buffer.concat(list)
+}
+
 /** The CIDs a block links to (dag-pb); raw blocks link to nothing. */
 function links (cid: CID, bytes: Uint8Array): CID[] {
   if (cid.code !== dagPb.code) return []
@@ -195,9 +202,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       while (pending.length > 0) {
         const cid = pending.pop() as CID
         if (cid.multihash.code !== sha256.code) return undefined
-        const pieces: Uint8Array[] = []
-        for await (const piece of init.blockstore.get(cid)) pieces.push(piece)
-        const data = pieces.length === 1 ? pieces[0] as Uint8Array : Buffer.concat(pieces)
+        const data = await whole(init.blockstore.get(cid))
         bytes += data.length
         if (bytes > INLINE_BYTES) return undefined
         found.push({ cid: cid.toString(), data })
@@ -289,9 +294,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
           if (seen.has(key)) return
           seen.add(key)
           if (cid.code !== dagPb.code && await init.blockstore.has(cid)) return
-          const pieces: Uint8Array[] = []
-          for await (const piece of blockstore.get(cid, { ...options, providers } as { signal?: AbortSignal })) pieces.push(piece)
-          next.push(...links(cid, pieces.length === 1 ? pieces[0] as Uint8Array : Buffer.concat(pieces)))
+          next.push(...links(cid, await whole(blockstore.get(cid, { ...options, providers } as { signal?: AbortSignal }))))
         }))
         pending = next
       }

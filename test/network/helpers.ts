@@ -5,6 +5,8 @@ import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { BAC_BIN } from '../helpers/paths.js'
 
+export { until } from '../helpers/until.js'
+
 /** A `bac serve` (or devstack) process and what it printed. */
 export interface NodeProcess {
   readonly child: ChildProcess
@@ -68,15 +70,6 @@ export async function startDevstack (dir: string, nodes: number): Promise<{ node
     child.once('exit', (code) => { reject(new Error(`bac devstack exited (${String(code)}):\n${stderr}`)) })
   })
   return { nodes: found, stop: async () => { await stopChild(child) } }
-}
-
-/** Waits until `check` holds, polling; fails with `what` after `ms`. */
-export async function until (check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 }
 
 /** The peers a node's API lists as connected and trusted. */

@@ -4,14 +4,7 @@ import path from 'node:path'
 import { createValidator, startServing, type NodeEvent, type Pipeline, type ServeInit, type ServingNode } from '../../src/index.js'
 import type { RunRecord } from '../../src/interfaces/run-store.js'
 
-/** Polls `check` every 20 ms until it returns true; fails after `ms` with `what`. */
-export async function until (check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+export { until } from '../helpers/until.js'
 
 /** A project folder with pipelines, and a serving node on its own data dir (all real). */
 export class Project {
