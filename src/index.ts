@@ -57,8 +57,9 @@ export async function openHistory (init: { dataDir: string }): Promise<import('.
 }
 
 export type { NodeEvent, ServeInit, ServingNode } from './node/serving.js'
+export { readRunLogs, type LogChunk, type RunLogsOptions } from './node/run-logs.js'
 export type { WatchEvent, ScheduleEvent } from './triggers/index.js'
-export { ApiError, cancelRun, encodeMessages, fetchPeers, fetchRun, followRun, postMessages, startRun, type MessageFormat, type PostedBatch } from './api/client.js'
+export { ApiError, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeers, fetchRun, followRun, listRuns, postMessages, startRun, type MessageFormat, type PostedBatch } from './api/client.js'
 
 /**
  * Starts a node that keeps running: its pipelines' triggers (drop folders, schedules, message
@@ -73,4 +74,13 @@ export async function startServing (init: import('./node/serving.js').ServeInit)
 export async function runningApi (dataDir: string): Promise<{ url: string, pid: number, node: string } | undefined> {
   const { runningApi: find } = await import('./node/serving.js')
   return find(dataDir)
+}
+
+/**
+ * Writes the file or folder `cid` out of a CAR stream (such as `fetchContent` gives) to `target`,
+ * which must not exist; every block is checked against its CID, and none is kept.
+ */
+export async function writeCarOut (car: AsyncIterable<Uint8Array>, cid: string, target: string): Promise<void> {
+  const { writeCarOut: write } = await import('./storage/car-out.js')
+  await write(car, cid, target)
 }

@@ -73,27 +73,63 @@ export async function startRun (nodeUrl: string, request: { pipeline: string, cw
   return await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json' } }) as { runId: string }
 }
 
-/** Follows a run's events on a node until its end (the last event is its `run:end`). */
-export async function followRun (nodeUrl: string, id: string, onEvent: (event: Record<string, unknown> & { type: string }) => void): Promise<void> {
-  const url = `${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}/events`
+/** A GET whose answer is streamed; a refusal says what the node answered. */
+async function stream (url: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
   let res: Response
   try {
-    res = await fetch(url)
+    res = await fetch(url, signal !== undefined ? { signal } : {})
   } catch (err) {
-    throw new ApiError(`no bac node answers at ${new URL(url).origin} (${(err as Error).message})`)
+    const inner = (err as { cause?: { code?: string, message?: string } }).cause
+    throw new ApiError(`no bac node answers at ${new URL(url).origin} (${inner?.code ?? inner?.message ?? (err as Error).message}); start one with bac serve, or give --node <url>`)
   }
-  if (!res.ok || res.body === null) throw new ApiError(`the node refused: HTTP ${res.status} ${await res.text()}`, res.status)
+  if (!res.ok || res.body === null) {
+    const text = await res.text()
+    let reason = text.slice(0, 300)
+    try { reason = String((JSON.parse(text) as { error?: unknown }).error ?? reason) } catch {}
+    throw new ApiError(`the node refused: ${reason}`, res.status)
+  }
+  return res.body as unknown as AsyncIterable<Uint8Array>
+}
+
+/** Reads an NDJSON answer, calling `onValue` for each line, until it ends. */
+async function readNdjson<T> (url: string, onValue: (value: T) => void, signal?: AbortSignal): Promise<void> {
   const decoder = new TextDecoder()
   let buffered = ''
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of await stream(url, signal)) {
     buffered += decoder.decode(chunk, { stream: true })
     let nl: number
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl)
       buffered = buffered.slice(nl + 1)
-      if (line.trim() !== '') onEvent(JSON.parse(line) as Record<string, unknown> & { type: string })
+      if (line.trim() !== '') onValue(JSON.parse(line) as T)
     }
   }
+}
+
+/** Follows a run's events on a node until its end (the last event is its `run:end`). */
+export async function followRun (nodeUrl: string, id: string, onEvent: (event: Record<string, unknown> & { type: string }) => void): Promise<void> {
+  await readNdjson(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}/events`, onEvent)
+}
+
+/** A node's runs, newest first. */
+export async function listRuns (nodeUrl: string, options: { limit?: number, before?: string } = {}): Promise<Array<Record<string, unknown>>> {
+  const query = new URLSearchParams()
+  if (options.limit !== undefined) query.set('limit', String(options.limit))
+  if (options.before !== undefined) query.set('before', options.before)
+  return await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs?${query.toString()}`, { method: 'GET' }) as Array<Record<string, unknown>>
+}
+
+/** What a run's steps printed on a node, chunk by chunk (`follow`: as it is printed, until the run ends). */
+export async function fetchLogs (nodeUrl: string, id: string, options: { step?: string, follow?: boolean }, onChunk: (chunk: { stepId: string, item?: number, attempt: number, node: string, stream: 'stdout' | 'stderr', text: string }) => void): Promise<void> {
+  const query = new URLSearchParams()
+  if (options.step !== undefined) query.set('step', options.step)
+  if (options.follow === true) query.set('follow', '1')
+  await readNdjson(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}/logs?${query.toString()}`, onChunk)
+}
+
+/** A file's or folder's blocks on a node, as a CAR v1 stream (import it with `ContentStore.importCar`). */
+export async function fetchContent (nodeUrl: string, cid: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  return await stream(`${nodeUrl.replace(/\/$/, '')}/api/v1/content/${cid.split('/').map(encodeURIComponent).join('/')}`, signal)
 }
 
 /** Asks a node to cancel a run it runs. */

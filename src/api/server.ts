@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { UserError } from '../interfaces/errors.js'
@@ -19,6 +20,15 @@ export interface ApiHandlers {
   readonly events?: (id: string, send: (event: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
   /** `POST /api/v1/runs/<id>/cancel`: cancels a run running here (202), or says why not. */
   readonly cancel?: (id: string) => void
+  /** `GET /api/v1/runs?limit=N&before=<id>`: runs, newest first. */
+  readonly list?: (options: { readonly limit?: number, readonly before?: string }) => ReadonlyArray<Readonly<Record<string, unknown>>>
+  /**
+   * `GET /api/v1/runs/<id>/logs?step=<s>&follow=1`: what the run's steps printed, as NDJSON
+   * chunks; with `follow`, as they print it, until the run has ended or the client left.
+   */
+  readonly logs?: (id: string, options: { readonly step?: string, readonly follow: boolean }, send: (chunk: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
+  /** `GET /api/v1/content/<cid>[/path]`: the content's blocks as a CAR v1 stream (`application/vnd.ipld.car`). */
+  readonly content?: (cid: string, closed: AbortSignal) => AsyncIterable<Uint8Array>
   /** `GET /api/v1/peers`: the peers this node knows. */
   readonly peers?: () => ReadonlyArray<Readonly<Record<string, unknown>>>
 }
@@ -62,6 +72,31 @@ function send (res: ServerResponse, status: number, body: unknown): void {
   res.end(text)
 }
 
+/** Answers with NDJSON, one line per `send`, from what `produce` sends until it resolves. */
+async function ndjson (res: ServerResponse, produce: (send: (value: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>): Promise<void> {
+  const closed = new AbortController()
+  res.on('close', () => { closed.abort() })
+  let started = false
+  await produce((value) => {
+    if (!started) {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+      started = true
+    }
+    res.write(`${JSON.stringify(value)}\n`)
+  }, closed.signal)
+  if (!started) res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+  res.end()
+}
+
+/** A whole number from a query parameter, or undefined when absent. */
+function wholeNumber (url: URL, name: string): number | undefined {
+  const text = url.searchParams.get(name)
+  if (text === null) return undefined
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1) throw new HttpError(400, `${name} must be a whole number of at least 1, got '${text}'`)
+  return value
+}
+
 /**
  * The node's local HTTP API (JSON). Listens on 127.0.0.1 unless told otherwise: it has no
  * authentication of its own, so it is for the machine's own users and programs.
@@ -88,6 +123,12 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         send(res, accepted.duplicate ? 200 : 202, accepted)
         return
       }
+      if (resource === 'runs' && rest.length === 0 && req.method === 'GET' && handlers.list !== undefined) {
+        const limit = wholeNumber(url, 'limit')
+        const before = url.searchParams.get('before') ?? undefined
+        send(res, 200, handlers.list({ ...(limit !== undefined ? { limit } : {}), ...(before !== undefined ? { before } : {}) }))
+        return
+      }
       if (resource === 'runs' && rest.length === 0 && handlers.startRun !== undefined) {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST with a JSON body { pipeline, inputs, cwd }')
         const body = await readBody(req, limit)
@@ -103,17 +144,30 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       }
       if (resource === 'runs' && rest.length === 2 && rest[1] === 'events' && handlers.events !== undefined) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        const events = handlers.events
+        await ndjson(res, async (send, closed) => { await events(rest[0] as string, send, closed) })
+        return
+      }
+      if (resource === 'runs' && rest.length === 2 && rest[1] === 'logs' && handlers.logs !== undefined) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        const logs = handlers.logs
+        const step = url.searchParams.get('step') ?? undefined
+        const follow = ['1', 'true'].includes(url.searchParams.get('follow') ?? '')
+        await ndjson(res, async (send, closed) => { await logs(rest[0] as string, { ...(step !== undefined ? { step } : {}), follow }, send, closed) })
+        return
+      }
+      if (resource === 'content' && rest.length > 0 && handlers.content !== undefined) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         const closed = new AbortController()
         res.on('close', () => { closed.abort() })
-        let started = false
-        await handlers.events(rest[0] as string, (event) => {
-          if (!started) {
-            res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
-            started = true
-          }
-          res.write(`${JSON.stringify(event)}\n`)
-        }, closed.signal)
-        if (!started) res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+        const source = handlers.content(rest.join('/'), closed.signal)[Symbol.asyncIterator]()
+        // the first piece before the headers, so a missing CID is a 404, not a cut stream
+        const first = await source.next()
+        res.writeHead(200, { 'content-type': 'application/vnd.ipld.car; version=1', 'cache-control': 'no-store' })
+        for (let piece = first; piece.done !== true; piece = await source.next()) {
+          if (closed.signal.aborted) break
+          if (!res.write(piece.value)) await once(res, 'drain', { signal: closed.signal }).catch(() => {})
+        }
         res.end()
         return
       }
@@ -139,7 +193,9 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
     })().catch((err: unknown) => {
       const status = err instanceof HttpError
         ? err.status
-        : typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : (err instanceof UserError ? 400 : 500)
+        : typeof (err as { status?: unknown }).status === 'number'
+          ? (err as { status: number }).status
+          : ['RunNotFoundError', 'ContentNotFoundError'].includes((err as Error).name) ? 404 : (err instanceof UserError ? 400 : 500)
       const message = err instanceof Error ? err.message : String(err)
       if (!res.headersSent) send(res, status, { error: message })
       else res.destroy()

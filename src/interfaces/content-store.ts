@@ -37,6 +37,16 @@ export interface ContentStore {
    * kept once, and a path they hold differently rejects with `MergeClashError` naming it.
    */
   merge: (cids: readonly string[], options?: StoreOptions) => Promise<string>
+  /**
+   * Every block of a file or folder as a CAR v1 stream rooted at it (`ipfs dag export`): how
+   * content leaves a node whole, e.g. over the HTTP API.
+   */
+  exportCar: (cid: string, options?: StoreOptions) => AsyncIterable<Uint8Array>
+  /**
+   * Stores the blocks of a CAR v1 stream (`ipfs dag import`), each checked against its CID;
+   * returns the CAR's roots. A block that does not match rejects with `UnsafeContentError`.
+   */
+  importCar: (car: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: StoreOptions) => Promise<string[]>
   /** Whether the root block of a CID is in the store. */
   has: (cid: string, options?: StoreOptions) => Promise<boolean>
 }

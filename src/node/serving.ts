@@ -7,6 +7,7 @@ import { MessageError, UsageError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import { decodeMessages, DropFolder, MessageRouter, RunQueue, Schedule, type ScheduleEvent, type WatchEvent } from '../triggers/index.js'
 import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './embedded.js'
+import { readRunLogs } from './run-logs.js'
 import { RunBoard } from './run-board.js'
 import { validatePipeline } from './validation.js'
 
@@ -166,8 +167,13 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
           },
           run: (id) => {
             const run = node.runs.findRun(id)
-            return run === undefined ? undefined : { ...run, steps: node.runs.steps(run.id) }
-          }
+            return run === undefined ? undefined : { ...run, steps: node.runs.steps(run.id), executions: node.runs.executions(run.id) }
+          },
+          list: (options) => node.runs.listRuns(options).map((r) => ({ ...r })),
+          logs: async (id, options, send, closed) => {
+            await readRunLogs(node.runs, id, { ...options, signal: closed }, (chunk) => { send({ ...chunk }) })
+          },
+          content: (cid, closed) => node.store.exportCar(cid, { signal: closed })
         }
       })
       const file = path.join(node.dataDir, API_FILE)

@@ -3,6 +3,8 @@ import type { Blockstore } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { identity } from 'multiformats/hashes/identity'
+import * as dagPb from '@ipld/dag-pb'
 
 /** The CIDv0 of a dag-pb block (sha2-256, hashed by node's crypto). */
 export function blockCid (bytes: Uint8Array): CID {
@@ -32,4 +34,17 @@ export function limiter (max: number): Limit {
       waiting.shift()?.()
     }
   }
+}
+
+/** The CIDs a block links to: a dag-pb node's links; raw blocks link to nothing. */
+export function blockLinks (cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code !== dagPb.code) return []
+  return dagPb.decode(bytes).Links.map((l) => l.Hash)
+}
+
+/** Whether a block's bytes are what its CID names (sha2-256 and identity hashes are checked; others are refused). */
+export function blockMatches (cid: CID, bytes: Uint8Array): boolean {
+  if (cid.multihash.code === sha256.code) return Buffer.from(cid.multihash.digest).equals(createHash('sha256').update(bytes).digest())
+  if (cid.multihash.code === identity.code) return Buffer.from(cid.multihash.digest).equals(bytes)
+  return false
 }

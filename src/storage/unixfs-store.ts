@@ -10,6 +10,7 @@ import { importBytes, importFile, type PutBlock } from './file-importer.js'
 import { importFolder, ShardedFolder } from './folder-importer.js'
 import { fitsOneNode, writeFolderNode } from './folder-node.js'
 import { materialize } from './materialize.js'
+import { exportCar, importCar } from './car.js'
 
 export interface UnixfsStoreComponents {
   blockstore: Blockstore
@@ -201,6 +202,18 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
       } catch (err) {
         notFound(cids.join(', '), err)
       }
+    },
+    async * exportCar (source: string, options: StoreOptions = {}): AsyncIterable<Uint8Array> {
+      try {
+        const { cid, path } = parseContentPath(source)
+        const root = path === '' ? cid : (await exporter(normalize(source), blockstore, { signal: options.signal })).cid
+        yield * exportCar(root, blockstore, options.signal)
+      } catch (err) {
+        notFound(source, err)
+      }
+    },
+    async importCar (car, options: StoreOptions = {}): Promise<string[]> {
+      return (await importCar(abortable(car, options.signal), blockstore, 'the CAR stream')).map((c) => c.toString())
     },
     async has (source: string): Promise<boolean> {
       return await blockstore.has(parseContentPath(source).cid)

@@ -139,7 +139,7 @@ describe('bac run and the job commands', () => {
     const run = (JSON.parse(bac(['job', 'list', '--json', '-n', '50'], { env }).stdout) as Array<{ id: string, pipeline: string }>).find((r) => r.pipeline === 'crash')
     const logs = bac(['job', 'logs', run?.id ?? '', '--step', 'second'], { env })
     assert.equal(logs.code, 0)
-    assert.match(logs.stdout, /== second \(attempt 1\) ==\nstarted\n/)
+    assert.match(logs.stdout, /== second \(attempt 1 on node-\w+\) ==\nstarted\n/)
     const file = path.join(ROOT, 'pipelines', 'data', 'orders.csv')
     const cid = bac(['ipfs', 'add', file], { env }).stdout.trim()
     assert.equal(cid, (JSON.parse(execFileSync('ipfs_cid', [file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { CIDv0: string }).CIDv0)

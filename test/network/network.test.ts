@@ -65,6 +65,48 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.equal(added.stdout.trim(), end.resultCid)
   })
 
+  it('acts on a node\'s runs through its API: job list, describe, logs (-f while the run goes on) and get', async () => {
+    const file = pipeline(dir, 'talk', `steps:
+  talk:
+    nodes: 3
+    merge: per-node
+    run: |
+      echo "line one"
+      echo "a warning" >&2
+      sleep 1
+      echo "line two"
+      echo "kept" > {{ outputs.path }}/kept.txt
+`)
+    const first = stack.nodes[0] as NodeProcess
+    const { runId } = await startRun(first.url, { pipeline: file, cwd: dir })
+    // follows the run from while it runs to its end, from a process that only knows the URL
+    const followed = bac(['job', 'logs', runId, '-f', '--node', first.url])
+    assert.equal(followed.code, 0, followed.stderr)
+    assert.equal(followed.stdout.match(/^talk \| line one$/gm)?.length, 3, followed.stdout)
+    assert.equal(followed.stdout.match(/^talk \| line two$/gm)?.length, 3, followed.stdout)
+    assert.equal(followed.stdout.match(/^talk ! a warning$/gm)?.length, 3, followed.stdout)
+    const logs = bac(['job', 'logs', runId, '--node', first.url])
+    for (const node of stack.nodes) assert.match(logs.stdout, new RegExp(`== talk \\(attempt 1 on ${node.id}\\) ==\nline one\nline two\n! a warning\n`))
+    const listed = bac(['job', 'list', '--json', '--node', first.url])
+    assert.equal(listed.code, 0, listed.stderr)
+    const run = (JSON.parse(listed.stdout) as Array<{ id: string, status: string, resultCid?: string }>).find((r) => r.id === runId)
+    assert.equal(run?.status, 'succeeded')
+    const described = bac(['job', 'describe', runId.slice(0, 10), '--node', first.url])
+    assert.equal(described.code, 0, described.stderr)
+    for (const node of stack.nodes) assert.match(described.stdout, new RegExp(`attempt 1 on ${node.id} \\(process\\): exit 0`))
+    // get: the result's blocks come over the API as a CAR, checked, and are written out here
+    const target = path.join(dir, 'got')
+    const got = bac(['job', 'get', runId, target, '--node', first.url])
+    assert.equal(got.code, 0, got.stderr)
+    for (const node of stack.nodes) assert.equal(readFileSync(path.join(target, 'talk', node.id, 'kept.txt'), 'utf8'), 'kept\n')
+    assert.equal(bac(['ipfs', 'add', target, '--data-dir', path.join(dir, 'check-get')]).stdout.trim(), run?.resultCid)
+    // a run the node does not have: said so, exit 1, no stack trace
+    const missing = bac(['job', 'describe', 'run-nosuchrun', '--node', first.url])
+    assert.equal(missing.code, 1)
+    assert.match(missing.stderr, /no run has this id/)
+    assert.doesNotMatch(missing.stderr, /\bat .*\.js:\d+/)
+  })
+
   it('lists the peers with their labels, executors and load', () => {
     const first = stack.nodes[0] as NodeProcess
     const listed = bac(['node', 'list', '--node', first.url])

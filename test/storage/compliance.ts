@@ -139,6 +139,38 @@ export function contentStoreCompliance (name: string, create: (dataDir: string) 
       await assert.rejects(collect(store.cat(`${cid}/no-such-file`)), (err: Error) => err.name === 'ContentNotFoundError')
     })
 
+    it('exports a folder as a CAR that another store imports whole, and refuses a CAR with a tampered block', async () => {
+      const dir = fresh()
+      mkdirSync(path.join(dir, 'sub', 'deeper'), { recursive: true })
+      writeFileSync(path.join(dir, 'big.bin'), randomBytes(700_000))
+      writeFileSync(path.join(dir, 'sub', 'a.txt'), 'alpha\n')
+      writeFileSync(path.join(dir, 'sub', 'deeper', 'b.txt'), 'beta\n')
+      const cid = await store.addPath(dir)
+      const car = await collect(store.exportCar(cid))
+      const other = create(path.join(root, `other-${n++}`))
+      await other.start()
+      try {
+        assert.deepEqual(await other.importCar([car]), [cid])
+        const out = fresh()
+        await other.get(cid, out)
+        assert.deepEqual(snapshot(out), snapshot(dir))
+        // a sub-path exports only its own blocks
+        const sub = await collect(store.exportCar(`${cid}/sub`))
+        assert.ok(sub.length < 1000)
+        // one flipped byte in the last block's data: refused, named by its CID
+        const bad = Buffer.from(car)
+        bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0xff
+        const third = create(path.join(root, `other-${n++}`))
+        await third.start()
+        await assert.rejects(third.importCar([bad]), (err: Error) => err.name === 'UnsafeContentError' && /does not hash to its CID/.test(err.message))
+        await third.stop()
+        await assert.rejects(other.importCar([Buffer.from('not a car')]), (err: Error) => err.name === 'UnsafeContentError' && /CAR/.test(err.message))
+      } finally {
+        await other.stop()
+      }
+      await assert.rejects(collect(store.exportCar('bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi')), (err: Error) => err.name === 'ContentNotFoundError')
+    })
+
     it('stops adding when aborted', async () => {
       async function * endless (): AsyncIterable<Uint8Array> { for (;;) { yield randomBytes(65_536); await new Promise((resolve) => setImmediate(resolve)) } }
       const controller = new AbortController()

@@ -1,17 +1,56 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import path from 'node:path'
-import { defaultDataDir, openHistory, RunNotFoundError, UsageError, type RunRecord, type RunStore } from '../../index.js'
+import {
+  defaultDataDir, fetchContent, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RunNotFoundError, UsageError, writeCarOut,
+  type ExecutionRecord, type LogChunk, type RunRecord, type RunStore, type StepRecord
+} from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
 import { withNode } from '../node-session.js'
+import { nodeUrl } from './node.js'
 import { duration } from '../render.js'
 
-export interface HistoryOptions { dataDir?: string, json?: boolean }
+export interface HistoryOptions { dataDir?: string, json?: boolean, node?: string }
 
-async function withHistory<T> (options: HistoryOptions, fn: (runs: RunStore) => T): Promise<T> {
-  const runs = await openHistory({ dataDir: options.dataDir ?? defaultDataDir() })
+type Described = { run: RunRecord, steps: StepRecord[], executions: ExecutionRecord[] }
+
+/** Where the job commands read runs: a node's API, or the run store in the data dir. */
+interface History {
+  list: (limit: number) => Promise<RunRecord[]>
+  describe: (id: string) => Promise<Described>
+  logs: (id: string, options: { step?: string, follow?: boolean }, onChunk: (chunk: LogChunk) => void) => Promise<void>
+  /** Writes a file or folder of the node's store to `target`. */
+  get: (cid: string, target: string) => Promise<void>
+}
+
+/**
+ * The node's API when one is named (`--node`, `$BAC_NODE`) or serves on the data dir; otherwise
+ * the data dir's run store, read directly (no node needs to run).
+ */
+async function withHistory<T> (options: HistoryOptions, fn: (history: History) => Promise<T>): Promise<T> {
+  const url = await nodeUrl(options)
+  if (url !== undefined) {
+    return await fn({
+      list: async (limit) => await listRuns(url, { limit }) as unknown as RunRecord[],
+      describe: async (id) => {
+        const { steps, executions, ...run } = await fetchRun(url, id) as unknown as RunRecord & { steps: StepRecord[], executions?: ExecutionRecord[] }
+        return { run, steps, executions: executions ?? [] }
+      },
+      logs: async (id, logOptions, onChunk) => { await fetchLogs(url, id, logOptions, onChunk) },
+      get: async (cid, target) => { await writeCarOut(await fetchContent(url, cid), cid, target) }
+    })
+  }
+  const dataDir = options.dataDir ?? defaultDataDir()
+  const runs = await openHistory({ dataDir })
   try {
-    return fn(runs)
+    return await fn({
+      list: async (limit) => runs.listRuns({ limit }),
+      describe: async (id) => {
+        const run = find(runs, id)
+        return { run, steps: runs.steps(run.id), executions: runs.executions(run.id) }
+      },
+      logs: async (id, logOptions, onChunk) => { await readRunLogs(runs, id, logOptions, onChunk) },
+      get: async (cid, target) => { await withNode(dataDir, async (node) => { await node.store.get(cid, target) }) }
+    })
   } finally {
     runs.close()
   }
@@ -34,7 +73,7 @@ const took = (run: RunRecord): string => run.startedAt === undefined ? '-' : dur
 export async function jobListCommand (options: HistoryOptions & { limit?: string }, io: Io): Promise<number> {
   const limit = options.limit === undefined ? 20 : Number(options.limit)
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number of at least 1, got '${options.limit ?? ''}'`)
-  const list = await withHistory(options, (runs) => runs.listRuns({ limit }))
+  const list = await withHistory(options, async (history) => await history.list(limit))
   if (options.json === true) {
     io.out(`${JSON.stringify(list, null, 2)}\n`)
     return EXIT.ok
@@ -50,10 +89,7 @@ export async function jobListCommand (options: HistoryOptions & { limit?: string
 
 /** `bac job describe <id>`: the run, its inputs, steps and attempts. */
 export async function jobDescribeCommand (id: string, options: HistoryOptions, io: Io): Promise<number> {
-  const { run, steps, executions } = await withHistory(options, (runs) => {
-    const found = find(runs, id)
-    return { run: found, steps: runs.steps(found.id), executions: runs.executions(found.id) }
-  })
+  const { run, steps, executions } = await withHistory(options, async (history) => await history.describe(id))
   if (options.json === true) {
     io.out(`${JSON.stringify({ ...run, steps, executions }, null, 2)}\n`)
     return EXIT.ok
@@ -80,89 +116,39 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
   return EXIT.ok
 }
 
-/** The bytes of a file from `offset` to its current end. */
-function readFrom (file: string, offset: number): Buffer {
-  const fd = openSync(file, 'r')
-  try {
-    const size = fstatSync(fd).size
-    if (size <= offset) return Buffer.alloc(0)
-    const buffer = Buffer.alloc(size - offset)
-    readSync(fd, buffer, 0, buffer.length, offset)
-    return buffer
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** How often `--follow` looks for new output. */
-const FOLLOW_INTERVAL_MS = 200
-
 /**
- * `bac job logs -f`: prints what the run's steps print as they print it, every attempt, until
- * the run has ended and every log is read to its end.
+ * `bac job logs <id> [--step s] [-f]`: what each step printed, from its last attempt; with
+ * `--follow`, every attempt's output as it is printed, until the run has ended.
  */
-async function followLogs (id: string, options: HistoryOptions & { step?: string }, io: Io): Promise<number> {
-  const runs = await openHistory({ dataDir: options.dataDir ?? defaultDataDir() })
-  const offsets = new Map<string, number>()
-  try {
-    const run = find(runs, id)
-    for (;;) {
-      const status = runs.getRun(run.id)?.status
-      const ended = status !== 'running' && status !== 'queued'
-      for (const e of runs.executions(run.id, options.step)) {
-        for (const stream of ['stdout', 'stderr'] as const) {
-          const file = e.logDir === undefined ? undefined : path.join(e.logDir, `${stream}.log`)
-          if (file === undefined || !existsSync(file)) continue
-          const done = offsets.get(file) ?? 0
-          const fresh = readFrom(file, done)
-          // while the run goes on, print whole lines only; at the end, everything
-          const cut = ended ? fresh.length : fresh.lastIndexOf(10) + 1
-          if (cut <= 0) continue
-          const text = fresh.subarray(0, cut).toString('utf8')
-          offsets.set(file, done + cut)
-          const prefix = `${e.stepId}${e.item !== undefined ? `[${e.item}]` : ''} ${stream === 'stderr' ? '!' : '|'} `
-          io.out(text.split('\n').filter((line, i, all) => i < all.length - 1 || line !== '').map((line) => `${prefix}${line}\n`).join(''))
-        }
-      }
-      if (ended) return EXIT.ok
-      await new Promise((resolve) => setTimeout(resolve, FOLLOW_INTERVAL_MS))
-    }
-  } finally {
-    runs.close()
-  }
-}
-
-/** `bac job logs <id> [--step s]`: what each step printed, from its last attempt. */
 export async function jobLogsCommand (id: string, options: HistoryOptions & { step?: string, follow?: boolean }, io: Io): Promise<number> {
-  if (options.follow === true) return await followLogs(id, options, io)
-  const executions = await withHistory(options, (runs) => {
-    const run = find(runs, id)
-    const all = runs.executions(run.id, options.step)
-    if (options.step !== undefined && all.length === 0) throw new UsageError(`run ${run.id} has no step '${options.step}' that ran`)
-    return all
-  })
-  const last = new Map<string, typeof executions[number]>()
-  for (const e of executions) last.set(`${e.stepId}/${e.item ?? ''}`, e)
-  for (const [key, e] of last) {
-    io.out(`== ${key.replace(/\/$/, '')} (attempt ${e.attempt}) ==\n`)
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const file = e.logDir === undefined ? undefined : path.join(e.logDir, `${stream}.log`)
-      if (file !== undefined && existsSync(file)) {
-        const text = readFileSync(file, 'utf8')
-        if (text !== '') io.out(stream === 'stderr' ? text.replace(/^/gm, '! ') : text)
+  let heading = ''
+  await withHistory(options, async (history) => {
+    await history.logs(id, { ...(options.step !== undefined ? { step: options.step } : {}), follow: options.follow === true }, (chunk) => {
+      const key = `${chunk.stepId}${chunk.item !== undefined ? `/${chunk.item}` : ''}`
+      if (options.follow === true) {
+        // each line prefixed by its step (and item); ! marks stderr
+        const prefix = `${chunk.stepId}${chunk.item !== undefined ? `[${chunk.item}]` : ''} ${chunk.stream === 'stderr' ? '!' : '|'} `
+        io.out(chunk.text.split('\n').filter((line, i, all) => i < all.length - 1 || line !== '').map((line) => `${prefix}${line}\n`).join(''))
+        return
       }
-    }
-  }
+      const head = `== ${key} (attempt ${chunk.attempt} on ${chunk.node}) ==\n`
+      if (head !== heading) io.out(head)
+      heading = head
+      if (chunk.text !== '') io.out(chunk.stream === 'stderr' ? chunk.text.replace(/^/gm, '! ') : chunk.text)
+    })
+  })
   return EXIT.ok
 }
 
 /** `bac job get <id> [dir]`: writes a run's result folder out (default `./<run-id>`). */
 export async function jobGetCommand (id: string, target: string | undefined, options: HistoryOptions, io: Io): Promise<number> {
-  const run = await withHistory(options, (runs) => find(runs, id))
-  if (run.resultCid === undefined) throw new UsageError(`run ${run.id} has no result (it is ${run.status}${run.reason !== undefined ? `: ${run.reason}` : ''})`)
-  const destination = path.resolve(target ?? run.id)
-  const cid = run.resultCid
-  await withNode(options.dataDir, async (node) => { await node.store.get(cid, destination) })
+  const { run, destination } = await withHistory(options, async (history) => {
+    const { run } = await history.describe(id)
+    if (run.resultCid === undefined) throw new UsageError(`run ${run.id} has no result (it is ${run.status}${run.reason !== undefined ? `: ${run.reason}` : ''})`)
+    const destination = path.resolve(target ?? run.id)
+    await history.get(run.resultCid, destination)
+    return { run, destination }
+  })
   io.err(`wrote the result of run ${run.id} (${run.resultCid}) to ${destination}\n`)
   return EXIT.ok
 }
