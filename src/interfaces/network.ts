@@ -77,5 +77,15 @@ export interface StepNetwork {
   /** Runs a task on a peer; rejects with a `NodeLostError` or `DispatchRefusedError` when the peer fails, not the step. */
   dispatch: (peerId: string, task: StepTask, options?: TaskOptions) => Promise<TaskResult>
   /** Pulls every block of a CID from a peer into the local store. */
-  fetch: (cid: string, from: string, options?: { signal?: AbortSignal }) => Promise<void>
+  fetch: (cid: string, from: string, options?: FetchOptions) => Promise<void>
+}
+
+export interface FetchOptions {
+  readonly signal?: AbortSignal
+  /**
+   * `blocks` (default): the whole DAG in one stream (`/bac/blocks/1.0.0`), falling back to bitswap
+   * when the peer lacks the protocol or some block; `bitswap`: block by block, as with a peer that
+   * is not bac.
+   */
+  readonly via?: 'blocks' | 'bitswap'
 }

@@ -14,8 +14,7 @@ type ToRequester =
   | { type: 'started' }
   | { type: 'log', chunks: LogChunk[] }
   | { type: 'alive' }
-  | { type: 'blocks', blocks: Array<{ cid: string, data: string }> }
-  | { type: 'done', outcome: TaskResult }
+  | { type: 'done', outcome: TaskResult, blocks?: Array<{ cid: string, data: string }> }
 
 /** Runs a task that a trusted peer sent; never throws for the step's own failure. */
 export type TaskRunner = (task: StepTask, options: TaskOptions & { signal: AbortSignal, from: string }) => Promise<TaskResult>
@@ -91,8 +90,8 @@ export function serveDispatch (libp2p: Libp2p, init: DispatchServerInit): { stop
       flush()
       await flushing
       const blocks = outcome.outputsCid !== undefined ? await init.inline?.(outcome.outputsCid).catch(() => undefined) : undefined
-      if (blocks !== undefined) await frames.send({ type: 'blocks', blocks: blocks.map((b) => ({ cid: b.cid, data: Buffer.from(b.data).toString('base64') })) })
-      await frames.send({ type: 'done', outcome })
+      // the outputs' blocks ride with the end, in one frame
+      await frames.send({ type: 'done', outcome, ...(blocks !== undefined ? { blocks: blocks.map((b) => ({ cid: b.cid, data: Buffer.from(b.data).toString('base64') })) } : {}) })
       await stream.close()
     } catch (err) {
       stream.abort(err as Error)
@@ -133,6 +132,16 @@ function lostReason (err: unknown): string {
 }
 
 /**
+ * A new stream to a peer: on its open connection when it has one (no trip through the dialler),
+ * otherwise by dialling it.
+ */
+export async function openStream (libp2p: Libp2p, peer: PeerId, protocol: string, signal: AbortSignal): Promise<Stream> {
+  const connection = libp2p.getConnections(peer).find((c) => c.status === 'open')
+  if (connection !== undefined) return await connection.newStream(protocol, { signal })
+  return await libp2p.dialProtocol(peer, protocol, { signal })
+}
+
+/**
  * Runs a task on a peer: sends it, relays its logs, and returns how it ended. A cancel (the
  * signal) reaches the peer, which kills the step; the step's end is still waited for. Rejects
  * with `DispatchRefusedError` when the peer will not run it and `NodeLostError` when the peer goes
@@ -142,7 +151,7 @@ export async function dispatchTask (libp2p: Libp2p, peer: PeerId, task: StepTask
   const name = peer.toString()
   let stream: Stream
   try {
-    stream = await libp2p.dialProtocol(peer, DISPATCH_PROTOCOL, { signal: AbortSignal.timeout(options.livenessMs ?? 10_000) })
+    stream = await openStream(libp2p, peer, DISPATCH_PROTOCOL, AbortSignal.timeout(options.livenessMs ?? 10_000))
   } catch (err) {
     if ((err as Error).name === 'UnsupportedProtocolError') throw new DispatchRefusedError(name, lostReason(err))
     throw new NodeLostError(name, `cannot open a stream to it: ${lostReason(err)}`, { cause: err })
@@ -166,8 +175,9 @@ export async function dispatchTask (libp2p: Libp2p, peer: PeerId, task: StepTask
         case 'refused': throw new DispatchRefusedError(name, frame.reason)
         case 'started': options.onStart?.(); break
         case 'log': for (const chunk of frame.chunks) options.onLog?.(chunk); break
-        case 'blocks': await options.onBlocks?.(frame.blocks.map((b) => ({ cid: b.cid, data: Buffer.from(b.data, 'base64') }))); break
-        case 'done': return frame.outcome
+        case 'done':
+          if (frame.blocks !== undefined) await options.onBlocks?.(frame.blocks.map((b) => ({ cid: b.cid, data: Buffer.from(b.data, 'base64') })))
+          return frame.outcome
         default: break
       }
     }

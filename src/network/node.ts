@@ -17,8 +17,9 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createHash } from 'node:crypto'
 import { ContentNotFoundError, DispatchRefusedError, NetworkError } from '../interfaces/errors.js'
-import type { NodeAdvert, PeerInfo, StepNetwork, StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
+import type { FetchOptions, NodeAdvert, PeerInfo, StepNetwork, StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
 import { fetchAdvert, serveAdverts, type AdvertFrame } from './adverts.js'
+import { fetchBlocks, READ_BUFFER_BYTES, serveBlocks } from './blocks.js'
 import { dispatchTask, DISPATCH_PROTOCOL, INLINE_BYTES, serveDispatch, type TaskRunner } from './dispatch.js'
 import { loadIdentity } from './identity.js'
 import { Trust, type TrustInit } from './trust.js'
@@ -95,6 +96,11 @@ function links (cid: CID, bytes: Uint8Array): CID[] {
   return dagPb.decode(bytes).Links.map((l) => l.Hash)
 }
 
+/** Whether a block's bytes hash to its CID (sha2-256 only: the hash every bac and Kubo default uses). */
+function matches (cid: CID, bytes: Uint8Array): boolean {
+  return cid.multihash.code === sha256.code && Buffer.from(cid.multihash.digest).equals(createHash('sha256').update(bytes).digest())
+}
+
 /** Starts the node's libp2p host with Helia on it, and serves bac's protocols. */
 export async function startNetwork (init: NetworkInit): Promise<Network> {
   const privateKey = await loadIdentity(init.dataDir)
@@ -110,7 +116,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       addresses: { listen },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: READ_BUFFER_BYTES } })],
       services: { identify: identify(), ping: ping() },
       connectionManager: { maxConnections: 512 },
       nodeInfo: { name: 'bac', version: init.version }
@@ -150,7 +156,9 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     if (frame.advert.peerId !== id) return
     const known = peers.get(id)
     const trusted = trust.check(id, connection.remoteAddr) === undefined
-    peers.set(id, { advert: frame.advert, lastSeen: Date.now(), dispatched: known?.dispatched ?? 0, connected: true, trusted, addr: connection.remoteAddr })
+    // updated in place: a dispatch under way holds this object and counts itself off it at its end
+    if (known === undefined) peers.set(id, { advert: frame.advert, lastSeen: Date.now(), dispatched: 0, connected: true, trusted, addr: connection.remoteAddr })
+    else Object.assign(known, { advert: frame.advert, lastSeen: Date.now(), connected: true, trusted, addr: connection.remoteAddr })
     if (known === undefined) log(`peer ${frame.advert.nodeId} (${id}) joined${trusted ? '' : ', not trusted'}`)
     // a trusted peer's peers are joined too, so a network needs one known address to form
     if (!trusted) return
@@ -212,13 +220,19 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     }
   })
 
+  await serveBlocks(libp2p, {
+    blockstore: init.blockstore,
+    refuse: (peer, connection) => trust.check(peer, connection.remoteAddr),
+    links,
+    read: async (cid) => await whole(init.blockstore.get(cid)),
+    log
+  })
+
   /** Blocks a peer sent inline: each is stored only if its bytes hash to its CID. */
   const takeBlocks = async (blocks: Array<{ cid: string, data: Uint8Array }>): Promise<void> => {
     for (const block of blocks) {
       const cid = CID.parse(block.cid)
-      if (cid.multihash.code !== sha256.code) continue
-      const digest = createHash('sha256').update(block.data).digest()
-      if (!Buffer.from(cid.multihash.digest).equals(digest)) throw new Error(`a block sent as ${block.cid} does not hash to it`)
+      if (!matches(cid, block.data)) throw new Error(`a block sent as ${block.cid} does not hash to it`)
       await init.blockstore.put(cid, block.data)
     }
   }
@@ -260,6 +274,17 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     }
   }) as Blockstore
 
+  /** Whether every block under `root` is here already (then nothing is asked of a peer). */
+  const complete = async (root: CID): Promise<boolean> => {
+    const pending = [root]
+    while (pending.length > 0) {
+      const cid = pending.pop() as CID
+      if (!await init.blockstore.has(cid)) return false
+      if (cid.code === dagPb.code) pending.push(...links(cid, await whole(init.blockstore.get(cid))))
+    }
+    return true
+  }
+
   const candidate = (p: PeerState): boolean => p.connected && p.trusted && Date.now() - p.lastSeen < interval * 3 + 2000
   const info = (p: PeerState): PeerInfo => ({ advert: p.advert, trusted: p.trusted, connected: p.connected, lastSeen: p.lastSeen, dispatched: p.dispatched })
 
@@ -282,10 +307,22 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
         state.dispatched--
       }
     },
-    fetch: async (root: string, from: string, options: { signal?: AbortSignal } = {}): Promise<void> => {
+    fetch: async (root: string, from: string, options: FetchOptions = {}): Promise<void> => {
+      const top = root.split('/')[0] ?? root
+      if (await complete(CID.parse(top))) return
+      if (options.via !== 'bitswap') {
+        try {
+          // the whole DAG in one stream, as fast as the connection goes
+          await fetchBlocks(libp2p, peerIdFromString(from), top, { put: async (blocks) => { for await (const _ of init.blockstore.putMany(blocks)) {} }, verify: matches, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+          return
+        } catch (err) {
+          // a peer without the protocol, or without all of the DAG: bitswap, block by block, asks every peer
+          if (!['UnsupportedProtocolError', 'ContentNotFoundError'].includes((err as Error).name)) throw err
+        }
+      }
       const providers = [peerIdFromString(from)]
       const seen = new Set<string>()
-      let pending = [CID.parse(root.split('/')[0] ?? root)]
+      let pending = [CID.parse(top)]
       // level by level, every block of a level asked for at once: bitswap batches the wants
       while (pending.length > 0) {
         const next: CID[] = []
@@ -294,7 +331,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
           if (seen.has(key)) return
           seen.add(key)
           if (cid.code !== dagPb.code && await init.blockstore.has(cid)) return
-          next.push(...links(cid, await whole(blockstore.get(cid, { ...options, providers } as { signal?: AbortSignal }))))
+          next.push(...links(cid, await whole(blockstore.get(cid, { ...(options.signal !== undefined ? { signal: options.signal } : {}), providers } as { signal?: AbortSignal }))))
         }))
         pending = next
       }

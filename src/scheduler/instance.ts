@@ -139,7 +139,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
       if (place.kind === 'local') return await ctx.slots.use(async () => await localAttempt(ctx, instance, executor as Executor, attempt))
       return await remoteAttempt(ctx, instance, place.peer, attempt)
     } finally {
-      placement.changed()
+      placement.done(place)
     }
   })))
   const failed = results.find((r) => !r.ok)

@@ -25,10 +25,26 @@ export function matchesLabels (labels: Readonly<Record<string, string>>, runsOn:
 export class Placement {
   private readonly waiters = new Set<() => void>()
   private turn = 0
+  /** Attempts picked for each peer (by peer id) and not ended yet: counted from the pick, before their dispatch. */
+  private readonly held = new Map<string, number>()
+  /** Attempts picked for this node and not ended yet (some may still wait for a slot). */
+  private localHeld = 0
 
   constructor (private readonly network: StepNetwork, private readonly local: { nodeId: string, labels: Readonly<Record<string, string>>, slots: Semaphore }) {}
 
-  /** An attempt ended somewhere: waiting picks look again. */
+  /** The attempt picked for `place` has ended: its node has room again. */
+  done (place: Place): void {
+    if (place.kind === 'local') this.localHeld--
+    else {
+      const id = place.peer.advert.peerId
+      const left = (this.held.get(id) ?? 1) - 1
+      if (left <= 0) this.held.delete(id)
+      else this.held.set(id, left)
+    }
+    this.changed()
+  }
+
+  /** Something changed (an attempt ended somewhere): waiting picks look again. */
   changed (): void {
     const waiting = [...this.waiters]
     this.waiters.clear()
@@ -50,7 +66,8 @@ export class Placement {
       signal?.throwIfAborted()
       const { local, peers } = this.eligible(step, new Set([...used, ...failed]), localExecutor)
       if (!local && peers.length === 0) return undefined
-      const localLoad = local && this.local.slots.free > 0 ? this.local.slots.busy / this.local.slots.size : Infinity
+      const localBusy = Math.max(this.local.slots.busy, this.localHeld)
+      const localLoad = local && localBusy < this.local.slots.size ? localBusy / this.local.slots.size : Infinity
       let best: PeerInfo | undefined
       let bestLoad = Infinity
       // peers in turn, so equal loads spread
@@ -58,17 +75,20 @@ export class Placement {
       for (let i = 0; i < peers.length; i++) {
         const p = peers[(start + i) % peers.length] as PeerInfo
         const slots = Math.max(1, p.advert.slots)
-        const busy = Math.max(p.dispatched, p.advert.running)
-        if (p.dispatched >= slots * QUEUE_PER_SLOT) continue
+        const held = this.held.get(p.advert.peerId) ?? 0
+        const busy = Math.max(held, p.dispatched, p.advert.running)
+        if (Math.max(held, p.dispatched) >= slots * QUEUE_PER_SLOT) continue
         const load = busy / slots
         if (load < bestLoad) { best = p; bestLoad = load }
       }
       if (localLoad <= bestLoad && localLoad !== Infinity) {
         used.add(this.local.nodeId)
+        this.localHeld++
         return { kind: 'local' }
       }
       if (best !== undefined) {
         used.add(best.advert.peerId)
+        this.held.set(best.advert.peerId, (this.held.get(best.advert.peerId) ?? 0) + 1)
         return { kind: 'peer', peer: best }
       }
       await new Promise<void>((resolve) => {

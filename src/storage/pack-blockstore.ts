@@ -17,6 +17,8 @@ class NotFoundError extends Error {
 
 /** A pack is closed and a new one begun past this size. */
 const PACK_BYTES = 1024 ** 3
+/** `putMany` writes blocks in runs of this many bytes. */
+const BATCH_BYTES = 8 * 1024 * 1024
 /** Blocks up to this size are kept in memory once read or written: folder nodes, small files. */
 const CACHED_BLOCK_BYTES = 16 * 1024
 /** Bytes of small blocks kept in memory at most; past it the least recently used go. */
@@ -98,6 +100,7 @@ export class PackBlockstore implements Blockstore {
     all: Database.Statement<[], { cid: Uint8Array }>
     pack: Database.Statement<[string]>
     packName: Database.Statement<[number], { name: string }>
+    insertMany: (rows: Array<{ cid: CID, pack: number, offset: number, length: number }>) => void
   } | undefined
 
   private writer: { id: number, handle: FileHandle, size: number } | undefined
@@ -124,8 +127,13 @@ export class PackBlockstore implements Blockstore {
         remove: db.prepare('DELETE FROM blocks WHERE multihash = ?'),
         all: db.prepare<[], { cid: Uint8Array }>('SELECT cid FROM blocks'),
         pack: db.prepare('INSERT INTO packs (name) VALUES (?)'),
-        packName: db.prepare<[number], { name: string }>('SELECT name FROM packs WHERE id = ?')
+        packName: db.prepare<[number], { name: string }>('SELECT name FROM packs WHERE id = ?'),
+        insertMany: () => {}
       }
+      const insert = this.statements.insert
+      this.statements.insertMany = db.transaction((rows: Array<{ cid: CID, pack: number, offset: number, length: number }>) => {
+        for (const r of rows) insert.run(r.cid.multihash.bytes, r.cid.bytes, r.pack, r.offset, r.length)
+      })
     } catch (err) {
       throw new BlockStoreError(`cannot open the block store in ${this.dir}: ${(err as Error).message}`, { cause: err })
     }
@@ -197,8 +205,71 @@ export class PackBlockstore implements Blockstore {
     return await write
   }
 
+  /**
+   * Stores blocks given together with one write and one index transaction for each run of up to
+   * 8 MiB: what a transfer of many blocks from a peer needs.
+   */
   async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
-    for await (const { cid, bytes } of source) yield await this.put(cid, bytes, options)
+    let batch: Array<{ cid: CID, bytes: Uint8Array }> = []
+    let size = 0
+    for await (const { cid, bytes } of source) {
+      const whole = await blockBytes(bytes)
+      batch.push({ cid, bytes: whole })
+      size += whole.length
+      if (size >= BATCH_BYTES) {
+        yield * await this.putBatch(batch, options)
+        batch = []
+        size = 0
+      }
+    }
+    if (batch.length > 0) yield * await this.putBatch(batch, options)
+  }
+
+  private async putBatch (blocks: Array<{ cid: CID, bytes: Uint8Array }>, options?: AbortOptions): Promise<CID[]> {
+    options?.signal?.throwIfAborted()
+    const fresh = new Map<string, { cid: CID, bytes: Uint8Array }>()
+    const waits: Array<Promise<CID>> = []
+    for (const block of blocks) {
+      const multihash = block.cid.multihash.bytes
+      const key = cacheKey(multihash)
+      const running = this.inflight.get(key)
+      if (running !== undefined) waits.push(running)
+      else if (!fresh.has(key) && this.small.get(key) === undefined && this.sql.find.get(multihash) === undefined) fresh.set(key, block)
+    }
+    if (fresh.size > 0) {
+      const write = (async () => {
+        const list = [...fresh.values()]
+        const total = list.reduce((n, b) => n + b.bytes.length, 0)
+        const pack = await this.pack(total)
+        const start = pack.size
+        pack.size += total
+        try {
+          await pack.handle.writev(list.map((b) => b.bytes), start)
+        } catch (err) {
+          throw new BlockStoreError(`cannot write ${list.length} blocks to ${this.dir}: ${(err as Error).message}`, { cause: err })
+        }
+        // the bytes are written before their rows, in one transaction
+        let offset = start
+        this.sql.insertMany(list.map((b) => {
+          const row = { cid: b.cid, pack: pack.id, offset, length: b.bytes.length }
+          offset += b.bytes.length
+          return row
+        }))
+        for (const [key, b] of fresh) this.small.set(key, b.bytes)
+      })()
+      for (const [key, b] of fresh) {
+        const stored = write.then(() => b.cid)
+        stored.catch(() => {})
+        this.inflight.set(key, stored)
+      }
+      try {
+        await write
+      } finally {
+        for (const key of fresh.keys()) this.inflight.delete(key)
+      }
+    }
+    await Promise.all(waits)
+    return blocks.map((b) => b.cid)
   }
 
   private async reader (pack: number): Promise<FileHandle> {

@@ -183,6 +183,22 @@ describe('failures on a network of separate processes', () => {
     await until(async () => (await connectedPeers(requester.url)).length >= 2, 'the restarted node to rejoin')
   })
 
+  it('counts each peer\'s dispatches back to zero across advert refreshes, so later runs still find room', async () => {
+    // each step spans an advert refresh (every 2 s); a count kept on a replaced peer record would never drop
+    const file = pipeline(dir, 'span', `steps:
+  wait:
+    foreach: [1, 2, 3, 4]
+    runs-on: compute
+    run: sleep 2.5
+`)
+    for (let i = 0; i < 2; i++) {
+      const { end } = runOn(requester.url, file, dir)
+      assert.equal(end.status, 'succeeded', end.reason)
+    }
+    const listed = JSON.parse(bac(['node', 'list', '--json', '--node', requester.url]).stdout) as { peers: Array<{ dispatched: number }> }
+    assert.deepEqual(listed.peers.map((p) => p.dispatched), [0, 0])
+  })
+
   it('cancels: the cancel reaches the remote node, which kills the step\'s process', async () => {
     const pidFile = path.join(dir, 'remote.pid')
     const file = pipeline(dir, 'cancel', `steps:
