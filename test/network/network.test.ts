@@ -107,6 +107,28 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.doesNotMatch(missing.stderr, /\bat .*\.js:\d+/)
   })
 
+  it('brings a peer\'s large outputs back whole (the block stream), and sends large inputs to it', async () => {
+    const file = pipeline(dir, 'large', `steps:
+  make:
+    runs-on: devstack=2
+    run: |
+      head -c 7000000 /dev/urandom > {{ outputs.path }}/big.bin
+      sha256sum < {{ outputs.path }}/big.bin > {{ outputs.path }}/big.sum
+  check:
+    needs: [make]
+    runs-on: devstack=3
+    run: sha256sum < {{ steps.make.outputs.path }}/big.bin | cmp - {{ steps.make.outputs.path }}/big.sum && echo same > {{ outputs.path }}/ok
+`)
+    const first = stack.nodes[0] as NodeProcess
+    const { end, starts } = runOn(first.url, file, dir)
+    assert.equal(end.status, 'succeeded', end.reason)
+    assert.deepEqual(starts.map((s) => s.node), [stack.nodes[1]?.id, stack.nodes[2]?.id])
+    const out = path.join(dir, 'outputs', end.runId)
+    assert.equal(readFileSync(path.join(out, 'check', 'merged', 'ok'), 'utf8'), 'same\n')
+    const sum = spawnSync('sha256sum', { input: readFileSync(path.join(out, 'make', 'merged', 'big.bin')) }).stdout.toString()
+    assert.equal(sum, readFileSync(path.join(out, 'make', 'merged', 'big.sum'), 'utf8'))
+  })
+
   it('lists the peers with their labels, executors and load', () => {
     const first = stack.nodes[0] as NodeProcess
     const listed = bac(['node', 'list', '--node', first.url])

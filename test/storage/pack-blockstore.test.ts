@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -42,6 +42,30 @@ describe('pack blockstore', () => {
     await reopened.delete(blocks[0]!.cid)
     assert.equal(await reopened.has(blocks[0]!.cid), false)
     await assert.rejects(read(reopened, blocks[0]!.cid), (err: Error) => err.name === 'NotFoundError')
+    await reopened.close()
+  })
+
+  it('stores blocks given together in runs (one write each), once each, alongside single puts of the same blocks', async () => {
+    const dir = path.join(work, 'many')
+    const store = new PackBlockstore(dir)
+    await store.open()
+    // 40 blocks of 300 KB: two runs of 8 MiB and a rest; some given twice, some put singly at once
+    const blocks = await Promise.all(Array.from({ length: 40 }, async () => await block(randomBytes(300_000))))
+    const given = [...blocks, ...blocks.slice(0, 5)]
+    const stored: string[] = []
+    await Promise.all([
+      (async () => { for await (const cid of store.putMany(given)) stored.push(cid.toString()) })(),
+      ...blocks.slice(10, 15).map(async (b) => await store.put(b.cid, b.bytes))
+    ])
+    assert.deepEqual(stored, given.map((b) => b.cid.toString()))
+    await store.close()
+    const packs = readdirSync(path.join(dir, 'packs'))
+    assert.equal(packs.length, 1)
+    // each block once: the pack holds exactly the distinct bytes
+    assert.equal(statSync(path.join(dir, 'packs', packs[0] as string)).size, 40 * 300_000)
+    const reopened = new PackBlockstore(dir)
+    await reopened.open()
+    for (const b of blocks) assert.deepEqual(await read(reopened, b.cid), Buffer.from(b.bytes))
     await reopened.close()
   })
 
