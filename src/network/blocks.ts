@@ -7,7 +7,7 @@ import { ContentNotFoundError, NetworkError } from '../interfaces/errors.js'
 
 /**
  * Moves a whole DAG in one stream: the requester names a root, the provider sends every block
- * under it that it holds, depth first, each once. Bitswap asks block by block through its
+ * under it that it holds, each once, reading a few ahead. Bitswap asks block by block through its
  * wantlists; this sends them back to back, so a transfer runs at the speed of the connection.
  * Each block is checked against its CID before it is stored.
  *
@@ -87,7 +87,7 @@ export async function serveBlocks (libp2p: Libp2p, init: BlocksServerInit): Prom
           await fail(`block ${cid.toString()} is not on this node`)
           return
         }
-        // a folder's links are taken before the blocks read ahead: depth first, as ipfs dag export
+        // links go on a stack, so the walk goes mostly depth first; the receiver needs no order
         pending.push(...init.links(cid, bytes).reverse())
         fill()
         await lp.write(new Uint8ArrayList(Uint8Array.of(BLOCK), cid.bytes, bytes))
