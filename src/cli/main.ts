@@ -106,7 +106,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--ndjson', 'send as NDJSON instead of JSON')
     .option('--key <key>', 'an idempotency key: the same batch sent again under it is not run again')
     .option('-w, --wait', 'wait for the runs; print their result CIDs (exit 1 if one did not succeed)')
-    .option('--node <url>', 'the node\'s API (default: the node serving on the data dir)')
+    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir)')
     .option('--json', 'print as JSON')
     .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
     .action(async (topic: string, options: MessageSendOptions) => { result.code = await messageSendCommand(topic, options, io) })

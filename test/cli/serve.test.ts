@@ -37,6 +37,9 @@ describe('bac serve, bac message send, bac watch', () => {
     const down = bac(['message', 'send', 'downloads', '--field', 'a=b', '--node', `http://127.0.0.1:${port}`], { env, cwd: project })
     assert.equal(down.code, 1)
     assert.match(down.stderr, new RegExp(`no bac node answers at http://127.0.0.1:${port} \\(ECONNREFUSED\\)`))
+    // $BAC_NODE names the node as --node does
+    const named = bac(['message', 'send', 'downloads', '--field', 'a=b'], { env: { ...env, BAC_NODE: `http://127.0.0.1:${port}` }, cwd: project })
+    assert.match(named.stderr, new RegExp(`no bac node answers at http://127.0.0.1:${port}`))
     const noFields = bac(['message', 'send', 'downloads'], { env, cwd: project })
     assert.equal(noFields.code, 2)
     assert.match(noFields.stderr, /--field name=value/)

@@ -4,11 +4,17 @@ import { BAC_BIN, ROOT } from './paths.js'
 export interface CliResult { code: number | null, stdout: string, stderr: string }
 
 /** Runs the built `bac` binary in a real process. */
+/** The test process's environment without $BAC_NODE: a tester's own devstack must not catch the CLI's calls. */
+function inherited (): NodeJS.ProcessEnv {
+  const { BAC_NODE: _, ...rest } = process.env
+  return rest
+}
+
 export function bac (args: readonly string[], options: { cwd?: string, env?: Record<string, string>, nodeArgs?: readonly string[] } = {}): CliResult {
   const result = spawnSync(process.execPath, [...(options.nodeArgs ?? []), BAC_BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    env: { ...inherited(), NO_COLOR: '1', ...options.env },
     timeout: 30_000
   })
   return { code: result.status, stdout: result.stdout, stderr: result.stderr }
@@ -16,7 +22,7 @@ export function bac (args: readonly string[], options: { cwd?: string, env?: Rec
 
 /** Starts the built `bac` in the background and resolves once its stderr matches `text`. */
 export async function startBac (args: readonly string[], text: RegExp, options: { cwd: string, env?: Record<string, string> }): Promise<{ child: ChildProcess, stderr: () => string }> {
-  const child = spawn(process.execPath, [BAC_BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BAC_BIN, ...args], { cwd: options.cwd, env: { ...inherited(), ...options.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); if (text.test(stderr)) resolve() })

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { defaultDataDir, encodeMessages, fetchRun, postMessages, runningApi, UsageError, type MessageFormat } from '../../index.js'
+import { defaultDataDir, encodeMessages, fetchRun, postMessages, UsageError, type MessageFormat } from '../../index.js'
+import { nodeUrl } from './node.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
 
@@ -71,7 +72,7 @@ export async function messageSendCommand (topic: string, options: MessageSendOpt
   const typed = options.typedField ?? []
   if (options.file !== undefined && fields.length + typed.length > 0) throw new UsageError('give --file or --field, not both')
   if (options.file === undefined && fields.length + typed.length === 0) throw new UsageError('give the message as --field name=value (repeatable) or a file of rows with --file')
-  const url = options.node ?? (await runningApi(options.dataDir ?? defaultDataDir()))?.url
+  const url = await nodeUrl(options)
   if (url === undefined) throw new UsageError(`no bac node is serving on ${options.dataDir ?? defaultDataDir()}; start one with bac serve, or give --node <url>`)
   const format: MessageFormat = options.arrow === true ? 'arrow' : (options.ndjson === true ? 'ndjson' : 'json')
   const fromFile = options.file === undefined ? undefined : rowsFromFile(options.file)
