@@ -108,8 +108,8 @@ export async function serveBlocks (libp2p: Libp2p, init: BlocksServerInit): Prom
 export async function fetchBlocks (libp2p: Libp2p, peer: PeerId, root: string, init: {
   /** Stores checked blocks, a run of them at a time. */
   readonly put: (blocks: Array<{ cid: CID, bytes: Uint8Array }>) => Promise<void>
-  /** Whether a block's bytes hash to its CID; may answer later (hashed off the event loop). */
-  readonly verify: (cid: CID, bytes: Uint8Array) => boolean | Promise<boolean>
+  /** Whether a block's bytes hash to its CID. */
+  readonly verify: (cid: CID, bytes: Uint8Array) => boolean
   readonly signal?: AbortSignal
 }): Promise<number> {
   const stream = await libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, init.signal !== undefined ? { signal: init.signal } : {})
@@ -118,21 +118,12 @@ export async function fetchBlocks (libp2p: Libp2p, peer: PeerId, root: string, i
   let failure: unknown
   let count = 0
   let batch: Array<{ cid: CID, bytes: Uint8Array }> = []
-  let checks: Array<boolean | Promise<boolean>> = []
   let size = 0
   // runs of blocks are stored while the next are read; two runs at most wait, so memory stays bounded
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return
-    const blocks = batch
-    const checked = checks
-    const write = (async () => {
-      const results = await Promise.all(checked)
-      const bad = results.findIndex((ok) => !ok)
-      if (bad >= 0) throw new NetworkError(`peer ${peer.toString()} sent a block that does not hash to its CID ${blocks[bad]?.cid.toString() ?? ''}`)
-      await init.put(blocks)
-    })().catch((err: unknown) => { failure ??= err })
+    const write = init.put(batch).catch((err: unknown) => { failure ??= err })
     batch = []
-    checks = []
     size = 0
     writes.add(write)
     void write.finally(() => writes.delete(write))
@@ -158,9 +149,9 @@ export async function fetchBlocks (libp2p: Libp2p, peer: PeerId, root: string, i
       }
       if (tag !== BLOCK) throw new NetworkError(`peer ${peer.toString()} sent a frame that is not a block (${BLOCKS_PROTOCOL})`)
       const [cid, bytes] = CID.decodeFirst(frame.subarray(1))
+      if (!init.verify(cid, bytes)) throw new NetworkError(`peer ${peer.toString()} sent a block that does not hash to its CID ${cid.toString()}`)
       count++
       batch.push({ cid, bytes })
-      checks.push(init.verify(cid, bytes))
       size += bytes.length
       if (size >= BATCH_BYTES) await flush()
     }
