@@ -84,3 +84,16 @@ export async function writeCarOut (car: AsyncIterable<Uint8Array>, cid: string, 
   const { writeCarOut: write } = await import('./storage/car-out.js')
   await write(car, cid, target)
 }
+
+export type { ImageInfo, ImageKind } from './executors/vm/images.js'
+/**
+ * The VM images of a node (`bac image`): in `imagesDir`, else $BAC_IMAGES, else `<dataDir>/images`.
+ *
+ * @example
+ * const images = await openImages({ dataDir: defaultDataDir() })
+ * await images.build('images/kernel')
+ */
+export async function openImages (init: { dataDir: string, imagesDir?: string }): Promise<import('./executors/vm/images.js').ImageStore> {
+  const [{ ImageStore }, { imagesDirOf }] = await Promise.all([import('./executors/vm/images.js'), import('./node/embedded.js')])
+  return new ImageStore(imagesDirOf(init.dataDir, init.imagesDir))
+}

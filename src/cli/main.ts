@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
+import { imageBuildCommand, imageImportCommand, imageListCommand, type ImageOptions } from './commands/image.js'
 import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand } from './commands/ipfs.js'
 import { jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
 import { messageSendCommand, type MessageSendOptions } from './commands/message.js'
@@ -160,6 +161,21 @@ function program (io: Io, result: { code: number }): Command {
   ipfs.command('get').description('Write a file or folder out').argument('<cid>').argument('<target>', 'a path that does not exist yet')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .action(async (cid: string, target: string, options: { dataDir?: string }) => { result.code = await ipfsGetCommand(cid, target, options, io) })
+
+  const image = root.command('image').description('VM images for steps with executor: vm')
+  const imagesOption = (c: Command): Command => c
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .option('--images <dir>', 'the images folder (default: $BAC_IMAGES, else <data dir>/images)')
+  imagesOption(image.command('build').description('Run a recipe folder (images/kernel, images/base, images/python) and store the image it makes').argument('<recipe>', 'a folder with a build script'))
+    .option('--name <name>', 'the image\'s name (default: the recipe folder\'s)')
+    .option('-q, --quiet', 'do not show the recipe\'s output')
+    .action(async (recipe: string, options: ImageOptions & { name?: string, quiet?: boolean }) => { result.code = await imageBuildCommand(recipe, options, io) })
+  imagesOption(image.command('import').description('Store an OCI archive (oci-archive or docker save) as a root filesystem image').argument('<archive>'))
+    .requiredOption('--name <name>', 'the image\'s name')
+    .action(async (archive: string, options: ImageOptions & { name: string }) => { result.code = await imageImportCommand(archive, options, io) })
+  imagesOption(image.command('list').description('The stored images'))
+    .option('--json', 'as JSON')
+    .action(async (options: ImageOptions & { json?: boolean }) => { result.code = await imageListCommand(options, io) })
 
   root.command('schema')
     .description('Print the JSON schema of pipelines (or of job templates with --job), for editors')

@@ -10,7 +10,7 @@ export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 /** Where bubblewrap is looked for. */
 const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/bin/bwrap', '/usr/local/bin/bwrap']
 /** Names that can be mount points: one plain path segment. */
-const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/
+export const SAFE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/
 
 export interface SandboxExecutorInit {
   /** The bubblewrap binary. @default the first of /usr/bin/bwrap, /bin/bwrap, /usr/local/bin/bwrap */
@@ -63,7 +63,7 @@ export function createSandboxExecutor (init: SandboxExecutorInit = {}): Executor
  * is mounted at /ipfs as a whole: tools that edit in place (`sed -i`) write a temporary file
  * beside the target and rename it over, which fails on a file mounted on its own.
  */
-async function privateCopies (spec: ExecutionSpec): Promise<{ root: string }> {
+export async function privateCopies (spec: ExecutionSpec): Promise<{ root: string }> {
   const root = `${spec.workDir}.ipfs-copies`
   await mkdir(root, { recursive: true })
   for (const [cid, host] of Object.entries(spec.cids ?? {})) {
@@ -81,7 +81,7 @@ async function chmodWritable (target: string): Promise<void> {
 }
 
 /** Moves the (possibly changed) copies into the outputs, as `ipfs/<cid>`. */
-async function keepCopies (root: string, cids: readonly string[], outputsDir: string): Promise<void> {
+export async function keepCopies (root: string, cids: readonly string[], outputsDir: string): Promise<void> {
   await mkdir(path.join(outputsDir, 'ipfs'), { recursive: true })
   for (const cid of cids) {
     try {
@@ -132,6 +132,6 @@ async function explainStartFailure (result: ExecutionResult, spec: ExecutionSpec
   return { ...result, exitCode: null, error: `cannot start '${command(spec).describe}': ${reason} in the sandbox (PATH is ${SANDBOX_PATH})` }
 }
 
-function refused (error: string): ExecutionResult {
+export function refused (error: string): ExecutionResult {
   return { exitCode: null, signal: null, timedOut: false, cancelled: false, error, durationMs: 0, stdoutBytes: 0, stderrBytes: 0, logTruncated: false, outputBytes: 0 }
 }

@@ -39,6 +39,10 @@ export interface ExecutionSpec {
   readonly maxLogBytes?: number
   /** Bytes the outputs folder may hold; more fails the attempt. */
   readonly maxOutputBytes?: number
+  /** The root filesystem, by name or digest (the vm executor; others ignore it). */
+  readonly image?: string
+  /** CPUs and memory the attempt may use (the vm executor's machine size; others ignore it). */
+  readonly resources?: { readonly cpus?: number, readonly memoryBytes?: number, readonly network?: boolean }
 }
 
 /** How an attempt ended. `exitCode` is null when a signal ended it or it never started. */

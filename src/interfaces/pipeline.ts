@@ -73,6 +73,8 @@ export interface RetryPolicy {
 export interface Resources {
   readonly cpus?: number
   readonly memoryBytes?: number
+  /** A network for the step (the vm executor; off by default). */
+  readonly network?: boolean
 }
 
 /** A `foreach` fan-out: over literal items, a rendered list, or the files of an input. */

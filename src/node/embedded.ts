@@ -6,7 +6,7 @@ import type { ContentStore } from '../interfaces/content-store.js'
 import type { Engine, RunOptions, RunOutcome } from '../interfaces/engine.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunStore } from '../interfaces/run-store.js'
-import { createProcessExecutor, createSandboxExecutor } from '../executors/index.js'
+import { createProcessExecutor, createSandboxExecutor, createVmExecutor } from '../executors/index.js'
 import type { Network } from '../network/index.js'
 import { createEngine, Semaphore, TaskHost, type EngineComponents } from '../scheduler/index.js'
 import { createFsStore, createUnixfsStore, openRunStore, PackBlockstore } from '../storage/index.js'
@@ -36,6 +36,19 @@ export interface EmbeddedNodeInit {
   dataDir: string
   /** Join the network: steps may run on peers, and peers' steps run here. */
   network?: NodeNetworkOptions
+  /** The VM images (and saved machine states). @default $BAC_IMAGES, else `<dataDir>/images` */
+  imagesDir?: string
+}
+
+/** Where a node keeps its VM images: the given folder, else $BAC_IMAGES, else the data dir's. */
+export function imagesDirOf (dataDir: string, given?: string): string {
+  return path.resolve(given ?? process.env.BAC_IMAGES ?? path.join(dataDir, 'images'))
+}
+
+/** The executors of a node: `vm` only where QEMU is installed. */
+function nodeExecutors (dataDir: string, imagesDir?: string): EngineComponents['executors'] {
+  const vm = createVmExecutor({ imagesDir: imagesDirOf(dataDir, imagesDir) })
+  return { process: createProcessExecutor(), sandbox: createSandboxExecutor(), ...(vm.available ? { vm } : {}) }
 }
 
 /** A node that lives as long as one command: the content store, run store, executors, engine. */
@@ -71,11 +84,11 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   const dataDir = path.resolve(init.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const id = nodeId(dataDir)
-  if (init.network === undefined) return await assemble(dataDir, id, createFsStore({ dataDir }), undefined)
+  if (init.network === undefined) return await assemble(dataDir, id, createFsStore({ dataDir }), undefined, nodeExecutors(dataDir, init.imagesDir))
   const options = init.network
   const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
   await blockstore.open()
-  const executors = { process: createProcessExecutor(), sandbox: createSandboxExecutor() }
+  const executors = nodeExecutors(dataDir, init.imagesDir)
   let host: TaskHost | undefined
   const slots = new Semaphore(options.slots ?? availableParallelism())
   let network: Network
@@ -121,7 +134,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
 }
 
 /** The node's parts on an open content store. */
-async function assemble (dataDir: string, id: string, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'] = { process: createProcessExecutor(), sandbox: createSandboxExecutor() }, labels?: Readonly<Record<string, string>>): Promise<EmbeddedNode> {
+async function assemble (dataDir: string, id: string, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>): Promise<EmbeddedNode> {
   await store.start()
   const runs = openRunStore({ file: path.join(dataDir, 'runs.db') })
   const recovered = runs.recoverInterrupted()

@@ -57,7 +57,8 @@ function buildResources (raw: unknown): Resources | undefined {
   const memory = spec.memory
   return {
     ...(typeof spec.cpus === 'number' ? { cpus: spec.cpus } : {}),
-    ...(typeof memory === 'string' || typeof memory === 'number' ? { memoryBytes: parseSize(memory) } : {})
+    ...(typeof memory === 'string' || typeof memory === 'number' ? { memoryBytes: parseSize(memory) } : {}),
+    ...(typeof spec.network === 'boolean' ? { network: spec.network } : {})
   }
 }
 

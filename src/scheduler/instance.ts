@@ -86,7 +86,9 @@ export async function executeAttempt (ctx: AttemptContext, instance: Instance, e
     tmpDir: await ctx.workspace.tmpDir(),
     logsDir: dirs.logs,
     ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
-    ...(step.writableCids === true ? { writableCids: true } : {})
+    ...(step.writableCids === true ? { writableCids: true } : {}),
+    ...(step.image !== undefined ? { image: step.image } : {}),
+    ...(step.resources !== undefined ? { resources: step.resources } : {})
   }, {
     ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
     ...(hooks.onLog !== undefined ? { onLog: hooks.onLog } : {})

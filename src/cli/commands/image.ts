@@ -1,0 +1,49 @@
+import { defaultDataDir, openImages, type ImageInfo } from '../../index.js'
+import { EXIT } from '../exit.js'
+import type { Io } from '../io.js'
+
+export interface ImageOptions { dataDir?: string, images?: string }
+
+const where = (options: ImageOptions): { dataDir: string, imagesDir?: string } => ({
+  dataDir: options.dataDir ?? defaultDataDir(),
+  ...(options.images !== undefined ? { imagesDir: options.images } : {})
+})
+
+/** `bac image build <recipe>`: runs a recipe folder's build script and stores the image. */
+export async function imageBuildCommand (recipe: string, options: ImageOptions & { name?: string, quiet?: boolean }, io: Io): Promise<number> {
+  const images = await openImages(where(options))
+  const info = await images.build(recipe, { ...(options.name !== undefined ? { name: options.name } : {}), ...(options.quiet === true ? {} : { onOutput: io.err }) })
+  io.out(`${info.names.join(', ')} ${info.digest} (${info.kind}, ${megabytes(info.bytes)})\n`)
+  return EXIT.ok
+}
+
+/** `bac image import <archive> --name <name>`: stores an OCI or docker archive as a root filesystem. */
+export async function imageImportCommand (archive: string, options: ImageOptions & { name: string }, io: Io): Promise<number> {
+  const images = await openImages(where(options))
+  const info = await images.import(archive, options.name)
+  io.out(`${info.names.join(', ')} ${info.digest} (${info.kind}, ${megabytes(info.bytes)})\n`)
+  return EXIT.ok
+}
+
+/** `bac image list`: the stored images, newest last. */
+export async function imageListCommand (options: ImageOptions & { json?: boolean }, io: Io): Promise<number> {
+  const images = await openImages(where(options))
+  const list = await images.list()
+  if (options.json === true) {
+    io.out(`${JSON.stringify(list.map(({ dir, ...rest }) => rest), null, 2)}\n`)
+    return EXIT.ok
+  }
+  if (list.length === 0) {
+    io.err(`no VM images in ${images.dir}; make them with: bac image build images/kernel && bac image build images/base\n`)
+    return EXIT.ok
+  }
+  const rows = list.map((i: ImageInfo) => [i.names.join(',') || '-', i.digest.slice(0, 19), i.kind, megabytes(i.bytes), i.created.slice(0, 19).replace('T', ' '), i.source])
+  const header = ['NAME', 'DIGEST', 'KIND', 'SIZE', 'CREATED', 'SOURCE']
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)))
+  for (const row of [header, ...rows]) io.out(`${row.map((cell, c) => c === row.length - 1 ? cell : (cell ?? '').padEnd(widths[c] ?? 0)).join('  ')}\n`)
+  return EXIT.ok
+}
+
+function megabytes (bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+}

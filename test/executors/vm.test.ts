@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, describe, it } from 'node:test'
+import { createVmExecutor, ImageStore } from '../../src/executors/index.js'
+import type { ExecutionSpec } from '../../src/interfaces/executor.js'
+import { IMAGES } from '../helpers/paths.js'
+import { executorCompliance } from './compliance.js'
+
+/** A step's log; a stream it never wrote to has no file, which reads as empty. */
+function readLog (dir: string, stream: 'stdout' | 'stderr'): string {
+  const file = path.join(dir, `${stream}.log`)
+  return existsSync(file) ? readFileSync(file, 'utf8') : ''
+}
+
+executorCompliance('vm', (init) => createVmExecutor({ ...init, imagesDir: IMAGES }))
+
+describe('vm executor: isolation and machine', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bac-vm-'))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+  const executor = createVmExecutor({ imagesDir: IMAGES, killGraceMs: 300 })
+  let n = 0
+
+  async function sh (script: string, extra: Partial<ExecutionSpec> = {}): Promise<{ code: number | null, out: string, err: string, error?: string, base: string }> {
+    const base = path.join(dir, `case-${n++}`)
+    const data = path.join(base, 'data')
+    mkdirSync(data, { recursive: true })
+    writeFileSync(path.join(data, 'in.txt'), 'stored content\n')
+    const spec: ExecutionSpec = {
+      action: { kind: 'shell', shell: 'sh', script },
+      env: {},
+      inputs: { data, single: path.join(data, 'in.txt') },
+      cids: { QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG: data },
+      outputsDir: path.join(base, 'outputs'),
+      workDir: path.join(base, 'work'),
+      logsDir: path.join(base, 'logs'),
+      ...extra
+    }
+    const r = await executor.execute(spec)
+    return { code: r.exitCode, out: readLog(spec.logsDir, 'stdout'), err: readLog(spec.logsDir, 'stderr'), ...(r.error !== undefined ? { error: r.error } : {}), base }
+  }
+
+  it('mounts inputs read-only, even for root, at /inputs/<name> and /ipfs/<cid>; a file input is a file', async () => {
+    const r = await sh('id -u; cat /inputs/data/in.txt /ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG/in.txt /inputs/single; echo changed > /inputs/data/in.txt || echo refused; rm /ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG/in.txt || echo refused')
+    assert.equal(r.out, '0\nstored content\nstored content\nstored content\nrefused\nrefused\n')
+    assert.match(r.err, /Read-only file system/)
+    assert.equal(readFileSync(path.join(r.base, 'data', 'in.txt'), 'utf8'), 'stored content\n')
+  })
+
+  it('cannot see the host\'s files outside its mounts', async () => {
+    const secret = `host-secret-${process.pid}-${Date.now()}`
+    writeFileSync(path.join(dir, secret), 'x')
+    const r = await sh(`find / -name '${secret}*' 2>/dev/null | grep -v '^/proc' ; ls /inputs; echo end`)
+    assert.equal(r.out, 'data\nsingle\nend\n')
+  })
+
+  it('has no network device by default', async () => {
+    const r = await sh('ls /sys/class/net')
+    assert.equal(r.out.trim(), 'lo')
+  })
+
+  it('has a working network with resources.network', async () => {
+    const server = createServer((socket) => { socket.end('hello from the host\n') })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as { port: number }).port
+      const r = await sh(`ls /sys/class/net | tr '\\n' ' '; echo; nc 10.0.2.2 ${port} < /dev/null`, { resources: { network: true } })
+      assert.equal(r.out, `eth0 lo \nhello from the host\n`, r.err + (r.error ?? ''))
+    } finally {
+      server.close()
+    }
+  })
+
+  it('gives the CPUs the step asks for, and kills and reports a step that fills its memory', async () => {
+    const r = await sh('nproc; x=$(head -c 400000000 /dev/zero | tr "\\0" x); echo survived', { resources: { cpus: 2, memoryBytes: 128 * 1024 * 1024 } })
+    assert.equal(r.out, '2\n')
+    assert.match(r.error ?? '', /ran out of memory \(128 MiB; raise resources\.memory\)/)
+  })
+
+  it('writes as the step wrote, and nothing of the guest survives it', async () => {
+    const first = await sh('echo kept > /outputs/a; echo lost > /etc/added; mkdir -p /work/w && echo w > /work/w/f')
+    assert.equal(first.code, 0, first.err)
+    assert.equal(readFileSync(path.join(first.base, 'outputs', 'a'), 'utf8'), 'kept\n')
+    assert.equal(readFileSync(path.join(first.base, 'work', 'w', 'f'), 'utf8'), 'w\n')
+    const second = await sh('cat /etc/added 2>/dev/null || echo fresh')
+    assert.equal(second.out, 'fresh\n')
+  })
+
+  it('runs python3 on the python image', async () => {
+    const r = await sh('python3 -c "import sys, zipfile; print(sys.version_info[0])"', { image: 'python' })
+    assert.equal(r.out, '3\n', r.err + (r.error ?? ''))
+  })
+
+  it('names a missing image and how to make it', async () => {
+    const r = await sh('true', { image: 'nope' })
+    assert.equal(r.code, null)
+    assert.match(r.error ?? '', /no VM image 'nope' in .*: make it with bac image build <recipe folder> or bac image import <oci archive>/)
+  })
+
+  it('refuses less memory than a VM boots in', async () => {
+    const r = await sh('true', { resources: { memoryBytes: 16 * 1024 * 1024 } })
+    assert.match(r.error ?? '', /a VM needs at least 96M of memory; the step asks for 16M/)
+  })
+})
+
+describe('image store', () => {
+  it('lists the images setup built, by name and digest prefix', async () => {
+    const store = new ImageStore(IMAGES)
+    const names = (await store.list()).flatMap((i) => i.names)
+    for (const name of ['kernel', 'base', 'python']) assert.ok(names.includes(name), name)
+    const base = await store.resolve('base')
+    assert.equal((await store.resolve(base.digest.slice(7, 7 + 16))).digest, base.digest)
+    assert.equal(base.kind, 'rootfs')
+  })
+})
