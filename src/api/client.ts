@@ -69,7 +69,7 @@ export async function fetchRun (nodeUrl: string, id: string): Promise<Record<str
 }
 
 /** Starts a run of a pipeline file on a node; resolves with its id once the node has recorded it. */
-export async function startRun (nodeUrl: string, request: { pipeline: string, cwd: string, inputs?: Readonly<Record<string, string>>, outputsDir?: string, noCache?: boolean, concurrency?: number }): Promise<{ runId: string }> {
+export async function startRun (nodeUrl: string, request: { pipeline: string, cwd: string, inputs?: Readonly<Record<string, string>>, outputsDir?: string, noCache?: boolean, concurrency?: number, executor?: string, image?: string }): Promise<{ runId: string }> {
   return await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json' } }) as { runId: string }
 }
 

@@ -45,6 +45,8 @@ function program (io: Io, result: { code: number }): Command {
     .option('--json', 'print events as JSON lines')
     .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
     .option('--node <url>', 'run it on this running node (its API); default: $BAC_NODE, else the node serving on the data dir, else an embedded node')
+    .option('--executor <kind>', 'run every step on this executor: process, sandbox or vm (the pipeline is unchanged)')
+    .option('--image <name>', 'with --executor vm: the image of every step (default: each step\'s own, else base)')
     .action(async (file: string, options: RunCommandOptions) => {
       result.code = await runCommand(file, options, io)
     })

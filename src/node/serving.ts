@@ -10,6 +10,7 @@ import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './
 import { readRunLogs } from './run-logs.js'
 import { RunBoard } from './run-board.js'
 import { validatePipeline } from './validation.js'
+import { onExecutor } from '../pipeline/index.js'
 
 /** Everything a serving node reports: run progress, files taken, schedule fires, messages. */
 export type NodeEvent =
@@ -135,7 +136,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
               const first = validation.errors[0]
               throw new UsageError(`${file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}${first !== undefined ? `; the first: ${first.line ?? 0}:${first.column ?? 0} ${first.message}` : ''} (bac validate shows them all)`)
             }
-            const pipeline = validation.value
+            const pipeline = typeof request.executor === 'string' ? onExecutor(validation.value, request.executor, typeof request.image === 'string' ? request.image : undefined) : validation.value
             const cwd = typeof request.cwd === 'string' ? request.cwd : init.cwd
             const record = node.engine.prepare(pipeline, {
               trigger: { kind: 'manual' },

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { cancelRun, createValidator, followRun, startRun, UsageError, type RunEvent, type RunStatus } from '../../index.js'
+import { cancelRun, createValidator, followRun, onExecutor, startRun, UsageError, type RunEvent, type RunStatus } from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath, formatText } from '../format.js'
 import type { Io } from '../io.js'
@@ -17,6 +17,8 @@ export interface RunCommandOptions {
   dataDir?: string
   outputs?: string
   node?: string
+  executor?: string
+  image?: string
 }
 
 /** `--input name=value` pairs into a map; the value may hold `=`. */
@@ -44,7 +46,8 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
     io.err(`${file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}\n`)
     return EXIT.usage
   }
-  const pipeline = validation.value
+  const pipeline = options.executor !== undefined ? onExecutor(validation.value, options.executor, options.image) : validation.value
+  if (options.image !== undefined && options.executor === undefined) throw new UsageError('--image is for the vm executor: add --executor vm')
   const url = options.resume === undefined ? await nodeUrl(options) : undefined
   if (url !== undefined) return await runOnNode(url, file, inputs, options, concurrency, io)
   return await withNode(options.dataDir, async (node) => await cancellable(io, async (signal) => {
@@ -78,7 +81,9 @@ async function runOnNode (url: string, file: string, inputs: Record<string, stri
     inputs,
     ...(options.outputs !== undefined ? { outputsDir: path.resolve(options.outputs) } : { outputsDir: path.join(cwd, 'outputs') }),
     ...(options.cache === false ? { noCache: true } : {}),
-    ...(concurrency !== undefined ? { concurrency } : {})
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(options.executor !== undefined ? { executor: options.executor } : {}),
+    ...(options.image !== undefined ? { image: options.image } : {})
   })
   const render = options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true)
   let end: { status: RunStatus, resultCid?: string } | undefined

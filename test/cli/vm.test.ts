@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, describe, it } from 'node:test'
+import { bac } from '../helpers/cli.js'
+import { IMAGES, ROOT } from '../helpers/paths.js'
+
+const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-vm-'))
+after(() => rmSync(work, { recursive: true, force: true }))
+const env = { BAC_HOME: path.join(work, 'home'), BAC_IMAGES: IMAGES }
+const slow = { timeout: 120_000 }
+
+describe('bac run --executor vm and bac image', () => {
+  it('lists the images', () => {
+    const r = bac(['image', 'list'], { env })
+    assert.equal(r.code, 0, r.stderr)
+    for (const name of ['kernel', 'base', 'python']) assert.match(r.stdout, new RegExp(`^${name}\\s+sha256:[0-9a-f]{12}\\s`, 'm'))
+  })
+
+  it('runs the demo pipeline unchanged in VMs on the python image, with the same result as raw processes', slow, () => {
+    const processRun = bac(['run', 'pipelines/sales-report.yml', '--outputs', path.join(work, 'out')], { env })
+    assert.equal(processRun.code, 0, processRun.stderr)
+    const vmRun = bac(['run', 'pipelines/sales-report.yml', '--executor', 'vm', '--image', 'python', '--outputs', path.join(work, 'out')], { env })
+    assert.equal(vmRun.code, 0, vmRun.stderr)
+    assert.match(vmRun.stderr, /extract started on node-[0-9a-f]+ \(vm\)/)
+    assert.match(vmRun.stderr, /aggregate \| summarised 2 file\(s\), 7 row\(s\)/)
+    assert.equal(vmRun.stdout.trim(), processRun.stdout.trim())
+  })
+
+  it('says which image is missing and how to build it', () => {
+    const r = bac(['run', 'pipelines/sales-report.yml', '--executor', 'vm', '--image', 'no-such-image'], { env })
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /no VM image 'no-such-image' in .*images: make it with bac image build <recipe folder> or bac image import <oci archive>/)
+    assert.doesNotMatch(r.stderr, /\n\s+at /)
+    assert.equal(bac(['run', 'pipelines/hello.yml', '--image', 'python'], { env }).stderr.trim(), 'bac: --image is for the vm executor: add --executor vm')
+  })
+
+  it('imports an OCI archive (made with umoci) and runs a step on it', slow, () => {
+    // an OCI layout with one layer: busybox and a marker file, packed as an oci-archive
+    const layout = path.join(work, 'layout')
+    const bundle = path.join(work, 'bundle')
+    execFileSync('umoci', ['init', '--layout', layout])
+    execFileSync('umoci', ['new', '--image', `${layout}:app`])
+    execFileSync('umoci', ['unpack', '--image', `${layout}:app`, bundle])
+    const rootfs = path.join(bundle, 'rootfs')
+    mkdirSync(path.join(rootfs, 'bin'), { recursive: true })
+    cpSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'))
+    for (const applet of ['sh', 'cat', 'echo']) execFileSync('ln', ['-s', 'busybox', path.join(rootfs, 'bin', applet)])
+    writeFileSync(path.join(rootfs, 'marker'), 'from the archive\n')
+    chmodSync(path.join(rootfs, 'marker'), 0o644)
+    execFileSync('umoci', ['repack', '--image', `${layout}:app`, bundle])
+    const archive = path.join(work, 'app.tar')
+    execFileSync('tar', ['-C', layout, '-cf', archive, '.'])
+
+    // a fresh images folder holding only the shared kernel (linked, not copied)
+    const images = path.join(work, 'images')
+    const kernel = readFileSync(path.join(IMAGES, 'names', 'kernel'), 'utf8').trim()
+    const kernelDir = kernel.replace(':', '-')
+    mkdirSync(path.join(images, kernelDir), { recursive: true })
+    for (const file of readdirSync(path.join(IMAGES, kernelDir))) linkSync(path.join(IMAGES, kernelDir, file), path.join(images, kernelDir, file))
+    mkdirSync(path.join(images, 'names'))
+    writeFileSync(path.join(images, 'names', 'kernel'), `${kernel}\n`)
+
+    const imported = bac(['image', 'import', archive, '--name', 'app', '--images', images], { env })
+    assert.equal(imported.code, 0, imported.stderr)
+    assert.match(imported.stdout, /^app sha256:[0-9a-f]{64} \(rootfs, /)
+    const bad = bac(['image', 'import', path.join(ROOT, 'package.json'), '--name', 'bad', '--images', images], { env })
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /^bac: cannot read .*package\.json as an OCI or docker archive: /)
+
+    const pipeline = path.join(work, 'marker.yml')
+    writeFileSync(pipeline, 'name: marker\nsteps:\n  show:\n    executor: vm\n    image: app\n    run: cat /marker\n')
+    const r = bac(['run', pipeline, '--outputs', path.join(work, 'out')], { env: { ...env, BAC_IMAGES: images } })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /show \| from the archive/)
+  })
+})
