@@ -27,6 +27,12 @@ export interface VmExecutorInit extends QemuInit {
   maxOutputBytes?: number
   /** The kernel image's name or digest. @default 'kernel' */
   kernel?: string
+  /**
+   * Start every VM from a saved state of a booted one (fast), or boot each from scratch (`false`:
+   * seconds a step; for hosts where saving a state fails, and as the benchmark's baseline).
+   * @default true
+   */
+  fromSnapshot?: boolean
 }
 
 /**
@@ -71,9 +77,9 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
         return refused((err as Error).message)
       }
       const shape = machineShape(spec)
-      let ready
+      let ready: { file?: string, accel: 'kvm' | 'tcg' }
       try {
-        ready = await backend.readyState(kernel, image, shape)
+        ready = init.fromSnapshot === false ? { accel: await backend.accelerator(kernel, image) } : await backend.readyState(kernel, image, shape)
       } catch (err) {
         return refused((err as Error).message)
       }
@@ -95,18 +101,19 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
 
       const qemuArgs = backend.args(kernel, image, shape, shares, path.join(scratch, 'console.log'), ready.accel, copies !== undefined)
       if (binds.length > 0 && bwrapPath() === undefined) return refused('the vm executor shares inputs through bubblewrap: apt-get install bubblewrap')
+      const incoming = ready.file !== undefined ? ['-incoming', 'fd:5'] : []
       const argv = binds.length === 0
-        ? { file: backend.binary as string, args: [...qemuArgs, '-incoming', 'fd:5'] }
-        : { file: bwrapPath() as string, args: ['--die-with-parent', '--dev-bind', '/', '/', ...binds, '--', backend.binary as string, ...qemuArgs, '-incoming', 'fd:5'] }
+        ? { file: backend.binary as string, args: [...qemuArgs, ...incoming] }
+        : { file: bwrapPath() as string, args: ['--die-with-parent', '--dev-bind', '/', '/', ...binds, '--', backend.binary as string, ...qemuArgs, ...incoming] }
       const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
       const state = { timedOut: false, cancelled: false, stopping: false, killed: false }
       const timers = new Set<NodeJS.Timeout>()
-      const stateFd = openSync(ready.file, 'r')
+      const stateFd = ready.file !== undefined ? openSync(ready.file, 'r') : 'ignore'
       let child
       try {
         child = backend.start(argv, stateFd)
       } finally {
-        closeSync(stateFd)
+        if (typeof stateFd === 'number') closeSync(stateFd)
       }
       const pid = child.pid
       let control = ''

@@ -143,7 +143,7 @@ export class QemuBackend {
   }
 
   /** Starts a VM from a saved state; the caller writes `go` on its stdin and reads fds 1, 3 and 4. */
-  start (argv: { file: string, args: string[] }, stateFd: number): ChildProcess {
+  start (argv: { file: string, args: string[] }, stateFd: number | 'ignore'): ChildProcess {
     return spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', stateFd], detached: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
   }
 
