@@ -4,13 +4,27 @@ import { chmodSync, cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readF
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
-import { bac } from '../helpers/cli.js'
+import { bac, startBac } from '../helpers/cli.js'
 import { IMAGES, ROOT } from '../helpers/paths.js'
 
 const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-vm-'))
 after(() => rmSync(work, { recursive: true, force: true }))
 const env = { BAC_HOME: path.join(work, 'home'), BAC_IMAGES: IMAGES }
 const slow = { timeout: 120_000 }
+
+/** Pids of live processes whose command line holds `text` (zombies excluded). */
+function processesWith (text: string): number[] {
+  const found: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) continue
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z') found.push(Number(entry))
+    } catch {}
+  }
+  return found
+}
 
 describe('bac run --executor vm and bac image', () => {
   it('lists the images', () => {
@@ -75,5 +89,20 @@ describe('bac run --executor vm and bac image', () => {
     const r = bac(['run', pipeline, '--outputs', path.join(work, 'out')], { env: { ...env, BAC_IMAGES: images } })
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /show \| from the archive/)
+  })
+
+  it('leaves no VM behind when bac itself is killed with SIGKILL', slow, async () => {
+    const home = path.join(work, 'killed-home')
+    const pipeline = path.join(work, 'long.yml')
+    writeFileSync(pipeline, 'name: long\nsteps:\n  wait:\n    executor: vm\n    run: echo begun; sleep 600\n')
+    const { child } = await startBac(['run', pipeline, '--outputs', path.join(work, 'out')], /wait \| begun/, { cwd: work, env: { BAC_HOME: home, BAC_IMAGES: IMAGES } })
+    assert.ok(processesWith(home).some((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/usr/bin/qemu-system')), 'no QEMU ran the step')
+    child.kill('SIGKILL')
+    let left = processesWith(home)
+    for (let i = 0; i < 100 && left.length > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      left = processesWith(home)
+    }
+    assert.deepEqual(left, [], 'a VM outlived bac')
   })
 })
