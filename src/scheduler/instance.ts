@@ -73,14 +73,15 @@ export async function executeAttempt (ctx: AttemptContext, instance: Instance, e
 } = {}): Promise<AttemptOutcome> {
   const { step } = instance
   const dirs = await ctx.workspace.attempt(step.id, instance.index, attempt)
-  const layout = executor.layout({ inputs: mounted.mounts, outputsDir: dirs.outputs, cids: mounted.cids })
-  const rendered = render(ctx.scope, instance, layout, attempt, ctx, executor.kind, dirs.base)
+  const cids = withPlacedSteps(ctx.scope, mounted.cids)
+  const layout = executor.layout({ inputs: mounted.mounts, outputsDir: dirs.outputs, cids })
+  const rendered = render(stepsAsSeen(ctx.scope, layout), instance, layout, attempt, ctx, executor.kind, dirs.base)
   hooks.onStart?.(dirs)
   const result = await executor.execute({
     action: rendered.action,
     env: rendered.env,
     inputs: mounted.mounts,
-    cids: mounted.cids,
+    cids,
     outputsDir: dirs.outputs,
     workDir: dirs.work,
     tmpDir: await ctx.workspace.tmpDir(),
@@ -305,8 +306,32 @@ function cacheKey (ctx: RunContext, instance: Instance, executor: Executor): str
     }
   }
   const base = path.join(ctx.workspace.root, 'work', 'key')
-  const layout = executor.layout({ inputs: mounts, outputsDir: `${base}.out`, cids })
-  return render(ctx.scope, instance, layout, 1, ctx, executor.kind, base).key
+  const layout = executor.layout({ inputs: mounts, outputsDir: `${base}.out`, cids: withPlacedSteps(ctx.scope, cids) })
+  return render(stepsAsSeen(ctx.scope, layout), instance, layout, 1, ctx, executor.kind, base).key
+}
+
+/**
+ * The CIDs an attempt mounts: its inputs', and the outputs of earlier steps written out here
+ * for `steps.<id>.outputs.path`, so an executor that isolates the step (sandbox, vm) shows
+ * them too, at `/ipfs/<cid>`.
+ */
+function withPlacedSteps (scope: RunScope, cids: Readonly<Record<string, string>>): Record<string, string> {
+  const all = { ...cids }
+  for (const view of Object.values(scope.steps)) {
+    const { cid, path: placed } = view.outputs
+    if (typeof cid === 'string' && typeof placed === 'string') all[cid] ??= placed
+  }
+  return all
+}
+
+/** The run's scope with `steps.<id>.outputs.path` as the step sees it (the executor's path of the CID). */
+function stepsAsSeen (scope: RunScope, layout: ReturnType<Executor['layout']>): RunScope {
+  const steps = Object.fromEntries(Object.entries(scope.steps).map(([id, view]) => {
+    const { cid, path: placed } = view.outputs
+    const seen = typeof cid === 'string' && typeof placed === 'string' ? layout.cids[cid] : undefined
+    return [id, seen === undefined || seen === placed ? view : { ...view, outputs: { ...view.outputs, path: seen } }]
+  }))
+  return { ...scope, steps }
 }
 
 /** Renders the action and env of an attempt, in the step's (or its job template's) context. */

@@ -105,4 +105,27 @@ describe('bac run --executor vm and bac image', () => {
     }
     assert.deepEqual(left, [], 'a VM outlived bac')
   })
+
+  it('shows an earlier step\'s outputs (steps.<id>.outputs.path) inside the sandbox and the VM, at /ipfs/<cid>', slow, () => {
+    const pipeline = path.join(work, 'paths.yml')
+    writeFileSync(pipeline, `name: paths
+steps:
+  make:
+    run: echo made > {{ outputs.path }}/m.txt
+  sandboxed:
+    needs: [make]
+    executor: sandbox
+    run: cat {{ steps.make.outputs.path }}/m.txt > {{ outputs.path }}/seen; echo {{ steps.make.outputs.path }} >> {{ outputs.path }}/seen
+  virtual:
+    needs: [make]
+    executor: vm
+    run: cat {{ steps.make.outputs.path }}/m.txt > {{ outputs.path }}/seen; echo {{ steps.make.outputs.path }} >> {{ outputs.path }}/seen
+`)
+    const r = bac(['run', pipeline, '--outputs', path.join(work, 'out')], { env })
+    assert.equal(r.code, 0, r.stderr)
+    const run = /run ([0-9a-f]+) succeeded/.exec(r.stderr)?.[1] ?? ''
+    for (const step of ['sandboxed', 'virtual']) {
+      assert.match(readFileSync(path.join(work, 'out', run, step, 'merged', 'seen'), 'utf8'), /^made\n\/ipfs\/Qm[1-9A-HJ-NP-Za-km-z]{44}\n$/, step)
+    }
+  })
 })

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { BAC_BIN } from '../helpers/paths.js'
+import { BAC_BIN, IMAGES } from '../helpers/paths.js'
 
 export { until } from '../helpers/until.js'
 
@@ -57,7 +57,8 @@ export async function startNode (dataDir: string, args: readonly string[], optio
 
 /** `bac devstack --nodes n --json`: resolves with its nodes once all are ready. */
 export async function startDevstack (dir: string, nodes: number): Promise<{ nodes: NodeProcess[], stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BAC_BIN, 'devstack', '--nodes', String(nodes), '--dir', dir, '--json'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // the nodes share the VM images test setup built
+  const child = spawn(process.execPath, [BAC_BIN, 'devstack', '--nodes', String(nodes), '--dir', dir, '--json'], { env: { ...process.env, NO_COLOR: '1', BAC_IMAGES: IMAGES }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const found: NodeProcess[] = []

@@ -129,13 +129,35 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.equal(sum, readFileSync(path.join(out, 'make', 'merged', 'big.sum'), 'utf8'))
   })
 
+  it('runs a vm step on a peer, with an earlier step\'s outputs from a third node inside its VM', async () => {
+    const file = pipeline(dir, 'remote-vm', `steps:
+  make:
+    runs-on: devstack=3
+    run: echo "made on three" > {{ outputs.path }}/m.txt
+  inside:
+    needs: [make]
+    runs-on: devstack=2
+    executor: vm
+    run: |
+      cat {{ steps.make.outputs.path }}/m.txt > {{ outputs.path }}/seen.txt
+      uname -r >> {{ outputs.path }}/seen.txt
+`)
+    const first = stack.nodes[0] as NodeProcess
+    const { end, starts } = runOn(first.url, file, dir)
+    assert.equal(end.status, 'succeeded', end.reason)
+    assert.deepEqual(starts.map((s) => s.node), [stack.nodes[2]?.id, stack.nodes[1]?.id])
+    const seen = readFileSync(path.join(dir, 'outputs', end.runId, 'inside', 'merged', 'seen.txt'), 'utf8').split('\n')
+    assert.equal(seen[0], 'made on three')
+    assert.notEqual(seen[1], spawnSync('uname', ['-r']).stdout.toString().trim(), 'the step ran on the host\'s kernel, not in a VM')
+  })
+
   it('lists the peers with their labels, executors and load', () => {
     const first = stack.nodes[0] as NodeProcess
     const listed = bac(['node', 'list', '--node', first.url])
     assert.equal(listed.code, 0, listed.stderr)
     for (const node of stack.nodes) assert.match(listed.stdout, new RegExp(node.id))
     assert.match(listed.stdout, /devstack=2/)
-    assert.match(listed.stdout, /process,sandbox/)
+    assert.match(listed.stdout, /process,sandbox,vm/)
   })
 
   it('keeps a path clash apart: merged fails and says so, merge: per-node keeps each node', async () => {
