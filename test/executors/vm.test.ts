@@ -49,6 +49,14 @@ describe('vm executor: isolation and machine', () => {
     assert.equal(readFileSync(path.join(r.base, 'data', 'in.txt'), 'utf8'), 'stored content\n')
   })
 
+  it('gives private writable copies of /ipfs/<cid> with writableCids, kept in the outputs', async () => {
+    const cid = 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'
+    const r = await sh(`echo more >> /ipfs/${cid}/in.txt && cat /ipfs/${cid}/in.txt`, { writableCids: true })
+    assert.equal(r.out, 'stored content\nmore\n', r.err)
+    assert.equal(readFileSync(path.join(r.base, 'outputs', 'ipfs', cid, 'in.txt'), 'utf8'), 'stored content\nmore\n')
+    assert.equal(readFileSync(path.join(r.base, 'data', 'in.txt'), 'utf8'), 'stored content\n')
+  })
+
   it('cannot see the host\'s files outside its mounts', async () => {
     const secret = `host-secret-${process.pid}-${Date.now()}`
     writeFileSync(path.join(dir, secret), 'x')
