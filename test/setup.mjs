@@ -57,6 +57,7 @@ const recipeHash = (dir) => {
   return hash.digest('hex')
 }
 mkdirSync(imagesDir, { recursive: true })
+let rebuilt = false
 for (const recipe of ['kernel', 'base', 'python']) {
   const dir = path.join(root, 'images', recipe)
   const hash = recipeHash(dir)
@@ -67,4 +68,7 @@ for (const recipe of ['kernel', 'base', 'python']) {
   console.log(`test setup: ${recipe} built in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   built[recipe] = hash
   writeFileSync(builtFile, `${JSON.stringify(built, null, 2)}\n`)
+  rebuilt = true
 }
+// an image built again leaves its older build and the VM states saved from it behind
+if (rebuilt) execFileSync(process.execPath, [path.join(root, 'dist', 'bin', 'bac.mjs'), 'image', 'prune', '--images', imagesDir], { stdio: 'inherit' })

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
-import { imageBuildCommand, imageImportCommand, imageListCommand, type ImageOptions } from './commands/image.js'
+import { imageBuildCommand, imageImportCommand, imageListCommand, imagePruneCommand, type ImageOptions } from './commands/image.js'
 import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand } from './commands/ipfs.js'
 import { jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
 import { messageSendCommand, type MessageSendOptions } from './commands/message.js'
@@ -178,6 +178,9 @@ function program (io: Io, result: { code: number }): Command {
   imagesOption(image.command('list').description('The stored images'))
     .option('--json', 'as JSON')
     .action(async (options: ImageOptions & { json?: boolean }) => { result.code = await imageListCommand(options, io) })
+  imagesOption(image.command('prune').description('Remove images no name points at, and the saved VM states of images that are gone'))
+    .option('--states', 'remove every saved VM state (each costs one cold boot to make again)')
+    .action(async (options: ImageOptions & { states?: boolean }) => { result.code = await imagePruneCommand(options, io) })
 
   root.command('schema')
     .description('Print the JSON schema of pipelines (or of job templates with --job), for editors')

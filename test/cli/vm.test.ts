@@ -89,6 +89,16 @@ describe('bac run --executor vm and bac image', () => {
     const r = bac(['run', pipeline, '--outputs', path.join(work, 'out')], { env: { ...env, BAC_IMAGES: images } })
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /show \| from the archive/)
+
+    // a second import under the same name: the first image, and the VM state saved from it, go with prune
+    const again = bac(['image', 'import', archive, '--name', 'app', '--images', images], { env })
+    assert.equal(again.code, 0, again.stderr)
+    const changed = again.stdout.split(' ')[1] !== imported.stdout.split(' ')[1]
+    const pruned = bac(['image', 'prune', '--images', images], { env })
+    assert.equal(pruned.code, 0, pruned.stderr)
+    assert.match(pruned.stdout, changed ? /^removed 1 image and 1 saved VM state, / : /^removed 0 images and 0 saved VM states, /)
+    const left = bac(['image', 'list', '--json', '--images', images], { env })
+    assert.deepEqual((JSON.parse(left.stdout) as Array<{ names: string[] }>).map((i) => i.names.join()).sort(), ['app', 'kernel'])
   })
 
   it('leaves no VM behind when bac itself is killed with SIGKILL', slow, async () => {

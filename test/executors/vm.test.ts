@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -8,6 +8,18 @@ import { createVmExecutor, ImageStore } from '../../src/executors/index.js'
 import type { ExecutionSpec } from '../../src/interfaces/executor.js'
 import { IMAGES } from '../helpers/paths.js'
 import { executorCompliance } from './compliance.js'
+
+/** Live processes whose command line holds `text`. */
+function running (text: string): number[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
+      return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(text) && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+    } catch {
+      return false
+    }
+  }).map(Number)
+}
 
 /** A step's log; a stream it never wrote to has no file, which reads as empty. */
 function readLog (dir: string, stream: 'stdout' | 'stderr'): string {
@@ -99,6 +111,16 @@ describe('vm executor: isolation and machine', () => {
   it('runs python3 on the python image', async () => {
     const r = await sh('python3 -c "import sys, zipfile; print(sys.version_info[0])"', { image: 'python' })
     assert.equal(r.out, '3\n', r.err + (r.error ?? ''))
+  })
+
+  it('stops a VM that does not get to the step in time, and says so', async () => {
+    const impatient = createVmExecutor({ imagesDir: IMAGES, startTimeoutMs: 20 })
+    const base = path.join(dir, `case-${n++}`)
+    const spec: ExecutionSpec = { action: { kind: 'shell', shell: 'sh', script: 'echo never' }, env: {}, inputs: {}, outputsDir: path.join(base, 'outputs'), workDir: path.join(base, 'work'), logsDir: path.join(base, 'logs') }
+    const r = await impatient.execute(spec)
+    assert.equal(r.exitCode, null)
+    assert.match(r.error ?? '', /^the VM did not start the step within 0\.02 s and was stopped/)
+    assert.deepEqual(running(base), [])
   })
 
   it('names a missing image and how to make it', async () => {

@@ -44,6 +44,14 @@ export async function imageListCommand (options: ImageOptions & { json?: boolean
   return EXIT.ok
 }
 
+/** `bac image prune [--states]`: removes unnamed images and saved states of no more use. */
+export async function imagePruneCommand (options: ImageOptions & { states?: boolean }, io: Io): Promise<number> {
+  const images = await openImages(where(options))
+  const pruned = await images.prune({ allStates: options.states === true })
+  io.out(`removed ${pruned.images.length} image${pruned.images.length === 1 ? '' : 's'} and ${pruned.states} saved VM state${pruned.states === 1 ? '' : 's'}, ${megabytes(pruned.bytes)}\n`)
+  return EXIT.ok
+}
+
 function megabytes (bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, openSync } from 'node:fs'
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -33,6 +34,8 @@ export interface VmExecutorInit extends QemuInit {
    * @default true
    */
   fromSnapshot?: boolean
+  /** How long a VM may take from its start to running the step before it is stopped as stuck. @default 60 s (cold boots: the boot timeout) */
+  startTimeoutMs?: number
 }
 
 /**
@@ -106,7 +109,7 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
         ? { file: backend.binary as string, args: [...qemuArgs, ...incoming] }
         : { file: bwrapPath() as string, args: ['--die-with-parent', '--dev-bind', '/', '/', ...binds, '--', backend.binary as string, ...qemuArgs, ...incoming] }
       const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
-      const state = { timedOut: false, cancelled: false, stopping: false, killed: false }
+      const state = { timedOut: false, cancelled: false, stopping: false, killed: false, stuck: false }
       const timers = new Set<NodeJS.Timeout>()
       const stateFd = ready.file !== undefined ? openSync(ready.file, 'r') : 'ignore'
       let child
@@ -119,8 +122,16 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
       let control = ''
       let qemuErr = ''
       child.stdin?.on('error', () => {})
-      child.stdin?.write(`go ${Math.floor(Date.now() / 1000)}\n`)
-      child.stdout?.on('data', (chunk: Buffer) => { control += chunk.toString() })
+      // the clock, and randomness for the guest's pool (every VM starts from the same saved state)
+      child.stdin?.write(`go ${Math.floor(Date.now() / 1000)} ${randomBytes(32).toString('hex')}\n`)
+      // a VM that never gets to the step (a rare hang of an emulated guest) is stopped, not waited on
+      const startTimeoutMs = init.startTimeoutMs ?? (ready.file !== undefined ? 60_000 : (init.bootTimeoutMs ?? 90_000))
+      const stuck = setTimeout(() => { state.stuck = true; kill() }, startTimeoutMs)
+      timers.add(stuck)
+      child.stdout?.on('data', (chunk: Buffer) => {
+        control += chunk.toString()
+        if (/^running$/m.test(control)) { clearTimeout(stuck); timers.delete(stuck) }
+      })
       child.stderr?.on('data', (chunk: Buffer) => { qemuErr = (qemuErr + chunk.toString()).slice(-4000) })
       const streams = [['stdout', child.stdio[3]], ['stderr', child.stdio[4]]] as const
       for (const [name, stream] of streams) {
@@ -172,6 +183,9 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
           exitCode = null
           error = `cannot start '${command(spec).describe}': no such program in the image '${spec.image ?? DEFAULT_VM_IMAGE}' (PATH is ${SANDBOX_PATH})`
         }
+      } else if (state.stuck) {
+        const tail = `${consoleTail}\n${qemuErr}`.trim().split('\n').filter((l) => l.trim() !== '').slice(-6).join('\n  ')
+        error = `the VM did not start the step within ${startTimeoutMs / 1000} s and was stopped${tail !== '' ? `:\n  ${tail}` : ''}`
       } else if (status?.[1] === 'fail') {
         error = `the VM's agent failed: ${status[2] ?? ''}`
       } else if (state.stopping) {

@@ -136,6 +136,37 @@ export class ImageStore {
     }
   }
 
+  /**
+   * Removes what no name points at any more: images (an older build of a name), and the saved
+   * machine states of images that are gone or unnamed (or every saved state, with `allStates`).
+   */
+  async prune (options: { allStates?: boolean } = {}): Promise<{ images: string[], states: number, bytes: number }> {
+    const named = new Set<string>()
+    for (const name of (await readdir(path.join(this.dir, 'names')).catch(() => [] as string[])).filter((n) => !n.startsWith('.'))) {
+      named.add((await readFile(path.join(this.dir, 'names', name), 'utf8').catch(() => '')).trim())
+    }
+    let bytes = 0
+    const images: string[] = []
+    for (const info of await this.list()) {
+      if (named.has(info.digest)) continue
+      bytes += info.bytes
+      images.push(info.digest)
+      await rm(info.dir, { recursive: true, force: true })
+    }
+    let states = 0
+    const snapshots = this.snapshotsDir()
+    for (const entry of (await readdir(snapshots).catch(() => [] as string[])).filter((e) => e.endsWith('.state'))) {
+      const file = path.join(snapshots, entry)
+      const from = await readFile(file.replace(/\.state$/, '.json'), 'utf8').then((t) => JSON.parse(t) as { kernel?: string, image?: string }, () => undefined)
+      if (options.allStates !== true && from?.kernel !== undefined && from.image !== undefined && named.has(from.kernel) && named.has(from.image)) continue
+      bytes += (await stat(file)).size
+      states++
+      await rm(file, { force: true })
+      await rm(file.replace(/\.state$/, '.json'), { force: true })
+    }
+    return { images, states, bytes }
+  }
+
   /** A folder for saved machine states (a cache: deleting it costs one cold boot per machine size). */
   snapshotsDir (): string {
     return path.join(this.dir, 'snapshots')

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -179,6 +179,8 @@ export class QemuBackend {
           if (attempt >= 2 || !(err instanceof VmError) || !err.message.includes('did not reach')) throw err
         }
       }
+      // what the state was saved from, so that bac image prune can tell when it is of no more use
+      await writeFile(file.replace(/\.state$/, '.json'), `${JSON.stringify({ kernel: kernel.digest, image: image.digest, shape, accel, qemu: await this.qemuVersion() })}\n`)
       await rename(staged, file)
       return file
     } finally {
