@@ -151,6 +151,18 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.notEqual(seen[1], spawnSync('uname', ['-r']).stdout.toString().trim(), 'the step ran on the host\'s kernel, not in a VM')
   })
 
+  it('runs a pipeline on another executor through the node\'s API (bac run --node --executor)', () => {
+    const file = pipeline(dir, 'elsewhere', 'steps:\n  where:\n    run: echo "home=$HOME"\n')
+    const first = stack.nodes[0] as NodeProcess
+    const r = bac(['run', file, '--node', first.url, '--json', '--executor', 'sandbox'], { cwd: dir })
+    assert.equal(r.code, 0, r.stderr)
+    const events = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string, executor?: string, text?: string })
+    assert.deepEqual(events.filter((e) => e.type === 'step:start').map((e) => e.executor), ['sandbox'])
+    const bad = bac(['run', file, '--node', first.url, '--executor', 'docker'], { cwd: dir })
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /--executor must be one of process, sandbox, vm, got 'docker'/)
+  })
+
   it('lists the peers with their labels, executors and load', () => {
     const first = stack.nodes[0] as NodeProcess
     const listed = bac(['node', 'list', '--node', first.url])
