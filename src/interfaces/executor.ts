@@ -85,6 +85,12 @@ export interface Executor {
   readonly kind: ExecutorKind
   /** The paths a step sees for its inputs and outputs; templates are rendered with them. */
   layout: (spec: Pick<ExecutionSpec, 'inputs' | 'outputsDir' | 'cids'>) => ExecutionLayout
+  /**
+   * What the attempt would run on beyond the command itself, for memoization: the vm executor
+   * gives its kernel's and image's digests, so a result made on an older build of an image
+   * is not reused. Undefined when nothing else counts (or the image is missing: the attempt fails).
+   */
+  identify?: (spec: Pick<ExecutionSpec, 'image'>) => Promise<string | undefined>
   /** Runs one attempt to its end; never throws for the step's own failure. */
   execute: (spec: ExecutionSpec, options?: ExecuteOptions) => Promise<ExecutionResult>
 }

@@ -75,7 +75,8 @@ export async function executeAttempt (ctx: AttemptContext, instance: Instance, e
   const dirs = await ctx.workspace.attempt(step.id, instance.index, attempt)
   const cids = withPlacedSteps(ctx.scope, mounted.cids)
   const layout = executor.layout({ inputs: mounted.mounts, outputsDir: dirs.outputs, cids })
-  const rendered = render(stepsAsSeen(ctx.scope, layout), instance, layout, attempt, ctx, executor.kind, dirs.base)
+  const machine = await executor.identify?.(step.image !== undefined ? { image: step.image } : {})
+  const rendered = render(stepsAsSeen(ctx.scope, layout), instance, layout, attempt, ctx, executor.kind, dirs.base, machine)
   hooks.onStart?.(dirs)
   const result = await executor.execute({
     action: rendered.action,
@@ -122,7 +123,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
   const { step } = instance
   const network = ctx.components.network
   if (!ctx.noCache && step.nodes === 1 && executor !== undefined) {
-    const key = cacheKey(ctx, instance, executor)
+    const key = await cacheKey(ctx, instance, executor)
     const cached = ctx.components.runs.cached(key)
     if (cached !== undefined && await ctx.components.store.has(cached)) return { ok: true, cached: true, outputsCid: cached, nodes: { [ctx.nodeId]: cached } }
   }
@@ -296,7 +297,7 @@ async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInf
 }
 
 /** The memoization key of an instance's first attempt, as its render on any node gives it. */
-function cacheKey (ctx: RunContext, instance: Instance, executor: Executor): string {
+async function cacheKey (ctx: RunContext, instance: Instance, executor: Executor): Promise<string> {
   const mounts: Record<string, string> = {}
   const cids: Record<string, string> = {}
   for (const [name, value] of Object.entries(instance.inputs)) {
@@ -307,7 +308,8 @@ function cacheKey (ctx: RunContext, instance: Instance, executor: Executor): str
   }
   const base = path.join(ctx.workspace.root, 'work', 'key')
   const layout = executor.layout({ inputs: mounts, outputsDir: `${base}.out`, cids: withPlacedSteps(ctx.scope, cids) })
-  return render(stepsAsSeen(ctx.scope, layout), instance, layout, 1, ctx, executor.kind, base).key
+  const machine = await executor.identify?.(instance.step.image !== undefined ? { image: instance.step.image } : {})
+  return render(stepsAsSeen(ctx.scope, layout), instance, layout, 1, ctx, executor.kind, base, machine).key
 }
 
 /**
@@ -335,7 +337,7 @@ function stepsAsSeen (scope: RunScope, layout: ReturnType<Executor['layout']>): 
 }
 
 /** Renders the action and env of an attempt, in the step's (or its job template's) context. */
-function render (scope: RunScope, instance: Instance, layout: ReturnType<Executor['layout']>, attempt: number, ctx: AttemptContext, executorKind: string, attemptDir: string): Rendered {
+function render (scope: RunScope, instance: Instance, layout: ReturnType<Executor['layout']>, attempt: number, ctx: AttemptContext, executorKind: string, attemptDir: string, machine?: string): Rendered {
   const { step } = instance
   const outputs = { path: layout.outputs, ...Object.fromEntries(Object.values(step.outputs).map((o) => [o.name, path.posix.join(layout.outputs, o.path)])) }
   const t = ctx.components.templates
@@ -366,6 +368,7 @@ function render (scope: RunScope, instance: Instance, layout: ReturnType<Executo
     contentIds,
     executor: executorKind,
     image: step.image ?? null,
+    ...(machine !== undefined ? { machine } : {}),
     outputs: step.outputs
   })).digest('hex')
   return { action, env, key }

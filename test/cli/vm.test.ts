@@ -138,4 +138,26 @@ steps:
       assert.match(readFileSync(path.join(work, 'out', run, step, 'merged', 'seen'), 'utf8'), /^made\n\/ipfs\/Qm[1-9A-HJ-NP-Za-km-z]{44}\n$/, step)
     }
   })
+
+  it('reuses a VM step\'s result only while its image is the same build', slow, () => {
+    const pointer = path.join(IMAGES, 'names', `memo-${process.pid}`)
+    const digestOf = (name: string): string => readFileSync(path.join(IMAGES, 'names', name), 'utf8')
+    const pipeline = path.join(work, 'memo.yml')
+    writeFileSync(pipeline, `name: memo\nsteps:\n  look:\n    executor: vm\n    image: memo-${process.pid}\n    run: ls /usr/bin | grep -c . > {{ outputs.path }}/count\n`)
+    const run = (): string => {
+      const r = bac(['run', pipeline, '--outputs', path.join(work, 'out')], { env })
+      assert.equal(r.code, 0, r.stderr)
+      return r.stderr
+    }
+    try {
+      writeFileSync(pointer, digestOf('base'))
+      assert.match(run(), /look succeeded/)
+      assert.match(run(), /look cached/)
+      // the same name, another build: the step runs again
+      writeFileSync(pointer, digestOf('python'))
+      assert.match(run(), /look succeeded/)
+    } finally {
+      rmSync(pointer, { force: true })
+    }
+  })
 })

@@ -62,6 +62,14 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
     available: backend.missing() === undefined,
     images: store,
     layout,
+    async identify (spec): Promise<string | undefined> {
+      try {
+        const [kernel, image] = await Promise.all([store.resolve(init.kernel ?? 'kernel'), store.resolve(spec.image ?? DEFAULT_VM_IMAGE)])
+        return `${kernel.digest} ${image.digest}`
+      } catch {
+        return undefined
+      }
+    },
     async execute (spec, options = {}): Promise<ExecutionResult> {
       const started = performance.now()
       if (options.signal?.aborted === true) return notStarted()
