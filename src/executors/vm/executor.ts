@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, existsSync, openSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
@@ -10,7 +10,8 @@ import { groupAlive, signalGroup } from '../process-group.js'
 import { attemptSettings, command, DEFAULT_KILL_GRACE_MS } from '../process.js'
 import { keepCopies, privateCopies, SANDBOX_PATH, SAFE_NAME, refused } from '../sandbox.js'
 import { ImageStore, type ImageInfo } from './images.js'
-import { QemuBackend, shellQuote, type MachineShape, type QemuInit } from './qemu.js'
+import type { MachineShape, Prepared, VmBackend } from './backend.js'
+import { QemuBackend, shellQuote, type QemuInit } from './qemu.js'
 
 /** Memory of a VM when the step names none. */
 export const DEFAULT_VM_MEMORY_MIB = 256
@@ -34,6 +35,8 @@ export interface VmExecutorInit extends QemuInit {
    * @default true
    */
   fromSnapshot?: boolean
+  /** The hypervisor. @default QEMU microvm (QemuBackend) with this init's qemu, accel and boot timeout */
+  backend?: VmBackend
   /** How long a VM may take from its start to running the step before it is stopped as stuck. @default 60 s (cold boots: the boot timeout) */
   startTimeoutMs?: number
 }
@@ -50,7 +53,7 @@ export interface VmExecutorInit extends QemuInit {
 export function createVmExecutor (init: VmExecutorInit): Executor & { readonly available: boolean, readonly images: ImageStore } {
   const killGraceMs = init.killGraceMs ?? DEFAULT_KILL_GRACE_MS
   const store = new ImageStore(init.imagesDir)
-  const backend = new QemuBackend(store.snapshotsDir(), init)
+  const backend = init.backend ?? new QemuBackend(store.snapshotsDir(), init)
   const layout = (spec: Pick<ExecutionSpec, 'inputs' | 'outputsDir' | 'cids'>): ExecutionLayout => ({
     inputs: Object.fromEntries(Object.keys(spec.inputs).map((name) => [name, `/inputs/${name}`])),
     outputs: '/outputs',
@@ -88,15 +91,16 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
         return refused((err as Error).message)
       }
       const shape = machineShape(spec)
-      let ready: { file?: string, accel: 'kvm' | 'tcg' }
+      let ready: Prepared
       try {
-        ready = init.fromSnapshot === false ? { accel: await backend.accelerator(kernel, image) } : await backend.readyState(kernel, image, shape)
+        ready = await backend.prepare({ kernel, image }, shape, { fromSnapshot: init.fromSnapshot !== false })
       } catch (err) {
         return refused((err as Error).message)
       }
       // booting the first VM of a shape takes seconds: the step may have been stopped meanwhile
       if (aborted(options.signal)) return notStarted()
 
+      if (Object.keys(spec.inputs).length + (spec.writableCids === true ? 0 : Object.keys(spec.cids ?? {}).length) > 0 && bwrapPath() === undefined) return refused('the vm executor shares inputs through bubblewrap: apt-get install bubblewrap')
       const settings = attemptSettings(spec, init, killGraceMs)
       const scratch = `${spec.workDir}.vm`
       const copies = spec.writableCids === true ? await privateCopies(spec) : undefined
@@ -110,22 +114,12 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
       await writeFile(path.join(shares.job, 'run'), runScript(spec))
       if (copies !== undefined) await writeFile(path.join(shares.job, 'ipfs-writable'), '')
 
-      const qemuArgs = backend.args(kernel, image, shape, shares, path.join(scratch, 'console.log'), ready.accel, copies !== undefined)
-      if (binds.length > 0 && bwrapPath() === undefined) return refused('the vm executor shares inputs through bubblewrap: apt-get install bubblewrap')
-      const incoming = ready.file !== undefined ? ['-incoming', 'fd:5'] : []
-      const argv = binds.length === 0
-        ? { file: backend.binary as string, args: [...qemuArgs, ...incoming] }
-        : { file: bwrapPath() as string, args: ['--die-with-parent', '--dev-bind', '/', '/', ...binds, '--', backend.binary as string, ...qemuArgs, ...incoming] }
+      const vm = backend.command(ready, { kernel, image }, shape, shares, path.join(scratch, 'console.log'), copies !== undefined)
+      const argv = binds.length === 0 ? vm : { file: bwrapPath() as string, args: ['--die-with-parent', '--dev-bind', '/', '/', ...binds, '--', vm.file, ...vm.args] }
       const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
       const state = { timedOut: false, cancelled: false, stopping: false, killed: false, stuck: false }
       const timers = new Set<NodeJS.Timeout>()
-      const stateFd = ready.file !== undefined ? openSync(ready.file, 'r') : 'ignore'
-      let child
-      try {
-        child = backend.start(argv, stateFd)
-      } finally {
-        if (typeof stateFd === 'number') closeSync(stateFd)
-      }
+      const child = backend.start(ready, argv)
       const pid = child.pid
       let control = ''
       let qemuErr = ''
@@ -133,7 +127,7 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
       // the clock, and randomness for the guest's pool (every VM starts from the same saved state)
       child.stdin?.write(`go ${Math.floor(Date.now() / 1000)} ${randomBytes(32).toString('hex')}\n`)
       // a VM that never gets to the step (a rare hang of an emulated guest) is stopped, not waited on
-      const startTimeoutMs = init.startTimeoutMs ?? (ready.file !== undefined ? 60_000 : (init.bootTimeoutMs ?? 90_000))
+      const startTimeoutMs = init.startTimeoutMs ?? (ready.state !== undefined ? 60_000 : (init.bootTimeoutMs ?? 90_000))
       const stuck = setTimeout(() => { state.stuck = true; kill() }, startTimeoutMs)
       timers.add(stuck)
       child.stdout?.on('data', (chunk: Buffer) => {

@@ -1,30 +1,15 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { BacError } from '../../interfaces/errors.js'
+import type { MachineImages, MachineShape, Prepared, Shares, VmBackend } from './backend.js'
 import type { ImageInfo } from './images.js'
 
 const run = promisify(execFile)
-
-/** The size of a machine: a saved state fits only a machine of the same size. */
-export interface MachineShape {
-  readonly memoryMiB: number
-  readonly cpus: number
-  readonly network: boolean
-}
-
-/** The host folders a VM shares with its guest (9p), by mount tag. */
-export interface Shares {
-  readonly job: string
-  readonly inputs: string
-  readonly ipfs: string
-  readonly outputs: string
-  readonly work: string
-}
 
 /** How a VM is accelerated: KVM where it boots a guest here, else QEMU's software emulation. */
 export type Accel = 'kvm' | 'tcg'
@@ -56,7 +41,7 @@ const QEMU_CANDIDATES = ['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-sys
  * under a tmpfs overlay. The serial ports: 0 the kernel console (to a file), 1 control (stdio),
  * 2 and 3 the job's stdout and stderr (sockets on fds 3 and 4); the saved state comes on fd 5.
  */
-export class QemuBackend {
+export class QemuBackend implements VmBackend {
   private readonly saving = new Map<string, Promise<string>>()
   private accel: Promise<Accel> | undefined
   private version: Promise<string> | undefined
@@ -142,9 +127,26 @@ export class QemuBackend {
     return { file: await saving, accel }
   }
 
-  /** Starts a VM from a saved state; the caller writes `go` on its stdin and reads fds 1, 3 and 4. */
-  start (argv: { file: string, args: string[] }, stateFd: number | 'ignore'): ChildProcess {
-    return spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', stateFd], detached: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
+  async prepare (images: MachineImages, shape: MachineShape, options: { readonly fromSnapshot: boolean }): Promise<Prepared> {
+    if (!options.fromSnapshot) return { accel: await this.accelerator(images.kernel, images.image) }
+    const { file, accel } = await this.readyState(images.kernel, images.image, shape)
+    return { state: file, accel }
+  }
+
+  command (prepared: Prepared, images: MachineImages, shape: MachineShape, shares: Shares, consoleLog: string, writableIpfs: boolean): { file: string, args: string[] } {
+    const args = this.args(images.kernel, images.image, shape, shares, consoleLog, prepared.accel === 'kvm' ? 'kvm' : 'tcg', writableIpfs)
+    // the saved state comes on fd 5 (see start)
+    return { file: this.binary ?? 'qemu-system-x86_64', args: [...args, ...(prepared.state !== undefined ? ['-incoming', 'fd:5'] : [])] }
+  }
+
+  /** Starts a VM; the caller writes `go` on its stdin and reads fds 1, 3 and 4. */
+  start (prepared: Prepared, argv: { file: string, args: string[] }): ChildProcess {
+    const stateFd = prepared.state !== undefined ? openSync(prepared.state, 'r') : 'ignore'
+    try {
+      return spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', stateFd], detached: true, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
+    } finally {
+      if (typeof stateFd === 'number') closeSync(stateFd)
+    }
   }
 
   private async ensureDir (): Promise<string> {
