@@ -2,7 +2,8 @@
 // fresh microVM started from the saved state of a booted one, against, in the same run: a bare
 // child_process.spawn of `true`, the process executor, and a VM booted from scratch for the step
 // (the cold boot). Median of 10 each, in sequence. Uses the images test setup builds
-// (.cache/images, or $BAC_IMAGES); builds kernel and base there when they are missing.
+// (.cache/images, or $BAC_IMAGES); builds kernel and base there when they are missing. Also: 8
+// VM steps at once, and the first step of a machine size (a cold boot that saves the state).
 import { benchDir } from './work-dir.mjs'
 import { spawn } from 'node:child_process'
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -73,6 +74,10 @@ await timed(bare, 3)
 const bareT = await timed(bare, RUNS)
 const processT = await timed(via(createProcessExecutor()), RUNS)
 const vmT = await timed(vm, RUNS)
+// 8 steps at once (each its own VM; this machine has 2 cores)
+const parStart = performance.now()
+await Promise.all(Array.from({ length: 8 }, () => vm()))
+const parallel8 = performance.now() - parStart
 const saveStart = performance.now()
 await via(createVmExecutor({ imagesDir: coldImages }))()
 const save = performance.now() - saveStart
@@ -82,4 +87,5 @@ console.log(`bare spawn of true:           ${ms(bareT)}`)
 console.log(`process executor:             ${ms(processT)}`)
 console.log(`vm step, start -> exit:       ${ms(vmT)}  = ${(vmT.median / bareT.median).toFixed(0)}x a bare spawn, ${(vmT.median / coldT.median).toFixed(2)}x a cold boot; target <= 500 ms: ${vmT.median <= 500 ? 'met' : 'NOT met'}`)
 console.log(`vm step, cold boot (median of ${COLD_RUNS}): ${ms(coldT)}`)
+console.log(`8 vm steps at once:           ${parallel8.toFixed(0)} ms in all, ${(parallel8 / 8).toFixed(0)} ms a step (${(8000 / parallel8).toFixed(1)} VM steps/s)`)
 console.log(`first step of a machine size (cold boot + saving its state): ${save.toFixed(0)} ms; this run's first step on the shared images: ${first.toFixed(0)} ms`)
