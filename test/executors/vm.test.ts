@@ -99,6 +99,12 @@ describe('vm executor: isolation and machine', () => {
     assert.match(r.error ?? '', /ran out of memory \(128 MiB; raise resources\.memory\)/)
   })
 
+  it('starts each VM with the host\'s clock and random bytes of its own, though all start from one saved state', async () => {
+    const runs = await Promise.all([1, 2, 3].map(async () => await sh('date +%s; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \\n"')))
+    for (const r of runs) assert.ok(Math.abs(Number(r.out.split('\n')[0]) - Date.now() / 1000) < 3, `the guest's clock is off: ${r.out}`)
+    assert.equal(new Set(runs.map((r) => r.out.split('\n')[1])).size, 3, runs.map((r) => r.out).join(' | '))
+  })
+
   it('writes as the step wrote, and nothing of the guest survives it', async () => {
     const first = await sh('echo kept > /outputs/a; echo lost > /etc/added; mkdir -p /work/w && echo w > /work/w/f')
     assert.equal(first.code, 0, first.err)
