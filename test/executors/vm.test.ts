@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -138,6 +138,43 @@ describe('vm executor: isolation and machine', () => {
   it('refuses less memory than a VM boots in', async () => {
     const r = await sh('true', { resources: { memoryBytes: 16 * 1024 * 1024 } })
     assert.match(r.error ?? '', /a VM needs at least 96M of memory; the step asks for 16M/)
+  })
+})
+
+describe('vm executor: saved states', () => {
+  it('boots once for a machine size even when two nodes ask for it at once (a lock beside the state)', { timeout: 120_000 }, async () => {
+    // a fresh images folder (the shared images, linked) so that no state is saved yet
+    const images = mkdtempSync(path.join(tmpdir(), 'bac-vm-states-'))
+    try {
+      mkdirSync(path.join(images, 'names'))
+      for (const name of ['kernel', 'base']) {
+        const digest = readFileSync(path.join(IMAGES, 'names', name), 'utf8').trim()
+        const dir = digest.replace(':', '-')
+        mkdirSync(path.join(images, dir))
+        for (const file of readdirSync(path.join(IMAGES, dir))) linkSync(path.join(IMAGES, dir, file), path.join(images, dir, file))
+        writeFileSync(path.join(images, 'names', name), `${digest}\n`)
+      }
+      // two executors share nothing in memory, as two bac processes would not
+      const boots = new Set<number>()
+      const watch = setInterval(() => {
+        for (const pid of running(images)) {
+          try {
+            const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+            if (cmd.includes('qemu-system') && cmd.includes('/.save-')) boots.add(pid)
+          } catch {}
+        }
+      }, 25)
+      const results = await Promise.all([0, 1].map(async (i) => {
+        const base = path.join(images, `attempt-${i}`)
+        return await createVmExecutor({ imagesDir: images }).execute({ action: { kind: 'shell', shell: 'sh', script: 'echo up' }, env: {}, inputs: {}, outputsDir: path.join(base, 'outputs'), workDir: path.join(base, 'work'), logsDir: path.join(base, 'logs') })
+      }))
+      clearInterval(watch)
+      assert.deepEqual(results.map((r) => r.exitCode), [0, 0])
+      assert.equal(boots.size, 1, 'each executor booted a VM to save the same state')
+      assert.deepEqual(readdirSync(path.join(images, 'snapshots')).filter((f) => !f.endsWith('.state') && !f.endsWith('.json')), [])
+    } finally {
+      rmSync(images, { recursive: true, force: true })
+    }
   })
 })
 

@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -121,7 +121,7 @@ export class QemuBackend implements VmBackend {
     if (existsSync(file)) return { file, accel }
     let saving = this.saving.get(key)
     if (saving === undefined) {
-      saving = this.save(kernel, image, shape, accel, file).finally(() => this.saving.delete(key))
+      saving = this.saveOnce(kernel, image, shape, accel, file).finally(() => this.saving.delete(key))
       this.saving.set(key, saving)
     }
     return { file: await saving, accel }
@@ -157,6 +157,39 @@ export class QemuBackend implements VmBackend {
   private async qemuVersion (): Promise<string> {
     this.version ??= run(this.binary ?? 'qemu-system-x86_64', ['--version']).then((r) => r.stdout.split('\n')[0] ?? '', () => 'unknown')
     return await this.version
+  }
+
+  /**
+   * Saves the state unless another process is saving it (a lock file beside it holds that
+   * process's pid): then waits for its file. A lock whose process is gone is taken over.
+   */
+  private async saveOnce (kernel: ImageInfo, image: ImageInfo, shape: MachineShape, accel: Accel, file: string): Promise<string> {
+    await this.ensureDir()
+    const lock = `${file}.lock`
+    for (;;) {
+      let fd: number | undefined
+      try {
+        fd = openSync(lock, 'wx')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      }
+      if (fd !== undefined) {
+        try {
+          writeFileSync(fd, String(process.pid))
+          if (existsSync(file)) return file
+          return await this.save(kernel, image, shape, accel, file)
+        } finally {
+          closeSync(fd)
+          await rm(lock, { force: true })
+        }
+      }
+      const holder = Number(await readFile(lock, 'utf8').catch(() => ''))
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now())
+      // a holder that is gone, or a lock left empty by a process that died as it made it
+      if ((holder > 0 && !alive(holder)) || (!(holder > 0) && age > 5000)) await rm(lock, { force: true })
+      if (existsSync(file)) return file
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   }
 
   private async save (kernel: ImageInfo, image: ImageInfo, shape: MachineShape, accel: Accel, file: string): Promise<string> {
@@ -294,6 +327,15 @@ class Qmp {
 
   close (): void {
     this.socket.destroy()
+  }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 
