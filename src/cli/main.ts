@@ -24,6 +24,12 @@ function program (io: Io, result: { code: number }): Command {
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
+    .option('--ipfs-api <address>', 'keep content in this Kubo daemon (its RPC API: /ip4/127.0.0.1/tcp/5001 or http://127.0.0.1:5001) instead of the embedded store; default: $BAC_IPFS_API, else ipfsApi in <data dir>/config.json')
+  // every node command (and the nodes devstack starts) reads it from the environment
+  root.hook('preAction', () => {
+    const api = (root.opts() as { ipfsApi?: string }).ipfsApi
+    if (api !== undefined) process.env.BAC_IPFS_API = api
+  })
 
   root.command('validate')
     .description(`Check pipelines and job templates; prints file:line:col for every problem (default: ${DEFAULT_VALIDATE_PATHS.join(' ')})`)

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import type { ContentStore } from '../interfaces/content-store.js'
+import { UserError } from '../interfaces/errors.js'
 import type { Engine, RunOptions, RunOutcome } from '../interfaces/engine.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunStore } from '../interfaces/run-store.js'
@@ -38,6 +39,28 @@ export interface EmbeddedNodeInit {
   network?: NodeNetworkOptions
   /** The VM images (and saved machine states). @default $BAC_IMAGES, else `<dataDir>/images` */
   imagesDir?: string
+  /**
+   * A Kubo daemon's RPC API (multiaddr or URL) to keep content in, instead of the embedded store.
+   * @default $BAC_IPFS_API, else `ipfsApi` in `<dataDir>/config.json`, else the embedded store
+   */
+  ipfsApi?: string
+}
+
+/** The Kubo daemon a node uses: the given address, else $BAC_IPFS_API, else the data dir's config.json. */
+export function ipfsApiOf (dataDir: string, given?: string): string | undefined {
+  const chosen = given ?? process.env.BAC_IPFS_API
+  if (chosen !== undefined && chosen.trim() !== '') return chosen
+  let config: unknown
+  try {
+    config = JSON.parse(readFileSync(path.join(dataDir, 'config.json'), 'utf8'))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new UserError(`${path.join(dataDir, 'config.json')} is not valid JSON (${(err as Error).message}); fix it or remove it`)
+  }
+  const api = (config as { ipfsApi?: unknown } | null)?.ipfsApi
+  if (api === undefined) return undefined
+  if (typeof api !== 'string' || api.trim() === '') throw new UserError(`${path.join(dataDir, 'config.json')}: ipfsApi must be the daemon's RPC address, e.g. "/ip4/127.0.0.1/tcp/5001"`)
+  return api
 }
 
 /** Where a node keeps its VM images: the given folder, else $BAC_IMAGES, else the data dir's. */
@@ -84,9 +107,17 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   const dataDir = path.resolve(init.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const id = nodeId(dataDir)
-  if (init.network === undefined) return await assemble(dataDir, id, createFsStore({ dataDir }), undefined, nodeExecutors(dataDir, init.imagesDir))
+  const ipfsApi = ipfsApiOf(dataDir, init.ipfsApi)
+  // loaded only by a node that uses a Kubo daemon
+  const kubo = ipfsApi === undefined ? undefined : await import('../storage/kubo-store.js')
+  if (init.network === undefined) {
+    const store = kubo !== undefined && ipfsApi !== undefined ? kubo.createKuboStore({ api: ipfsApi }) : createFsStore({ dataDir })
+    return await assemble(dataDir, id, store, undefined, nodeExecutors(dataDir, init.imagesDir))
+  }
   const options = init.network
   const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
+  // with a Kubo daemon, the node's own blocks (which its peers fetch) sit over the daemon's
+  const daemon = kubo !== undefined && ipfsApi !== undefined ? kubo.kuboBlockstore({ api: ipfsApi }) : undefined
   await blockstore.open()
   const executors = nodeExecutors(dataDir, init.imagesDir)
   let host: TaskHost | undefined
@@ -105,7 +136,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
       executors: Object.keys(executors),
       slots: options.slots ?? availableParallelism(),
       trust: { ...(options.trust !== undefined ? { peers: options.trust } : {}), loopback: options.dev === true },
-      blockstore,
+      blockstore: daemon !== undefined && kubo !== undefined ? new kubo.TieredBlockstore(blockstore, daemon) : blockstore,
       run: async (task, runOptions) => {
         if (host === undefined) throw new Error('the node is still starting')
         const running = host
@@ -119,7 +150,9 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
     await blockstore.close()
     throw err
   }
-  const store = createUnixfsStore({ blockstore: network.blockstore })
+  const store = kubo !== undefined && daemon !== undefined && ipfsApi !== undefined
+    ? kubo.createKuboStore({ api: ipfsApi, kubo: daemon, blockstore: network.blockstore })
+    : createUnixfsStore({ blockstore: network.blockstore })
   const node = await assemble(dataDir, id, {
     ...store,
     start: async () => {},
