@@ -172,7 +172,7 @@ export class KuboBlockstore implements Blockstore {
     if (this.pending.has(cid.toString())) return true
     try {
       // offline: only what the daemon holds, without asking the network
-      await this.client.block.stat(cid, { searchParams: new URLSearchParams({ offline: 'true' }), timeout: 2000, signal: options?.signal })
+      await this.client.block.stat(cid, { searchParams: new URLSearchParams({ offline: 'true' }), timeout: 500, signal: options?.signal })
       return true
     } catch (err) {
       if (options?.signal?.aborted === true) throw err
@@ -351,6 +351,23 @@ export function createKuboStore (init: KuboStoreInit & {
       const roots = await inner.importCar(car, options)
       for (const root of roots) await pin(root, options)
       return roots
+    },
+    async * cat (source, options = {}) {
+      await blockstore.flush(options)
+      // what it is, read here (the embedded store's errors for a folder, a bad CID, a missing
+      // path); a file's bytes then come from the daemon in one request
+      const info = await inner.stat(source, options)
+      if (info.type !== 'file') {
+        yield * inner.cat(source, options)
+        return
+      }
+      try {
+        yield * client.cat(source.replace(/^\/ipfs\//, ''), { signal: options.signal, timeout: timeoutMs })
+      } catch (err) {
+        if (options.signal?.aborted === true) throw err
+        if (isTimeout(err)) throw new ContentNotFoundError(source, `the IPFS daemon at ${url} could not find all of it within ${Math.round(timeoutMs / 1000)} s`)
+        throw explain(err, url, `read ${source}`)
+      }
     },
     async * exportCar (source, options = {}) {
       // walked here block by block (each checked) rather than by the daemon's dag export: the

@@ -56,9 +56,9 @@ export async function startNode (dataDir: string, args: readonly string[], optio
 }
 
 /** `bac devstack --nodes n --json`: resolves with its nodes once all are ready. */
-export async function startDevstack (dir: string, nodes: number): Promise<{ nodes: NodeProcess[], stop: () => Promise<void> }> {
+export async function startDevstack (dir: string, nodes: number, env: Record<string, string> = {}): Promise<{ nodes: NodeProcess[], stop: () => Promise<void> }> {
   // the nodes share the VM images test setup built
-  const child = spawn(process.execPath, [BAC_BIN, 'devstack', '--nodes', String(nodes), '--dir', dir, '--json'], { env: { ...process.env, NO_COLOR: '1', BAC_IMAGES: IMAGES }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BAC_BIN, 'devstack', '--nodes', String(nodes), '--dir', dir, '--json'], { env: { ...process.env, NO_COLOR: '1', BAC_IMAGES: IMAGES, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const found: NodeProcess[] = []
