@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
 import { imageBuildCommand, imageImportCommand, imageListCommand, imagePruneCommand, type ImageOptions } from './commands/image.js'
-import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand } from './commands/ipfs.js'
+import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand, ipfsPinCommand } from './commands/ipfs.js'
 import { jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
 import { messageSendCommand, type MessageSendOptions } from './commands/message.js'
 import { runCommand, type RunCommandOptions } from './commands/run.js'
@@ -169,6 +169,12 @@ function program (io: Io, result: { code: number }): Command {
   ipfs.command('get').description('Write a file or folder out').argument('<cid>').argument('<target>', 'a path that does not exist yet')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .action(async (cid: string, target: string, options: { dataDir?: string }) => { result.code = await ipfsGetCommand(cid, target, options, io) })
+  ipfs.command('pin').description('Keep a CID (recursively) from the Kubo daemon\'s garbage collector (with --ipfs-api)').argument('<cid>')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (cid: string, options: { dataDir?: string }) => { result.code = await ipfsPinCommand(cid, true, options, io) })
+  ipfs.command('unpin').description('Let the Kubo daemon\'s garbage collector take a CID again (with --ipfs-api)').argument('<cid>')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (cid: string, options: { dataDir?: string }) => { result.code = await ipfsPinCommand(cid, false, options, io) })
 
   const image = root.command('image').description('VM images for steps with executor: vm')
   const imagesOption = (c: Command): Command => c

@@ -49,4 +49,11 @@ export interface ContentStore {
   importCar: (car: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: StoreOptions) => Promise<string[]>
   /** Whether the root block of a CID is in the store. */
   has: (cid: string, options?: StoreOptions) => Promise<boolean>
+  /**
+   * Keeps a CID (recursively) from the store's garbage collector, fetching what it lacks; for
+   * stores that have one (a Kubo daemon). The embedded store keeps everything and has none.
+   */
+  pin?: (cid: string, options?: StoreOptions) => Promise<void>
+  /** Lets the store's garbage collector take a CID again. */
+  unpin?: (cid: string, options?: StoreOptions) => Promise<void>
 }

@@ -155,9 +155,11 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
     : createUnixfsStore({ blockstore: network.blockstore })
   const node = await assemble(dataDir, id, {
     ...store,
-    start: async () => {},
+    // a Kubo store checks its daemon as it starts, and sends what it still holds as it stops
+    start: async () => { await store.start() },
     stop: async () => {
       await host?.close()
+      await store.stop()
       await network.stop()
       await blockstore.close()
     }

@@ -48,6 +48,17 @@ describe('bac with --ipfs-api (a Kubo RPC server)', () => {
     assert.ok(await pinned(viaKubo.stdout.trim()), 'not pinned in the daemon')
     const cat = await bacAsync(['ipfs', 'cat', `${viaKubo.stdout.trim()}/sub/x.txt`, '--data-dir', path.join(work, 'other-home')], { BAC_IPFS_API: server.url })
     assert.equal(cat.stdout, 'x\n')
+    // unpin and pin again, by hand
+    const cid = viaKubo.stdout.trim()
+    assert.equal((await bacAsync(['ipfs', 'unpin', cid, '--data-dir', home], { BAC_IPFS_API: server.url })).code, 0)
+    assert.equal(await pinned(cid), false)
+    const pin = await bacAsync(['ipfs', 'pin', cid, '--data-dir', home], { BAC_IPFS_API: server.url })
+    assert.equal(pin.code, 0, pin.stderr)
+    assert.equal(pin.stderr, `pinned ${cid}\n`)
+    assert.equal(await pinned(cid), true)
+    const embeddedPin = await bacAsync(['ipfs', 'pin', cid, '--data-dir', path.join(work, 'embedded')], {})
+    assert.equal(embeddedPin.code, 1)
+    assert.match(embeddedPin.stderr, /^bac: the embedded store keeps all it holds \(it has no garbage collector\), so there is nothing to pin: pinning is for a Kubo daemon \(--ipfs-api\)/)
   })
 
   it('runs the demo with its content in the daemon, the same result as on the embedded store, and job get writes it out', { timeout: 60_000 }, async () => {

@@ -68,6 +68,16 @@ describe('Kubo store', () => {
     await store.unpin(folder) // unpinning what is not pinned is no error
   })
 
+  it('keeps what it added through the daemon\'s garbage collection, until unpinned', async () => {
+    const bytes = randomBytes(400_000)
+    const cid = await store.addBytes(bytes)
+    for await (const _ of rpc.repo.gc()) { /* collects what no pin holds */ }
+    assert.deepEqual(await collect(store.cat(cid)), bytes)
+    await store.unpin(cid)
+    for await (const _ of rpc.repo.gc()) { /* now it may go */ }
+    assert.equal(await store.has(cid), false)
+  })
+
   it('reads what the daemon got from elsewhere: a CID bac never added', async () => {
     const bytes = randomBytes(600_000)
     const { cid } = await server.ipfs.add(bytes)

@@ -1,3 +1,4 @@
+import { UserError } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
 import { withNode } from '../node-session.js'
@@ -23,5 +24,16 @@ export async function ipfsCatCommand (cid: string, options: { dataDir?: string }
 export async function ipfsGetCommand (cid: string, target: string, options: { dataDir?: string }, io: Io): Promise<number> {
   await withNode(options.dataDir, async (node) => { await node.store.get(cid, target) })
   io.err(`wrote ${cid} to ${target}\n`)
+  return EXIT.ok
+}
+
+/** `bac ipfs pin <cid>` / `bac ipfs unpin <cid>`: keeps or lets go of a CID in a Kubo daemon. */
+export async function ipfsPinCommand (cid: string, keep: boolean, options: { dataDir?: string }, io: Io): Promise<number> {
+  await withNode(options.dataDir, async (node) => {
+    const act = keep ? node.store.pin : node.store.unpin
+    if (act === undefined) throw new UserError(`the embedded store keeps all it holds (it has no garbage collector), so there is nothing to ${keep ? 'pin' : 'unpin'}: pinning is for a Kubo daemon (--ipfs-api)`)
+    await act(cid)
+  })
+  io.err(`${keep ? 'pinned' : 'unpinned'} ${cid}\n`)
   return EXIT.ok
 }
