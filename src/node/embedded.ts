@@ -10,6 +10,7 @@ import type { RunStore } from '../interfaces/run-store.js'
 import { createProcessExecutor, createSandboxExecutor, createVmExecutor } from '../executors/index.js'
 import type { Network } from '../network/index.js'
 import { createEngine, Semaphore, TaskHost, type EngineComponents } from '../scheduler/index.js'
+import { parseDuration } from '../pipeline/index.js'
 import { createFsStore, createUnixfsStore, openRunStore, PackBlockstore } from '../storage/index.js'
 import { VERSION } from '../version.js'
 import { createTemplateEngine } from '../template/index.js'
@@ -46,21 +47,28 @@ export interface EmbeddedNodeInit {
   ipfsApi?: string
 }
 
-/** The Kubo daemon a node uses: the given address, else $BAC_IPFS_API, else the data dir's config.json. */
-export function ipfsApiOf (dataDir: string, given?: string): string | undefined {
-  const chosen = given ?? process.env.BAC_IPFS_API
-  if (chosen !== undefined && chosen.trim() !== '') return chosen
-  let config: unknown
+/**
+ * The Kubo daemon a node uses: the given address, else $BAC_IPFS_API, else `ipfsApi` in the data
+ * dir's config.json; and how long a CID may take to be found (`$BAC_IPFS_TIMEOUT`, else
+ * `ipfsTimeout` there: a duration such as `30s` or `2m`).
+ */
+export function ipfsApiOf (dataDir: string, given?: string): { api: string, timeoutMs?: number } | undefined {
+  const file = path.join(dataDir, 'config.json')
+  let config: { ipfsApi?: unknown, ipfsTimeout?: unknown } = {}
   try {
-    config = JSON.parse(readFileSync(path.join(dataDir, 'config.json'), 'utf8'))
+    config = (JSON.parse(readFileSync(file, 'utf8')) ?? {}) as typeof config
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new UserError(`${path.join(dataDir, 'config.json')} is not valid JSON (${(err as Error).message}); fix it or remove it`)
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${file} is not valid JSON (${(err as Error).message}); fix it or remove it`)
   }
-  const api = (config as { ipfsApi?: unknown } | null)?.ipfsApi
+  const chosen = given ?? process.env.BAC_IPFS_API
+  const api = chosen !== undefined && chosen.trim() !== '' ? chosen : config.ipfsApi
   if (api === undefined) return undefined
-  if (typeof api !== 'string' || api.trim() === '') throw new UserError(`${path.join(dataDir, 'config.json')}: ipfsApi must be the daemon's RPC address, e.g. "/ip4/127.0.0.1/tcp/5001"`)
-  return api
+  if (typeof api !== 'string' || api.trim() === '') throw new UserError(`${file}: ipfsApi must be the daemon's RPC address, e.g. "/ip4/127.0.0.1/tcp/5001"`)
+  const timeout = process.env.BAC_IPFS_TIMEOUT ?? config.ipfsTimeout
+  if (timeout === undefined) return { api }
+  const timeoutMs = typeof timeout === 'string' ? parseDuration(timeout) : undefined
+  if (timeoutMs === undefined || timeoutMs <= 0) throw new UserError(`${process.env.BAC_IPFS_TIMEOUT !== undefined ? '$BAC_IPFS_TIMEOUT' : `${file}: ipfsTimeout`} must be a duration such as 30s or 2m, got ${JSON.stringify(timeout)}`)
+  return { api, timeoutMs }
 }
 
 /** Where a node keeps its VM images: the given folder, else $BAC_IMAGES, else the data dir's. */
@@ -111,13 +119,13 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   // loaded only by a node that uses a Kubo daemon
   const kubo = ipfsApi === undefined ? undefined : await import('../storage/kubo-store.js')
   if (init.network === undefined) {
-    const store = kubo !== undefined && ipfsApi !== undefined ? kubo.createKuboStore({ api: ipfsApi }) : createFsStore({ dataDir })
+    const store = kubo !== undefined && ipfsApi !== undefined ? kubo.createKuboStore(ipfsApi) : createFsStore({ dataDir })
     return await assemble(dataDir, id, store, undefined, nodeExecutors(dataDir, init.imagesDir))
   }
   const options = init.network
   const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
   // with a Kubo daemon, the node's own blocks (which its peers fetch) sit over the daemon's
-  const daemon = kubo !== undefined && ipfsApi !== undefined ? kubo.kuboBlockstore({ api: ipfsApi }) : undefined
+  const daemon = kubo !== undefined && ipfsApi !== undefined ? kubo.kuboBlockstore(ipfsApi) : undefined
   await blockstore.open()
   const executors = nodeExecutors(dataDir, init.imagesDir)
   let host: TaskHost | undefined
@@ -151,7 +159,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
     throw err
   }
   const store = kubo !== undefined && daemon !== undefined && ipfsApi !== undefined
-    ? kubo.createKuboStore({ api: ipfsApi, kubo: daemon, blockstore: network.blockstore })
+    ? kubo.createKuboStore({ ...ipfsApi, kubo: daemon, blockstore: network.blockstore })
     : createUnixfsStore({ blockstore: network.blockstore })
   const node = await assemble(dataDir, id, {
     ...store,
