@@ -97,6 +97,8 @@ describe('vm executor: isolation and machine', () => {
     const r = await sh('nproc; x=$(head -c 400000000 /dev/zero | tr "\\0" x); echo survived', { resources: { cpus: 2, memoryBytes: 128 * 1024 * 1024 } })
     assert.equal(r.out, '2\n')
     assert.match(r.error ?? '', /ran out of memory \(128 MiB; raise resources\.memory\)/)
+    // the guest kernel's account of it is kept beside the step's logs
+    assert.match(readFileSync(path.join(r.base, 'logs', 'console.log'), 'utf8'), /Out of memory: Killed process/)
   })
 
   it('starts each VM with the host\'s clock and random bytes of its own, though all start from one saved state', async () => {

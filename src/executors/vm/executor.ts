@@ -168,6 +168,11 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
       await Promise.all([logs.stdout.close(), logs.stderr.close()])
       if (copies !== undefined) await keepCopies(copies.root, Object.keys(spec.cids ?? {}), spec.outputsDir)
       const consoleTail = await readFile(path.join(scratch, 'console.log'), 'utf8').catch(() => '')
+      // what the guest's kernel printed (warnings and worse: an OOM kill, a panic) stays beside the logs
+      if (consoleTail.trim() !== '') {
+        await mkdir(spec.logsDir, { recursive: true })
+        await writeFile(path.join(spec.logsDir, 'console.log'), consoleTail.slice(-64 * 1024))
+      }
       await rm(scratch, { recursive: true, force: true })
 
       const status = /^(exit|oom|fail) (.*)$/m.exec(control)
