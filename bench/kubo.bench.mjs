@@ -1,4 +1,4 @@
-// bench/kubo: 100 MB added and read back through the Kubo store (kubo-rpc-client against an IPFS
+// bench/kubo: 100 MB added, read back (cat) and written out (get) through the Kubo store (kubo-rpc-client against an IPFS
 // RPC server) next to the embedded store, in the same run; and, as the RPC path's own baseline,
 // the same bytes through kubo-rpc-client's add and cat (the server chunking and hashing them).
 // The RPC server is js-ipfs's (ipfs-core with ipfs-http-server, a development dependency) in
@@ -34,7 +34,7 @@ async function drain (source) {
 }
 const mbps = (ms) => (SIZE / 1024 / 1024 / (ms / 1000)).toFixed(0)
 
-async function measure (name, add, cat) {
+async function measure (name, add, cat, get) {
   const bytes = randomBytes(SIZE)
   let start = performance.now()
   const cid = await add(bytes)
@@ -43,7 +43,13 @@ async function measure (name, add, cat) {
   const read = await drain(cat(cid))
   const catMs = performance.now() - start
   if (read !== SIZE) throw new Error(`${name}: read ${read} bytes of ${SIZE}`)
-  return { name, addMs, catMs }
+  let getMs
+  if (get !== undefined) {
+    start = performance.now()
+    await get(cid, path.join(work, `got-${name.replace(/\W/g, '')}`))
+    getMs = performance.now() - start
+  }
+  return { name, addMs, catMs, getMs }
 }
 
 try {
@@ -53,12 +59,12 @@ try {
   await kubo.start()
   const client = createClient({ url: `${url}/api/v0` })
   const rows = []
-  rows.push(await measure('embedded store', (b) => embedded.addBytes(b), (cid) => embedded.cat(cid)))
-  rows.push(await measure('Kubo store (RPC)', (b) => kubo.addBytes(b), (cid) => kubo.cat(cid)))
+  rows.push(await measure('embedded store', (b) => embedded.addBytes(b), (cid) => embedded.cat(cid), (cid, t) => embedded.get(cid, t)))
+  rows.push(await measure('Kubo store (RPC)', (b) => kubo.addBytes(b), (cid) => kubo.cat(cid), (cid, t) => kubo.get(cid, t)))
   rows.push(await measure('kubo-rpc-client add/cat', async (b) => (await client.add(b, { cidVersion: 0, rawLeaves: false, pin: true })).cid.toString(), (cid) => client.cat(cid)))
   const base = rows[0]
   for (const r of rows) {
-    console.log(`${r.name.padEnd(26)} add 100 MB: ${r.addMs.toFixed(0).padStart(5)} ms (${mbps(r.addMs).padStart(4)} MB/s, ${(r.addMs / base.addMs).toFixed(2)}x the embedded store)   cat: ${r.catMs.toFixed(0).padStart(5)} ms (${mbps(r.catMs).padStart(4)} MB/s, ${(r.catMs / base.catMs).toFixed(2)}x)`)
+    console.log(`${r.name.padEnd(26)} add 100 MB: ${r.addMs.toFixed(0).padStart(5)} ms (${mbps(r.addMs).padStart(4)} MB/s, ${(r.addMs / base.addMs).toFixed(2)}x the embedded store)   cat: ${r.catMs.toFixed(0).padStart(5)} ms (${mbps(r.catMs).padStart(4)} MB/s, ${(r.catMs / base.catMs).toFixed(2)}x)${r.getMs !== undefined ? `   get: ${r.getMs.toFixed(0).padStart(5)} ms (${mbps(r.getMs).padStart(4)} MB/s, ${(r.getMs / base.getMs).toFixed(2)}x)` : ''}`)
   }
   await kubo.stop()
   await embedded.stop()
