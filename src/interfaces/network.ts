@@ -49,6 +49,8 @@ export interface NodeAdvert {
   readonly version: string
   readonly labels: Readonly<Record<string, string>>
   readonly executors: readonly string[]
+  /** The VM images it holds (names and `sha256:` digests), with the vm executor; absent from older nodes. */
+  readonly images?: readonly string[]
   /** Steps it runs at once at most, and how many it runs now. */
   readonly slots: number
   readonly running: number

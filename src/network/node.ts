@@ -34,6 +34,8 @@ export interface NetworkInit {
   readonly peers?: readonly string[]
   readonly labels?: Readonly<Record<string, string>>
   readonly executors: readonly string[]
+  /** The VM images this node holds now (read for each advert: images built meanwhile count). */
+  readonly images?: () => readonly string[]
   /** Steps this node runs for peers at once at most. */
   readonly slots: number
   readonly trust: Omit<TrustInit, 'dataDir'>
@@ -135,7 +137,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
   const interval = init.advertIntervalMs ?? 2000
   const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
   const self = (): NodeAdvert => ({
-    nodeId: init.nodeId, peerId, version: init.version, labels: { ...init.labels }, executors: [...init.executors], slots: init.slots, running, addrs: addrs()
+    nodeId: init.nodeId, peerId, version: init.version, labels: { ...init.labels }, executors: [...init.executors], ...(init.images !== undefined ? { images: [...init.images()] } : {}), slots: init.slots, running, addrs: addrs()
   })
   const advertFrame = (): AdvertFrame => ({
     type: 'advert',

@@ -77,7 +77,7 @@ export function imagesDirOf (dataDir: string, given?: string): string {
 }
 
 /** The executors of a node: `vm` only where QEMU is installed. */
-function nodeExecutors (dataDir: string, imagesDir?: string): EngineComponents['executors'] {
+function nodeExecutors (dataDir: string, imagesDir?: string): EngineComponents['executors'] & { vm?: ReturnType<typeof createVmExecutor> } {
   const vm = createVmExecutor({ imagesDir: imagesDirOf(dataDir, imagesDir) })
   return { process: createProcessExecutor(), sandbox: createSandboxExecutor(), ...(vm.available ? { vm } : {}) }
 }
@@ -142,6 +142,8 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
       ...(options.peers !== undefined ? { peers: options.peers } : {}),
       ...(options.labels !== undefined ? { labels: options.labels } : {}),
       executors: Object.keys(executors),
+      // the VM images it holds, so that peers send a vm step only where its image is
+      ...(executors.vm !== undefined ? { images: () => executors.vm?.images.heldSync() ?? [] } : {}),
       slots: options.slots ?? availableParallelism(),
       trust: { ...(options.trust !== undefined ? { peers: options.trust } : {}), loopback: options.dev === true },
       blockstore: daemon !== undefined && kubo !== undefined ? new kubo.TieredBlockstore(blockstore, daemon) : blockstore,

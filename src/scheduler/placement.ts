@@ -53,7 +53,7 @@ export class Placement {
 
   private eligible (step: StepSpec, avoid: ReadonlySet<string>, localExecutor: boolean): { local: boolean, peers: PeerInfo[] } {
     const local = localExecutor && !avoid.has(this.local.nodeId) && matchesLabels(this.local.labels, step.runsOn)
-    const peers = this.network.peers().filter((p) => !avoid.has(p.advert.peerId) && p.advert.executors.includes(step.executor) && matchesLabels(p.advert.labels, step.runsOn))
+    const peers = this.network.peers().filter((p) => !avoid.has(p.advert.peerId) && p.advert.executors.includes(step.executor) && holdsImage(p.advert.images, step) && matchesLabels(p.advert.labels, step.runsOn))
     return { local, peers }
   }
 
@@ -105,8 +105,24 @@ export class Placement {
     const all = this.network.peers()
     const labels = step.runsOn.length > 0 ? ` labelled ${step.runsOn.join(', ')}` : ''
     const tried = avoid.size > 0 ? `, besides the ${avoid.size} already used or given up on` : ''
-    const known = all.length === 0 ? 'this node has no trusted peers' : `of ${all.length + 1} nodes, none has the ${step.executor} executor${labels}${tried}`
+    const image = step.executor === 'vm' ? ` with the image '${step.image ?? DEFAULT_IMAGE}'` : ''
+    const known = all.length === 0 ? 'this node has no trusted peers' : `of ${all.length + 1} nodes, none has the ${step.executor} executor${image}${labels}${tried}`
     const local = localExecutor ? '' : ` (this node lacks the ${step.executor} executor)`
-    return `no node can run it: ${known}${local}; start more nodes (bac serve --peer …) or change nodes/runs-on`
+    const build = image !== '' && all.length > 0 ? `, build it there (bac image build …)` : ''
+    return `no node can run it: ${known}${local}; start more nodes (bac serve --peer …)${build} or change nodes/runs-on`
   }
+}
+
+/** The image a vm step boots when it names none (the vm executor's default). */
+const DEFAULT_IMAGE = 'base'
+
+/**
+ * Whether a peer holds a vm step's image: by name, or by digest (a prefix of at least 12 hex
+ * digits). A peer that does not say which images it holds (an older node) is not ruled out.
+ */
+function holdsImage (images: readonly string[] | undefined, step: StepSpec): boolean {
+  if (step.executor !== 'vm' || images === undefined) return true
+  const ref = step.image ?? DEFAULT_IMAGE
+  const hex = /^(sha256:)?([0-9a-f]{12,64})$/.exec(ref)?.[2]
+  return images.some((i) => i === ref || (hex !== undefined && i.startsWith(`sha256:${hex}`)))
 }

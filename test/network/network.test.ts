@@ -151,6 +151,22 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.notEqual(seen[1], spawnSync('uname', ['-r']).stdout.toString().trim(), 'the step ran on the host\'s kernel, not in a VM')
   })
 
+  it('sends a vm step only to a node that holds its image, and says which image none holds', async () => {
+    const first = stack.nodes[0] as NodeProcess
+    const peers = await (await fetch(`${first.url}/api/v1/peers`)).json() as Array<{ advert: { images?: string[] } }>
+    for (const peer of peers) assert.ok(peer.advert.images?.includes('base') === true && peer.advert.images.some((i) => i.startsWith('sha256:')), JSON.stringify(peer.advert))
+    const file = pipeline(dir, 'no-image', `steps:
+  boot:
+    runs-on: devstack=2
+    executor: vm
+    image: not-built-anywhere
+    run: echo never
+`)
+    const { end } = runOn(first.url, file, dir)
+    assert.equal(end.status, 'failed')
+    assert.match(end.reason ?? '', /none has the vm executor with the image 'not-built-anywhere' labelled devstack=2/)
+  })
+
   it('runs a pipeline on another executor through the node\'s API (bac run --node --executor)', () => {
     const file = pipeline(dir, 'elsewhere', 'steps:\n  where:\n    run: echo "home=$HOME"\n')
     const first = stack.nodes[0] as NodeProcess
@@ -169,7 +185,7 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.equal(listed.code, 0, listed.stderr)
     for (const node of stack.nodes) assert.match(listed.stdout, new RegExp(node.id))
     assert.match(listed.stdout, /devstack=2/)
-    assert.match(listed.stdout, /process,sandbox,vm/)
+    assert.match(listed.stdout, /process,sandbox,vm\[[^\]]*\bbase\b[^\]]*\]/)
   })
 
   it('keeps a path clash apart: merged fails and says so, merge: per-node keeps each node', async () => {

@@ -42,14 +42,16 @@ export async function nodeListCommand (options: NodeListOptions, io: Io): Promis
     io.out(`${JSON.stringify({ node, peers })}\n`)
     return EXIT.ok
   }
-  type Advert = { nodeId: string, peerId: string, labels: Record<string, string>, executors: string[], slots: number, running: number }
+  type Advert = { nodeId: string, peerId: string, labels: Record<string, string>, executors: string[], images?: string[], slots: number, running: number }
+  // vm with the names of the images the node holds: vm[base,python]
+  const executors = (a: Advert): string => a.executors.map((e) => e === 'vm' && a.images !== undefined ? `vm[${a.images.filter((i) => !i.startsWith('sha256:')).join(',')}]` : e).join(',')
   const self = node.advert as Advert | undefined
   const rows: string[][] = [['NODE', 'PEER ID', 'STATE', 'LABELS', 'EXECUTORS', 'LOAD', 'LAST CONTACT']]
   const labels = (l: Record<string, string>): string => Object.entries(l).map(([k, v]) => v === '' ? k : `${k}=${v}`).join(',') || '-'
-  if (self !== undefined) rows.push([self.nodeId, self.peerId, 'this node', labels(self.labels), self.executors.join(','), `${self.running}/${self.slots}`, '-'])
+  if (self !== undefined) rows.push([self.nodeId, self.peerId, 'this node', labels(self.labels), executors(self), `${self.running}/${self.slots}`, '-'])
   for (const p of peers as Array<{ advert: Advert, trusted: boolean, connected: boolean, lastSeen: number, dispatched: number }>) {
     const state = `${p.connected ? 'connected' : 'gone'}${p.trusted ? '' : ', untrusted'}`
-    rows.push([p.advert.nodeId, p.advert.peerId, state, labels(p.advert.labels), p.advert.executors.join(','), `${Math.max(p.advert.running, p.dispatched)}/${p.advert.slots}`, ago(p.lastSeen)])
+    rows.push([p.advert.nodeId, p.advert.peerId, state, labels(p.advert.labels), executors(p.advert), `${Math.max(p.advert.running, p.dispatched)}/${p.advert.slots}`, ago(p.lastSeen)])
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
   for (const r of rows) io.out(`${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`)

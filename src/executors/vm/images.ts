@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync } from 'node:fs'
+import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -60,6 +60,18 @@ export class ImageStore {
     const info = digest === undefined ? undefined : await this.info(digest)
     if (info === undefined) throw new ImageNotFoundError(ref, this.dir)
     return info
+  }
+
+  /** The names and digests of the stored root filesystems, read now (for a node's advert). */
+  heldSync (): string[] {
+    const held: string[] = []
+    try {
+      for (const name of readdirSync(path.join(this.dir, 'names'))) {
+        if (name.startsWith('.')) continue
+        held.push(name, readFileSync(path.join(this.dir, 'names', name), 'utf8').trim())
+      }
+    } catch {}
+    return [...new Set(held)]
   }
 
   async list (): Promise<ImageInfo[]> {
