@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Blockstore } from 'interface-blockstore'
+import type { Blockstore, Pair } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -47,4 +47,17 @@ export function blockMatches (cid: CID, bytes: Uint8Array): boolean {
   if (cid.multihash.code === sha256.code) return Buffer.from(cid.multihash.digest).equals(createHash('sha256').update(bytes).digest())
   if (cid.multihash.code === identity.code) return Buffer.from(cid.multihash.digest).equals(bytes)
   return false
+}
+
+/** A block's bytes, whether given whole or in pieces (as a blockstore's `put` may get them). */
+export async function blockBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  if (value instanceof Uint8Array) return value
+  const pieces: Uint8Array[] = []
+  for await (const piece of value) pieces.push(piece)
+  return Buffer.concat(pieces)
+}
+
+/** A block as `getMany` and `getAll` yield it: its bytes as a one-piece stream. */
+export function blockPair (cid: CID, bytes: Uint8Array): Pair {
+  return { cid, bytes: (function * () { yield bytes })() }
 }

@@ -4,7 +4,7 @@ import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
 import { BacError, ContentNotFoundError, UserError } from '../interfaces/errors.js'
 import type { ContentStore, StoreOptions } from '../interfaces/content-store.js'
-import { blockMatches } from './blocks.js'
+import { blockBytes, blockMatches, blockPair } from './blocks.js'
 import { createUnixfsStore } from './unixfs-store.js'
 
 interface AbortOptions { signal?: AbortSignal }
@@ -95,7 +95,7 @@ export class KuboBlockstore implements Blockstore {
 
   async put (cid: CID, value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
     options?.signal?.throwIfAborted()
-    const bytes = await wholeBytes(value)
+    const bytes = await blockBytes(value)
     const key = cid.toString()
     if (!this.pending.has(key)) {
       this.pending.set(key, { cid, bytes })
@@ -164,7 +164,7 @@ export class KuboBlockstore implements Blockstore {
   async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<Pair> {
     for await (const cid of source) {
       const bytes = await this.read(cid, options)
-      yield { cid, bytes: (function * () { yield bytes })() }
+      yield blockPair(cid, bytes)
     }
   }
 
@@ -208,16 +208,9 @@ export class KuboBlockstore implements Blockstore {
       if (ref.err != null) continue
       const cid = CID.parse(ref.ref)
       const bytes = await this.read(cid, options)
-      yield { cid, bytes: (function * () { yield bytes })() }
+      yield blockPair(cid, bytes)
     }
   }
-}
-
-async function wholeBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  if (value instanceof Uint8Array) return value
-  const chunks: Uint8Array[] = []
-  for await (const chunk of value) chunks.push(chunk)
-  return Buffer.concat(chunks)
 }
 
 /** The blocks of the daemon at `init.api`. */
@@ -236,7 +229,7 @@ export class TieredBlockstore implements Blockstore {
   constructor (private readonly local: Blockstore, private readonly kubo: KuboBlockstore) {}
 
   async put (cid: CID, value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<CID> {
-    const bytes = await wholeBytes(value)
+    const bytes = await blockBytes(value)
     await this.local.put(cid, bytes, options)
     await this.kubo.put(cid, bytes, options)
     return cid
@@ -251,20 +244,13 @@ export class TieredBlockstore implements Blockstore {
       yield * this.local.get(cid, options)
       return
     }
-    const chunks: Uint8Array[] = []
-    for await (const chunk of this.kubo.get(cid, options)) chunks.push(chunk)
-    const bytes = Buffer.concat(chunks)
+    const bytes = await blockBytes(this.kubo.get(cid, options))
     await this.local.put(cid, bytes, options)
     yield bytes
   }
 
   async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<Pair> {
-    for await (const cid of source) {
-      const chunks: Uint8Array[] = []
-      for await (const chunk of this.get(cid, options)) chunks.push(chunk)
-      const bytes = Buffer.concat(chunks)
-      yield { cid, bytes: (function * () { yield bytes })() }
-    }
+    for await (const cid of source) yield blockPair(cid, await blockBytes(this.get(cid, options)))
   }
 
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {

@@ -7,6 +7,7 @@ import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { BlockStoreError } from '../interfaces/errors.js'
+import { blockBytes, blockPair } from './blocks.js'
 
 interface AbortOptions { signal?: AbortSignal }
 
@@ -61,13 +62,6 @@ class SmallBlocks {
     const block = this.blocks.get(key)
     if (block !== undefined) { this.blocks.delete(key); this.bytes -= block.length }
   }
-}
-
-async function blockBytes (value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  if (value instanceof Uint8Array) return value
-  const pieces: Uint8Array[] = []
-  for await (const piece of value) pieces.push(piece)
-  return Buffer.concat(pieces)
 }
 
 interface Location { pack: number, offset: number, length: number }
@@ -313,7 +307,7 @@ export class PackBlockstore implements Blockstore {
   async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<Pair> {
     for await (const cid of source) {
       const bytes = await this.read(cid, options)
-      yield { cid, bytes: (function * () { yield bytes })() }
+      yield blockPair(cid, bytes)
     }
   }
 
@@ -342,7 +336,7 @@ export class PackBlockstore implements Blockstore {
     for (const row of this.sql.all.all()) {
       const cid = CID.decode(row.cid)
       const bytes = await this.read(cid, options)
-      yield { cid, bytes: (function * () { yield bytes })() }
+      yield blockPair(cid, bytes)
     }
   }
 }
