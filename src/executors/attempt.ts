@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
+import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
 import { execa } from 'execa'
 import type { ExecuteOptions, ExecutionResult, ExecutionSpec } from '../interfaces/executor.js'
@@ -23,7 +24,7 @@ export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, 
   // the log folder is made with the first byte of output (a quiet step makes no files there)
   // the caller may have made them ahead (a stat is much cheaper than a round trip to make one)
   await Promise.all([spec.workDir, spec.outputsDir, ...launch.folders ?? []].filter((dir) => !existsSync(dir)).map(async (dir) => await mkdir(dir, { recursive: true })))
-  const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
+  const logs = attemptLogs(spec, settings)
   const state = { timedOut: false, cancelled: options.signal?.aborted === true }
   const timers = new Set<NodeJS.Timeout>()
 
@@ -51,14 +52,7 @@ export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, 
   if (spec.timeoutMs !== undefined && pid !== undefined) {
     timers.add(setTimeout(() => { state.timedOut = true; stop() }, spec.timeoutMs))
   }
-  for (const stream of ['stdout', 'stderr'] as const) {
-    const decoder = new StringDecoder('utf8')
-    subprocess?.[stream]?.on('data', (chunk: Buffer) => {
-      logs[stream].write(chunk)
-      const text = decoder.write(chunk)
-      if (text !== '') options.onLog?.({ stream, text })
-    })
-  }
+  for (const stream of ['stdout', 'stderr'] as const) followOutput(subprocess?.[stream], stream, logs, options.onLog)
   // when the step's own process ends, whatever it left running in its group goes too; this also
   // closes pipes a background child held open, which would otherwise keep the step waiting
   subprocess?.on('exit', () => { if (pid !== undefined && groupAlive(pid)) signalGroup(pid, 'SIGKILL') })
@@ -71,22 +65,50 @@ export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, 
     for (const timer of timers) clearTimeout(timer)
     await Promise.all([logs.stdout.close(), logs.stderr.close()])
   }
-  const outputBytes = await dirSize(spec.outputsDir)
   let error: string | undefined
   if (subprocess !== undefined && pid === undefined) {
     error = (result as { code?: string } | undefined)?.code === 'ENOENT'
       ? `cannot start '${launch.describe}': no such program`
       : `cannot start '${launch.describe}': ${result?.shortMessage ?? 'unknown error'}`
-  } else if (outputBytes > settings.maxOutputBytes) {
-    error = `the outputs hold ${outputBytes} bytes, more than the limit of ${settings.maxOutputBytes}`
   }
-  return {
+  return await attemptResult(spec, settings, logs, {
     exitCode: typeof result?.exitCode === 'number' ? result.exitCode : null,
     signal: result?.signal ?? null,
     timedOut: state.timedOut,
     cancelled: state.cancelled,
     ...(error !== undefined ? { error } : {}),
-    durationMs: performance.now() - started,
+    started
+  })
+}
+
+/** The two capped logs of an attempt, `stdout.log` and `stderr.log` in its logs folder. */
+export type AttemptLogs = Record<'stdout' | 'stderr', CappedLog>
+
+export function attemptLogs (spec: ExecutionSpec, settings: AttemptSettings): AttemptLogs {
+  return { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
+}
+
+/** Feeds one output stream of a step into its capped log, and to `onLog` as UTF-8 text. */
+export function followOutput (source: Readable | null | undefined, stream: 'stdout' | 'stderr', logs: AttemptLogs, onLog?: ExecuteOptions['onLog']): void {
+  const decoder = new StringDecoder('utf8')
+  source?.on('data', (chunk: Buffer) => {
+    logs[stream].write(chunk)
+    const text = decoder.write(chunk)
+    if (text !== '') onLog?.({ stream, text })
+  })
+}
+
+/** How an attempt ended, as its result says: the outputs are measured, and held to their limit unless it failed already. */
+export async function attemptResult (spec: ExecutionSpec, settings: AttemptSettings, logs: AttemptLogs, ended: Pick<ExecutionResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'error'> & { started: number }): Promise<ExecutionResult> {
+  const outputBytes = await dirSize(spec.outputsDir)
+  const error = ended.error ?? (outputBytes > settings.maxOutputBytes ? `the outputs hold ${outputBytes} bytes, more than the limit of ${settings.maxOutputBytes}` : undefined)
+  return {
+    exitCode: ended.exitCode,
+    signal: ended.signal,
+    timedOut: ended.timedOut,
+    cancelled: ended.cancelled,
+    ...(error !== undefined ? { error } : {}),
+    durationMs: performance.now() - ended.started,
     stdoutBytes: logs.stdout.total,
     stderrBytes: logs.stderr.total,
     logTruncated: logs.stdout.truncated || logs.stderr.truncated,

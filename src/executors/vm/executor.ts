@@ -2,16 +2,15 @@ import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { StringDecoder } from 'node:string_decoder'
+import type { Readable } from 'node:stream'
 import type { ExecutionLayout, ExecutionResult, ExecutionSpec, Executor } from '../../interfaces/executor.js'
-import { dirSize } from '../dir-size.js'
-import { CappedLog } from '../log-file.js'
+import { attemptLogs, attemptResult, followOutput } from '../attempt.js'
 import { groupAlive, signalGroup } from '../process-group.js'
 import { attemptSettings, command, DEFAULT_KILL_GRACE_MS } from '../process.js'
 import { keepCopies, privateCopies, SANDBOX_PATH, SAFE_NAME, refused } from '../sandbox.js'
 import { ImageStore, type ImageInfo } from './images.js'
 import type { MachineShape, Prepared, VmBackend } from './backend.js'
-import { QemuBackend, shellQuote, type QemuInit } from './qemu.js'
+import { lastLines, QemuBackend, shellQuote, type QemuInit } from './qemu.js'
 
 /** Memory of a VM when the step names none. */
 export const DEFAULT_VM_MEMORY_MIB = 256
@@ -116,7 +115,7 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
 
       const vm = backend.command(ready, { kernel, image }, shape, shares, path.join(scratch, 'console.log'), copies !== undefined)
       const argv = binds.length === 0 ? vm : { file: bwrapPath() as string, args: ['--die-with-parent', '--dev-bind', '/', '/', ...binds, '--', vm.file, ...vm.args] }
-      const logs = { stdout: new CappedLog(path.join(spec.logsDir, 'stdout.log'), settings.maxLogBytes), stderr: new CappedLog(path.join(spec.logsDir, 'stderr.log'), settings.maxLogBytes) }
+      const logs = attemptLogs(spec, settings)
       const state = { timedOut: false, cancelled: false, stopping: false, killed: false, stuck: false }
       const timers = new Set<NodeJS.Timeout>()
       const child = backend.start(ready, argv)
@@ -135,15 +134,11 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
         if (/^running$/m.test(control)) { clearTimeout(stuck); timers.delete(stuck) }
       })
       child.stderr?.on('data', (chunk: Buffer) => { qemuErr = (qemuErr + chunk.toString()).slice(-4000) })
-      const streams = [['stdout', child.stdio[3]], ['stderr', child.stdio[4]]] as const
-      for (const [name, stream] of streams) {
-        const decoder = new StringDecoder('utf8')
-        stream?.on('data', (chunk: Buffer) => {
-          logs[name].write(chunk)
-          const text = decoder.write(chunk)
-          if (text !== '') options.onLog?.({ stream: name, text })
-        })
-        stream?.on('error', () => {})
+      // the job's stdout and stderr come on fds 3 and 4
+      for (const [stream, fd] of [['stdout', 3], ['stderr', 4]] as const) {
+        const source = child.stdio[fd] as Readable | null
+        followOutput(source, stream, logs, options.onLog)
+        source?.on('error', () => {})
       }
       const kill = (): void => { if (pid !== undefined && groupAlive(pid)) { state.killed = true; signalGroup(pid, 'SIGKILL') } }
       // SIGTERM to the job inside the guest; the whole VM ends after the grace period
@@ -191,30 +186,17 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
           error = `cannot start '${command(spec).describe}': no such program in the image '${spec.image ?? DEFAULT_VM_IMAGE}' (PATH is ${SANDBOX_PATH})`
         }
       } else if (state.stuck) {
-        const tail = `${consoleTail}\n${qemuErr}`.trim().split('\n').filter((l) => l.trim() !== '').slice(-6).join('\n  ')
+        const tail = lastLines(`${consoleTail}\n${qemuErr}`, 6)
         error = `the VM did not start the step within ${startTimeoutMs / 1000} s and was stopped${tail !== '' ? `:\n  ${tail}` : ''}`
       } else if (status?.[1] === 'fail') {
         error = `the VM's agent failed: ${status[2] ?? ''}`
       } else if (state.stopping) {
         signal = 'SIGKILL'
       } else {
-        const tail = `${consoleTail}\n${qemuErr}`.trim().split('\n').filter((l) => l.trim() !== '').slice(-6).join('\n  ')
+        const tail = lastLines(`${consoleTail}\n${qemuErr}`, 6)
         error = `the VM stopped before the step ended${tail !== '' ? `:\n  ${tail}` : ''}`
       }
-      const outputBytes = await dirSize(spec.outputsDir)
-      if (error === undefined && outputBytes > settings.maxOutputBytes) error = `the outputs hold ${outputBytes} bytes, more than the limit of ${settings.maxOutputBytes}`
-      return {
-        exitCode,
-        signal,
-        timedOut: state.timedOut,
-        cancelled: state.cancelled,
-        ...(error !== undefined ? { error } : {}),
-        durationMs: performance.now() - started,
-        stdoutBytes: logs.stdout.total,
-        stderrBytes: logs.stderr.total,
-        logTruncated: logs.stdout.truncated || logs.stderr.truncated,
-        outputBytes
-      }
+      return await attemptResult(spec, settings, logs, { exitCode, signal, timedOut: state.timedOut, cancelled: state.cancelled, ...(error !== undefined ? { error } : {}), started })
     }
   }
 }

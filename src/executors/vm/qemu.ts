@@ -241,7 +241,7 @@ export class QemuBackend implements VmBackend {
     const exited = new Promise<void>((resolve) => { child.on('close', () => { resolve() }) })
     const failure = async (what: string): Promise<VmError> => {
       const console = await readFile(consoleLog, 'utf8').catch(() => '')
-      const tail = `${console}\n${stderr}`.trim().split('\n').filter((l) => l.trim() !== '').slice(-8).join('\n  ')
+      const tail = lastLines(`${console}\n${stderr}`, 8)
       return new VmError(`${what} (${accel}, ${shape.memoryMiB} MiB, image ${image.names[0] ?? image.digest})${tail !== '' ? `:\n  ${tail}` : ''}`)
     }
     try {
@@ -360,6 +360,11 @@ function readFileSyncSafe (file: string): string {
 /** QEMU option values separate on ',': a comma in a path is written twice. */
 function escapeOption (value: string): string {
   return value.replaceAll(',', ',,')
+}
+
+/** The last `count` lines of a text that are not blank, indented for an error message. */
+export function lastLines (text: string, count: number): string {
+  return text.trim().split('\n').filter((l) => l.trim() !== '').slice(-count).join('\n  ')
 }
 
 export function shellQuote (value: string): string {
