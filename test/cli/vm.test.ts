@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { bac, startBac } from '../helpers/cli.js'
+import { linkImages } from '../helpers/images.js'
 import { IMAGES, ROOT } from '../helpers/paths.js'
+import { processesWith } from '../helpers/processes.js'
 
 const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-vm-'))
 after(() => rmSync(work, { recursive: true, force: true }))
 const env = { BAC_HOME: path.join(work, 'home'), BAC_IMAGES: IMAGES }
 const slow = { timeout: 120_000 }
-
-/** Pids of live processes whose command line holds `text` (zombies excluded). */
-function processesWith (text: string): number[] {
-  const found: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) continue
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z') found.push(Number(entry))
-    } catch {}
-  }
-  return found
-}
 
 describe('bac run --executor vm and bac image', () => {
   it('lists the images', () => {
@@ -70,12 +58,7 @@ describe('bac run --executor vm and bac image', () => {
 
     // a fresh images folder holding only the shared kernel (linked, not copied)
     const images = path.join(work, 'images')
-    const kernel = readFileSync(path.join(IMAGES, 'names', 'kernel'), 'utf8').trim()
-    const kernelDir = kernel.replace(':', '-')
-    mkdirSync(path.join(images, kernelDir), { recursive: true })
-    for (const file of readdirSync(path.join(IMAGES, kernelDir))) linkSync(path.join(IMAGES, kernelDir, file), path.join(images, kernelDir, file))
-    mkdirSync(path.join(images, 'names'))
-    writeFileSync(path.join(images, 'names', 'kernel'), `${kernel}\n`)
+    linkImages(images, ['kernel'])
 
     const imported = bac(['image', 'import', archive, '--name', 'app', '--images', images], { env })
     assert.equal(imported.code, 0, imported.stderr)

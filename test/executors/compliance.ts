@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import type { ExecutionAction, ExecutionSpec, Executor, LogChunk } from '../../src/interfaces/executor.js'
 import { FIXTURES } from '../helpers/paths.js'
+import { processes } from '../helpers/processes.js'
 
 /** A step's log; a stream it never wrote to has no file, which reads as empty. */
 function readLog (dir: string, stream: 'stdout' | 'stderr'): string {
@@ -14,23 +15,10 @@ function readLog (dir: string, stream: 'stdout' | 'stderr'): string {
 
 const SCRIPTS = path.join(FIXTURES, 'executors')
 
-/**
- * The pids of running processes whose command line is exactly `args` (zombies excluded: a killed
- * orphan is re-parented to PID 1, which in some containers never reaps it). Works whatever pid
- * namespace the process was started in.
- */
+/** The pids of running processes whose command line is exactly `args`. */
 export function running (args: readonly string[]): number[] {
   const wanted = `${args.join('\0')}\0`
-  const found: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8') !== wanted) continue
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z') found.push(Number(entry))
-    } catch {}
-  }
-  return found
+  return processes((cmdline) => cmdline === wanted)
 }
 
 /**

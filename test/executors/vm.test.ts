@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict'
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createVmExecutor, ImageStore } from '../../src/executors/index.js'
 import type { ExecutionSpec } from '../../src/interfaces/executor.js'
+import { linkImages } from '../helpers/images.js'
 import { IMAGES } from '../helpers/paths.js'
+import { processesWith } from '../helpers/processes.js'
 import { executorCompliance } from './compliance.js'
-
-/** Live processes whose command line holds `text`. */
-function running (text: string): number[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8')
-      return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(text) && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
-    } catch {
-      return false
-    }
-  }).map(Number)
-}
 
 /** A step's log; a stream it never wrote to has no file, which reads as empty. */
 function readLog (dir: string, stream: 'stdout' | 'stderr'): string {
@@ -134,7 +124,7 @@ describe('vm executor: isolation and machine', () => {
     const r = await impatient.execute(spec)
     assert.equal(r.exitCode, null)
     assert.match(r.error ?? '', /^the VM did not start the step within 0\.02 s and was stopped/)
-    assert.deepEqual(running(base), [])
+    assert.deepEqual(processesWith(base), [])
   })
 
   it('names a missing image and how to make it', async () => {
@@ -154,18 +144,11 @@ describe('vm executor: saved states', () => {
     // a fresh images folder (the shared images, linked) so that no state is saved yet
     const images = mkdtempSync(path.join(tmpdir(), 'bac-vm-states-'))
     try {
-      mkdirSync(path.join(images, 'names'))
-      for (const name of ['kernel', 'base']) {
-        const digest = readFileSync(path.join(IMAGES, 'names', name), 'utf8').trim()
-        const dir = digest.replace(':', '-')
-        mkdirSync(path.join(images, dir))
-        for (const file of readdirSync(path.join(IMAGES, dir))) linkSync(path.join(IMAGES, dir, file), path.join(images, dir, file))
-        writeFileSync(path.join(images, 'names', name), `${digest}\n`)
-      }
+      linkImages(images, ['kernel', 'base'])
       // two executors share nothing in memory, as two bac processes would not
       const boots = new Set<number>()
       const watch = setInterval(() => {
-        for (const pid of running(images)) {
+        for (const pid of processesWith(images)) {
           try {
             const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
             if (cmd.includes('qemu-system') && cmd.includes('/.save-')) boots.add(pid)
