@@ -3,7 +3,7 @@
 // against a bare child_process.spawn of the same command in the same run: 100 in sequence, then
 // 200 at once.
 import { benchDir } from './work-dir.mjs'
-import { spawn } from 'node:child_process'
+import { bareSpawn as bare, trivialStep } from './trivial-step.mjs'
 import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,24 +14,6 @@ const SEQUENTIAL = 100
 const PARALLEL = 200
 const work = benchDir('bac-bench-exec')
 
-const bare = () => new Promise((resolve, reject) => {
-  const child = spawn('true', [], { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.on('error', reject)
-  child.on('close', resolve)
-})
-let n = 0
-const via = (executor) => async () => {
-  const dir = path.join(work, String(n++))
-  const r = await executor.execute({
-    action: { kind: 'command', command: 'true', args: [] },
-    env: {},
-    inputs: {},
-    outputsDir: path.join(dir, 'outputs'),
-    workDir: path.join(dir, 'work'),
-    logsDir: path.join(dir, 'logs')
-  })
-  if (r.exitCode !== 0) throw new Error(`attempt failed: ${JSON.stringify(r)}`)
-}
 
 async function sequential (fn) {
   const start = performance.now()
@@ -45,8 +27,8 @@ async function parallel (fn) {
 }
 
 try {
-  const processRun = via(createProcessExecutor())
-  const sandboxRun = via(createSandboxExecutor())
+  const processRun = trivialStep(createProcessExecutor(), work)
+  const sandboxRun = trivialStep(createSandboxExecutor(), work)
   await sequential(bare); await sequential(processRun); await sequential(sandboxRun) // warm up
   const rounds = []
   for (let i = 0; i < 3; i++) {

@@ -5,7 +5,7 @@
 // (.cache/images, or $BAC_IMAGES); builds kernel and base there when they are missing. Also: 8
 // VM steps at once, and the first step of a machine size (a cold boot that saves the state).
 import { benchDir } from './work-dir.mjs'
-import { spawn } from 'node:child_process'
+import { bareSpawn as bare, trivialStep } from './trivial-step.mjs'
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,24 +36,6 @@ for (const name of ['kernel', 'base']) {
   writeFileSync(path.join(coldImages, 'names', name), `${digest}\n`)
 }
 
-let n = 0
-const via = (executor) => async () => {
-  const dir = path.join(work, String(n++))
-  const r = await executor.execute({
-    action: { kind: 'command', command: 'true', args: [] },
-    env: {},
-    inputs: {},
-    outputsDir: path.join(dir, 'outputs'),
-    workDir: path.join(dir, 'work'),
-    logsDir: path.join(dir, 'logs')
-  })
-  if (r.exitCode !== 0) throw new Error(`attempt failed: ${JSON.stringify(r)}`)
-}
-const bare = () => new Promise((resolve, reject) => {
-  const child = spawn('true', [], { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.on('error', reject)
-  child.on('close', resolve)
-})
 async function timed (fn, runs) {
   const times = []
   for (let i = 0; i < runs; i++) {
@@ -66,22 +48,22 @@ async function timed (fn, runs) {
 }
 const ms = (t) => `${t.median.toFixed(1)} ms (${t.min.toFixed(0)}-${t.max.toFixed(0)})`
 
-const vm = via(createVmExecutor({ imagesDir: images }))
+const vm = trivialStep(createVmExecutor({ imagesDir: images }), work)
 const firstStart = performance.now()
 await vm() // the first step of this machine size saves the ready state, unless an earlier run did
 const first = performance.now() - firstStart
 await timed(bare, 3)
 const bareT = await timed(bare, RUNS)
-const processT = await timed(via(createProcessExecutor()), RUNS)
+const processT = await timed(trivialStep(createProcessExecutor(), work), RUNS)
 const vmT = await timed(vm, RUNS)
 // 8 steps at once (each its own VM; this machine has 2 cores)
 const parStart = performance.now()
 await Promise.all(Array.from({ length: 8 }, () => vm()))
 const parallel8 = performance.now() - parStart
 const saveStart = performance.now()
-await via(createVmExecutor({ imagesDir: coldImages }))()
+await trivialStep(createVmExecutor({ imagesDir: coldImages }), work)()
 const save = performance.now() - saveStart
-const coldT = await timed(via(createVmExecutor({ imagesDir: coldImages, fromSnapshot: false })), COLD_RUNS)
+const coldT = await timed(trivialStep(createVmExecutor({ imagesDir: coldImages, fromSnapshot: false }), work), COLD_RUNS)
 
 console.log(`bare spawn of true:           ${ms(bareT)}`)
 console.log(`process executor:             ${ms(processT)}`)
