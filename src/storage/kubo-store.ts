@@ -1,11 +1,12 @@
 import { CarWriter } from '@ipld/car'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
+import { exporter } from 'ipfs-unixfs-exporter'
 import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
 import { BacError, ContentNotFoundError, UserError } from '../interfaces/errors.js'
 import type { ContentStore, StoreOptions } from '../interfaces/content-store.js'
 import { blockBytes, blockMatches, blockPair } from './blocks.js'
-import { createUnixfsStore } from './unixfs-store.js'
+import { createUnixfsStore, parseContentPath } from './unixfs-store.js'
 
 interface AbortOptions { signal?: AbortSignal }
 
@@ -340,15 +341,16 @@ export function createKuboStore (init: KuboStoreInit & {
     },
     async * cat (source, options = {}) {
       await blockstore.flush(options)
-      // what it is, read here (the embedded store's errors for a folder, a bad CID, a missing
-      // path); a file's bytes then come from the daemon in one request
-      const info = await inner.stat(source, options)
-      if (info.type !== 'file') {
+      // what the path names is read here (a node or two); anything but a file is left to the
+      // shared cat, for its errors (a folder, a bad CID, a missing path): a file's bytes then
+      // come from the daemon in one request
+      const path = await filePath(source, blockstore, options.signal)
+      if (path === undefined) {
         yield * inner.cat(source, options)
         return
       }
       try {
-        yield * client.cat(source.replace(/^\/ipfs\//, ''), { signal: options.signal, timeout: timeoutMs })
+        yield * client.cat(path, { signal: options.signal, timeout: timeoutMs })
       } catch (err) {
         if (options.signal?.aborted === true) throw err
         if (isTimeout(err)) throw new ContentNotFoundError(source, `the IPFS daemon at ${url} could not find all of it within ${Math.round(timeoutMs / 1000)} s`)
@@ -370,6 +372,18 @@ export function createKuboStore (init: KuboStoreInit & {
         throw explain(err, url, `unpin ${cid}`)
       }
     }
+  }
+}
+
+/** `cid/path` when a content path names a file (one that can be read), else undefined. */
+async function filePath (source: string, blockstore: Blockstore, signal?: AbortSignal): Promise<string | undefined> {
+  try {
+    const { cid, path } = parseContentPath(source)
+    const named = path === '' ? cid.toString() : `${cid.toString()}/${path}`
+    const entry = await exporter(named, blockstore, { signal })
+    return entry.type === 'directory' || entry.type === 'object' ? undefined : named
+  } catch {
+    return undefined
   }
 }
 
