@@ -3,8 +3,10 @@
  * - no import cycles anywhere in src/;
  * - interfaces/ imports nothing of the project;
  * - a leaf folder (pipeline, template, triggers, scheduler, executors, network, storage, api) imports
- *   only interfaces/ and its own files, never a sibling: what it needs from a sibling arrives as a
- *   component typed by an interface;
+ *   only interfaces/, common/ and its own files, never a sibling: what it needs from a sibling
+ *   arrives as a component typed by an interface;
+ * - common/ holds the small low-level helpers several leaves need (reading files safely); it
+ *   imports only interfaces/ and itself, so any leaf may import it;
  * - only node/ (the composition root) and src/index.ts wire concrete parts together;
  * - cli/ imports only src/index.ts (and its own files): the CLI is a shell over the library.
  */
@@ -29,10 +31,17 @@ module.exports = {
     ...leaves.map((leaf) => ({
       name: `${leaf}-imports-inward-only`,
       severity: 'error',
-      comment: `src/${leaf} may import src/interfaces and its own files only; a sibling arrives as a component.`,
+      comment: `src/${leaf} may import src/interfaces, src/common and its own files only; a sibling arrives as a component.`,
       from: { path: `^src/${leaf}/` },
-      to: { path: '^src/', pathNot: [`^src/${leaf}/`, '^src/interfaces/'] }
+      to: { path: '^src/', pathNot: [`^src/${leaf}/`, '^src/interfaces/', '^src/common/'] }
     })),
+    {
+      name: 'common-imports-interfaces-only',
+      severity: 'error',
+      comment: 'src/common is the lowest layer above interfaces: every leaf may import it, so it imports none of them.',
+      from: { path: '^src/common/' },
+      to: { path: '^src/', pathNot: ['^src/common/', '^src/interfaces/'] }
+    },
     {
       name: 'cli-imports-only-the-library',
       severity: 'error',

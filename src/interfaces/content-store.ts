@@ -9,6 +9,16 @@ export interface StoreOptions {
   readonly signal?: AbortSignal
 }
 
+export interface AddPathOptions extends StoreOptions {
+  /**
+   * Real folders (symbolic links resolved) that everything read must lie in: each folder before
+   * it is listed and each file as it was opened (its descriptor, not its path) is checked, so a
+   * link swapped in meanwhile is not followed out. Anything else rejects with
+   * `PathNotAllowedError`. Unset: no such limit (a user's own command).
+   */
+  readonly within?: readonly string[]
+}
+
 /**
  * Content-addressed storage: the embedded Helia store, or a Kubo daemon. CIDs are strings; by
  * default they are those `ipfs add` gives with Kubo's defaults (CIDv0, 256 KiB chunks, balanced
@@ -17,8 +27,11 @@ export interface StoreOptions {
 export interface ContentStore {
   start: () => Promise<void>
   stop: () => Promise<void>
-  /** Adds a file or a folder (recursively; symbolic links are refused) and returns its CID. */
-  addPath: (path: string, options?: StoreOptions) => Promise<string>
+  /**
+   * Adds a file or a folder (recursively; symbolic links inside a folder, FIFOs, sockets and
+   * devices are refused with a clear error, without being opened) and returns its CID.
+   */
+  addPath: (path: string, options?: AddPathOptions) => Promise<string>
   /** Adds bytes as a file and returns its CID. */
   addBytes: (content: Uint8Array | AsyncIterable<Uint8Array>, options?: StoreOptions) => Promise<string>
   /** The bytes of a file (`cid` or `cid/sub/path`). */

@@ -60,6 +60,46 @@ export class InvalidCidError extends UserError {
   }
 }
 
+/**
+ * A path that names something other than a regular file where bac reads a file: a folder, a FIFO,
+ * a socket, a device or (where links are refused) a symbolic link. Refused without opening it.
+ */
+export class NotRegularFileError extends UserError {
+  readonly path: string
+  /** What it is, in words: "a FIFO (named pipe)", "a character device", … */
+  readonly kind: string
+  constructor (path: string, kind: string, options?: { cause?: unknown }) {
+    super(`${path} is ${kind}, not a regular file; bac reads only regular files here`, options)
+    this.path = path
+    this.kind = kind
+  }
+}
+
+/** A file larger than bac reads for its purpose (a pipeline, a batch of messages). */
+export class FileTooLargeError extends UserError {
+  readonly path: string
+  readonly limit: number
+  constructor (path: string, limit: number, what: string) {
+    super(`${path} is larger than ${limit} bytes, the most bac reads as ${what}`)
+    this.path = path
+    this.limit = limit
+  }
+}
+
+/**
+ * A path a caller gave (an API request, a message field) that lies outside the folders the node
+ * allows; symbolic links are resolved first. The message names a folder that would allow it.
+ */
+export class PathNotAllowedError extends UserError {
+  readonly path: string
+  readonly roots: readonly string[]
+  constructor (path: string, roots: readonly string[], allow: string) {
+    super(`${path} is outside the folders this node allows (${roots.length === 0 ? 'none' : roots.join(', ')}); start the node with --allow-path ${allow} to allow it`)
+    this.path = path
+    this.roots = roots
+  }
+}
+
 /** Content that is not in the store (and could not be fetched). */
 export class ContentNotFoundError extends UserError {
   readonly cid: string

@@ -1,8 +1,8 @@
-import { constants } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
+import { assertInside, openRegularFile, realPathOf } from '../common/files.js'
 import { blockCid } from './blocks.js'
 
 /** Kubo's defaults: 256 KiB fixed-size chunks, at most 174 links per node of a balanced DAG. */
@@ -124,25 +124,26 @@ class FileDag {
 }
 
 /**
- * Opens a file for reading without touching its access time where the system allows it (the
- * file's owner, or root, on Linux): reading a file must not change it, and a changed atime is an
- * event for every watcher of its folder (chokidar then reads the whole folder again).
+ * Imports a regular file from disk (anything else is refused unopened: see `openRegularFile`).
+ * It is opened without touching its access time where the system allows it (the file's owner,
+ * or root, on Linux): reading a file must not change it, and a changed atime is an event for
+ * every watcher of its folder (chokidar then reads the whole folder again). With `within`, the
+ * file as opened must lie in one of those real folders.
  */
-async function openQuietly (file: string): Promise<FileHandle> {
-  const noAtime = constants.O_NOATIME
-  if (noAtime === undefined) return await open(file, 'r')
+export async function importFile (file: string, put: PutBlock, signal?: AbortSignal, within?: readonly string[]): Promise<ImportedNode> {
+  const { handle } = await openRegularFile(file, { noatime: true })
   try {
-    return await open(file, constants.O_RDONLY | noAtime)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err
-    return await open(file, 'r')
+    if (within !== undefined) assertInside(file, await realPathOf(handle.fd, file), within)
+    return await importHandle(handle, put, signal)
+  } finally {
+    await handle.close()
   }
 }
 
-/** Imports a file from disk, reading each chunk straight into its leaf block, one read ahead. */
-export async function importFile (file: string, put: PutBlock, signal?: AbortSignal): Promise<ImportedNode> {
+/** Imports an open file from where it stands, reading each chunk straight into its leaf block, one read ahead. The caller closes it. */
+export async function importHandle (handle: FileHandle, put: PutBlock, signal?: AbortSignal): Promise<ImportedNode> {
   const dag = new FileDag(put, signal)
-  const handle = await openQuietly(file)
+  let next: Promise<{ buffer: Buffer, n: number }> | undefined
   try {
     const read = async (): Promise<{ buffer: Buffer, n: number }> => {
       const buffer = fullLeafBuffer()
@@ -154,7 +155,7 @@ export async function importFile (file: string, put: PutBlock, signal?: AbortSig
       }
       return { buffer, n }
     }
-    let next = read()
+    next = read()
     for (;;) {
       const { buffer, n } = await next
       if (n === 0) break
@@ -164,10 +165,9 @@ export async function importFile (file: string, put: PutBlock, signal?: AbortSig
     }
     return await dag.finish()
   } catch (err) {
-    await dag.abandon()
+    // the read ahead ends before the caller closes the file
+    await Promise.allSettled([dag.abandon(), next])
     throw err
-  } finally {
-    await handle.close()
   }
 }
 

@@ -1,6 +1,7 @@
-import { lstat, readdir } from 'node:fs/promises'
+import { lstat, readdir, realpath } from 'node:fs/promises'
 import path from 'node:path'
 import type { Blockstore } from 'interface-blockstore'
+import { assertInside } from '../common/files.js'
 import { UnsafeContentError } from '../interfaces/errors.js'
 import { limiter, type Limit } from './blocks.js'
 import { importFile, type ImportedNode, type PutBlock } from './file-importer.js'
@@ -21,12 +22,16 @@ interface FolderPlan {
  * Reads a folder tree, hidden files included. Symbolic links and special files are refused before
  * anything is stored: what a step writes must not point outside itself once stored.
  */
-async function plan (dir: string, signal?: AbortSignal): Promise<FolderPlan> {
+async function plan (dir: string, within: readonly string[] | undefined, signal?: AbortSignal): Promise<FolderPlan> {
   signal?.throwIfAborted()
+  if (within !== undefined) {
+    const real = await realpath(dir)
+    assertInside(dir, real, within, real)
+  }
   const result: FolderPlan = { files: [], folders: [] }
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name)
-    if (entry.isDirectory()) result.folders.push({ name: entry.name, plan: await plan(full, signal) })
+    if (entry.isDirectory()) result.folders.push({ name: entry.name, plan: await plan(full, within, signal) })
     else if (entry.isFile()) result.files.push({ name: entry.name, file: full })
     else {
       const kind = (await lstat(full)).isSymbolicLink() ? 'a symbolic link' : 'a special file'
@@ -41,10 +46,10 @@ async function plan (dir: string, signal?: AbortSignal): Promise<FolderPlan> {
 /** Too large for one node: Kubo would shard it, which the caller's general importer does. */
 export class ShardedFolder extends Error {}
 
-async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, limit: Limit, signal?: AbortSignal): Promise<ImportedNode> {
-  const files = await Promise.all(folder.files.map(async ({ name, file }) => ({ name, ...await limit(async () => await importFile(file, put, signal)) })))
+async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, limit: Limit, within: readonly string[] | undefined, signal?: AbortSignal): Promise<ImportedNode> {
+  const files = await Promise.all(folder.files.map(async ({ name, file }) => ({ name, ...await limit(async () => await importFile(file, put, signal, within)) })))
   const folders: Array<FolderLink & ImportedNode> = []
-  for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(sub, put, blockstore, limit, signal) })
+  for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(sub, put, blockstore, limit, within, signal) })
   const links = [...files, ...folders]
   const node = await writeFolderNode(links, blockstore)
   return { ...node, fileSize: links.reduce((sum, l) => sum + l.fileSize, 0) }
@@ -53,8 +58,9 @@ async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<B
 /**
  * Adds a folder tree as Kubo's `ipfs add -r` does: each file with the file importer, each folder
  * as one node. Throws ShardedFolder when a folder is too large to be one node, so the caller
- * falls back to an importer that shards.
+ * falls back to an importer that shards. With `within`, every folder and file read must lie in
+ * one of those real folders.
  */
-export async function importFolder (dir: string, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal): Promise<ImportedNode> {
-  return await importPlan(await plan(dir, signal), put, blockstore, limiter(FILES_IN_FLIGHT), signal)
+export async function importFolder (dir: string, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal, within?: readonly string[]): Promise<ImportedNode> {
+  return await importPlan(await plan(dir, within, signal), put, blockstore, limiter(FILES_IN_FLIGHT), within, signal)
 }

@@ -2,7 +2,7 @@ import { unixfs } from '@helia/unixfs'
 import type { Blockstore } from 'interface-blockstore'
 import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
-import type { ContentStat, ContentStore, StoreOptions } from '../interfaces/content-store.js'
+import type { AddPathOptions, ContentStat, ContentStore, StoreOptions } from '../interfaces/content-store.js'
 import { ContentNotFoundError, InvalidCidError, MergeClashError, UnsafeContentError } from '../interfaces/errors.js'
 import { folderSource, ROOT_NAME } from './fs-source.js'
 import { kuboImportOptions } from './kubo-import.js'
@@ -125,19 +125,19 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
   return {
     start: async () => {},
     stop: async () => {},
-    async addPath (target: string, options: StoreOptions = {}): Promise<string> {
-      const { signal } = options
+    async addPath (target: string, options: AddPathOptions = {}): Promise<string> {
+      const { signal, within } = options
       // tried as a folder first: outputs folders are the common case, and a failed readdir of a
       // file costs no more than the stat that would otherwise come first
       try {
-        return sizes.root(await importFolder(target, put, blockstore, signal))
+        return sizes.root(await importFolder(target, put, blockstore, signal, within))
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return sizes.root(await importFile(target, put, signal))
+        if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') return sizes.root(await importFile(target, put, signal, within))
         if (!(err instanceof ShardedFolder)) throw err
       }
       // A folder too large for one node: the general importer shards it as Kubo does.
       let root: string | undefined
-      for await (const entry of fs.addAll(abortable(folderSource(target, signal), signal), { ...importOptions, signal })) {
+      for await (const entry of fs.addAll(abortable(folderSource(target, signal, within), signal), { ...importOptions, signal })) {
         if (entry.path === ROOT_NAME) root = entry.cid.toString()
       }
       if (root === undefined) throw new Error(`adding ${target} produced no root folder`)

@@ -1,0 +1,183 @@
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, statSync, type BigIntStats } from 'node:fs'
+import { lstat, open, realpath, stat, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { FileTooLargeError, NotRegularFileError, PathNotAllowedError, UnsafeContentError } from '../interfaces/errors.js'
+
+/** What a path names, in words for an error message. */
+export function kindOf (stats: Pick<BigIntStats, 'isFile' | 'isDirectory' | 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice' | 'isSymbolicLink'>): string {
+  if (stats.isFile()) return 'a file'
+  if (stats.isDirectory()) return 'a folder'
+  if (stats.isFIFO()) return 'a FIFO (named pipe)'
+  if (stats.isSocket()) return 'a socket'
+  if (stats.isCharacterDevice()) return 'a character device'
+  if (stats.isBlockDevice()) return 'a block device'
+  if (stats.isSymbolicLink()) return 'a symbolic link'
+  return 'not a regular file'
+}
+
+export interface OpenFileOptions {
+  /** Refuse a symbolic link as the last part of the path (ELOOP) instead of following it. */
+  readonly nofollow?: boolean
+  /** Leave the access time alone where the system allows it (the owner, or root). */
+  readonly noatime?: boolean
+}
+
+/**
+ * The flags a file is opened with: read-only and non-blocking, so that a FIFO swapped in after
+ * the check cannot block the opener (a regular file reads the same either way).
+ */
+function flags (options: OpenFileOptions, noatime: boolean): number {
+  return constants.O_RDONLY | constants.O_NONBLOCK |
+    (options.nofollow === true ? constants.O_NOFOLLOW : 0) |
+    (noatime && constants.O_NOATIME !== undefined ? constants.O_NOATIME : 0)
+}
+
+function refuse (file: string, stats: Parameters<typeof kindOf>[0]): never {
+  throw new NotRegularFileError(file, kindOf(stats))
+}
+
+/** A symbolic link met where `nofollow` refuses one, as the error the caller shows. */
+function linkRefused (file: string, err: unknown): never {
+  if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new NotRegularFileError(file, 'a symbolic link', { cause: err })
+  throw err
+}
+
+const sameFile = (a: BigIntStats, b: BigIntStats): boolean => a.dev === b.dev && a.ino === b.ino
+
+/**
+ * Opens a regular file for reading; anything else (a folder, a FIFO, a socket, a device) is
+ * refused with `NotRegularFileError` before it is opened, so a device is never opened and a FIFO
+ * never blocks. The open file is checked again (`fstat`): a path swapped for something else
+ * between the check and the open is refused too. The caller closes the handle.
+ */
+export async function openRegularFile (file: string, options: OpenFileOptions = {}): Promise<{ handle: FileHandle, stats: BigIntStats }> {
+  const before = await (options.nofollow === true ? lstat : stat)(file, { bigint: true })
+  if (!before.isFile()) refuse(file, before)
+  let handle: FileHandle
+  try {
+    handle = await open(file, flags(options, options.noatime === true))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    // O_NOATIME is for the file's owner (or root) only
+    if (code === 'EPERM' && options.noatime === true) handle = await open(file, flags(options, false))
+    else linkRefused(file, err)
+  }
+  try {
+    const stats = await handle.stat({ bigint: true })
+    if (!stats.isFile()) refuse(file, stats)
+    if (!sameFile(before, stats)) throw new UnsafeContentError(file, 'changed into another file while it was opened; try again')
+    return { handle, stats }
+  } catch (err) {
+    await handle.close()
+    throw err
+  }
+}
+
+/** `openRegularFile`, synchronously: returns the file descriptor, which the caller closes. */
+export function openRegularFileSync (file: string, options: OpenFileOptions = {}): { fd: number, stats: BigIntStats } {
+  const before = (options.nofollow === true ? lstatSync : statSync)(file, { bigint: true })
+  if (!before.isFile()) refuse(file, before)
+  let fd: number
+  try {
+    fd = openSync(file, flags(options, false))
+  } catch (err) {
+    linkRefused(file, err)
+  }
+  try {
+    const stats = fstatSync(fd, { bigint: true })
+    if (!stats.isFile()) refuse(file, stats)
+    if (!sameFile(before, stats)) throw new UnsafeContentError(file, 'changed into another file while it was opened; try again')
+    return { fd, stats }
+  } catch (err) {
+    closeSync(fd)
+    throw err
+  }
+}
+
+/**
+ * Reads a whole regular file of at most `maxBytes` (`FileTooLargeError` beyond, counted as it
+ * is read, so a file that grows meanwhile is caught too). `what` names the file's purpose in
+ * the error, e.g. "a pipeline".
+ */
+export async function readRegularFile (file: string, maxBytes: number, what: string, options: OpenFileOptions = {}): Promise<Buffer> {
+  const { handle, stats } = await openRegularFile(file, options)
+  try {
+    if (stats.size > BigInt(maxBytes)) throw new FileTooLargeError(file, maxBytes, what)
+    const chunks: Buffer[] = []
+    let total = 0
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, maxBytes + 1 - total))
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      total += bytesRead
+      if (total > maxBytes) throw new FileTooLargeError(file, maxBytes, what)
+      chunks.push(chunk.subarray(0, bytesRead))
+    }
+    return Buffer.concat(chunks, total)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** `readRegularFile`, synchronously. */
+export function readRegularFileSync (file: string, maxBytes: number, what: string, options: OpenFileOptions = {}): Buffer {
+  const { fd, stats } = openRegularFileSync(file, options)
+  try {
+    if (stats.size > BigInt(maxBytes)) throw new FileTooLargeError(file, maxBytes, what)
+    const chunks: Buffer[] = []
+    let total = 0
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, maxBytes + 1 - total))
+      const bytesRead = readSync(fd, chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      total += bytesRead
+      if (total > maxBytes) throw new FileTooLargeError(file, maxBytes, what)
+      chunks.push(chunk.subarray(0, bytesRead))
+    }
+    return Buffer.concat(chunks, total)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Where an open file really is (symbolic links resolved), as the system says of its descriptor
+ * (`/proc/self/fd` on Linux); undefined where the system does not say. Checking this after the
+ * open, rather than the path before it, makes the check and the read one operation.
+ */
+export function openedPath (fd: number): string | undefined {
+  try {
+    const target = readlinkSync(`/proc/self/fd/${fd}`)
+    return target.startsWith('/') && !target.endsWith(' (deleted)') ? target : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether `file` is `folder` or lies inside it (both absolute, normalized paths). */
+export function isInside (file: string, folder: string): boolean {
+  const relative = path.relative(folder, file)
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
+}
+
+/** Whether a path exists as a symbolic link (not followed); false when it does not exist. */
+export function isSymbolicLinkSync (file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Refuses a real path outside every one of `roots` with `PathNotAllowedError`; `shown` is the
+ * path as the caller gave it, `allow` the folder the error suggests allowing.
+ */
+export function assertInside (shown: string, real: string, roots: readonly string[], allow = path.dirname(real)): void {
+  if (!roots.some((root) => isInside(real, root))) throw new PathNotAllowedError(shown === real ? real : `${shown} (${real})`, roots, allow)
+}
+
+/** The real path of an open file: its descriptor's, else its path's (resolved now). */
+export async function realPathOf (fd: number, file: string): Promise<string> {
+  return openedPath(fd) ?? await realpath(file)
+}
