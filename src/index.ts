@@ -59,7 +59,12 @@ export async function openHistory (init: { dataDir: string }): Promise<import('.
 export type { NodeEvent, ServeInit, ServingNode } from './node/serving.js'
 export { readRunLogs, type LogChunk, type RunLogsOptions } from './node/run-logs.js'
 export type { WatchEvent, ScheduleEvent } from './triggers/index.js'
-export { ApiError, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeers, fetchRun, followRun, listRuns, postMessages, startRun, type MessageFormat, type PostedBatch } from './api/client.js'
+export { ApiError, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeers, fetchRun, followRun, listRuns, postMessages, startRun, type MessageFormat, type NodeTarget, type PostedBatch } from './api/client.js'
+export type { RunRequest } from './api/requests.js'
+export { readRegularFile } from './common/files.js'
+
+/** Run ids as nodes make them (and as a client accepts them from a server): letters, digits, `_` and `-`, never a path. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
 
 /**
  * Starts a node that keeps running: its pipelines' triggers (drop folders, schedules, message
@@ -70,8 +75,8 @@ export async function startServing (init: import('./node/serving.js').ServeInit)
   return await start(init)
 }
 
-/** The API address of the node serving on a data dir, when one is running. */
-export async function runningApi (dataDir: string): Promise<{ url: string, pid: number, node: string } | undefined> {
+/** The API address (and token) of the node serving on a data dir, when one is running. */
+export async function runningApi (dataDir: string): Promise<{ url: string, pid: number, node: string, token?: string } | undefined> {
   const { runningApi: find } = await import('./node/serving.js')
   return find(dataDir)
 }

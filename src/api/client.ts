@@ -1,4 +1,5 @@
 import { UserError } from '../interfaces/errors.js'
+import type { RunRequest } from './requests.js'
 
 /** How `postMessages` encodes rows: JSON, NDJSON, or an Apache Arrow IPC stream. */
 export type MessageFormat = 'json' | 'ndjson' | 'arrow'
@@ -8,6 +9,20 @@ export interface PostedBatch {
   readonly topic: string
   readonly runs: ReadonlyArray<{ readonly id: string, readonly pipeline: string, readonly row: number }>
   readonly duplicate: boolean
+}
+
+/** A node the CLI talks to: its API's base URL, and the token its requests carry. */
+export interface NodeTarget {
+  readonly url: string
+  readonly token?: string
+}
+
+/** A request's URL on a node and its headers, with the node's token. */
+function request (node: NodeTarget, path: string, headers: Readonly<Record<string, string>> = {}): { url: string, headers: Record<string, string> } {
+  return {
+    url: `${node.url.replace(/\/$/, '')}${path}`,
+    headers: { ...headers, ...(node.token !== undefined ? { authorization: `Bearer ${node.token}` } : {}) }
+  }
 }
 
 /** A call to a node's API failed; the message says what the node answered, or that none did. */
@@ -35,8 +50,14 @@ async function call (url: string, init: RequestInit): Promise<unknown> {
   } catch {
     throw new ApiError(`${new URL(url).origin} did not answer as a bac node (HTTP ${res.status}: ${text.slice(0, 200)})`, res.status)
   }
-  if (!res.ok) throw new ApiError(`the node refused: ${String((body as { error?: unknown }).error ?? `HTTP ${res.status}`)}`, res.status)
+  if (!res.ok) throw refusal(res.status, String((body as { error?: unknown }).error ?? `HTTP ${res.status}`))
   return body
+}
+
+/** What a node's refusal tells the user; a 401 says where the token comes from. */
+function refusal (status: number, reason: string): ApiError {
+  const hint = status === 401 ? ' (give the node\'s token with --token or $BAC_TOKEN; on its machine, bac reads it from <data-dir>/api.json)' : ''
+  return new ApiError(`the node refused: ${reason}${hint}`, status)
 }
 
 /** Encodes rows as a request body of the given format, with its content type. */
@@ -54,30 +75,29 @@ export async function encodeMessages (rows: ReadonlyArray<Readonly<Record<string
 }
 
 /** Posts a batch of messages to a node's topic; resolves once every run is recorded there. */
-export async function postMessages (nodeUrl: string, topic: string, body: { body: Uint8Array, contentType: string }, options: { key?: string } = {}): Promise<PostedBatch> {
-  const url = `${nodeUrl.replace(/\/$/, '')}/api/v1/messages/${topic.split('/').map(encodeURIComponent).join('/')}`
-  return await call(url, {
-    method: 'POST',
-    body: body.body,
-    headers: { 'content-type': body.contentType, ...(options.key !== undefined ? { 'idempotency-key': options.key } : {}) }
-  }) as PostedBatch
+export async function postMessages (node: NodeTarget, topic: string, body: { body: Uint8Array, contentType: string }, options: { key?: string } = {}): Promise<PostedBatch> {
+  const { url, headers } = request(node, `/api/v1/messages/${topic.split('/').map(encodeURIComponent).join('/')}`, { 'content-type': body.contentType, ...(options.key !== undefined ? { 'idempotency-key': options.key } : {}) })
+  return await call(url, { method: 'POST', body: body.body, headers }) as PostedBatch
 }
 
 /** A run as a node's API shows it (the run record and its steps). */
-export async function fetchRun (nodeUrl: string, id: string): Promise<Record<string, unknown> & { status: string, resultCid?: string, reason?: string }> {
-  return await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}`, { method: 'GET' }) as Record<string, unknown> & { status: string }
+export async function fetchRun (node: NodeTarget, id: string): Promise<Record<string, unknown> & { status: string, resultCid?: string, reason?: string }> {
+  const { url, headers } = request(node, `/api/v1/runs/${encodeURIComponent(id)}`)
+  return await call(url, { method: 'GET', headers }) as Record<string, unknown> & { status: string }
 }
 
-/** Starts a run of a pipeline file on a node; resolves with its id once the node has recorded it. */
-export async function startRun (nodeUrl: string, request: { pipeline: string, cwd: string, inputs?: Readonly<Record<string, string>>, outputsDir?: string, noCache?: boolean, concurrency?: number, executor?: string, image?: string }): Promise<{ runId: string }> {
-  return await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs`, { method: 'POST', body: JSON.stringify(request), headers: { 'content-type': 'application/json' } }) as { runId: string }
+/** Starts a run on a node (see the API's `RunRequest`); resolves with its id once the node has recorded it. */
+export async function startRun (node: NodeTarget, run: RunRequest): Promise<{ runId: string }> {
+  const { url, headers } = request(node, '/api/v1/runs', { 'content-type': 'application/json' })
+  return await call(url, { method: 'POST', body: JSON.stringify(run), headers }) as { runId: string }
 }
 
 /** A GET whose answer is streamed; a refusal says what the node answered. */
-async function stream (url: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+async function stream (node: NodeTarget, path: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  const { url, headers } = request(node, path)
   let res: Response
   try {
-    res = await fetch(url, signal !== undefined ? { signal } : {})
+    res = await fetch(url, { headers, ...(signal !== undefined ? { signal } : {}) })
   } catch (err) {
     const inner = (err as { cause?: { code?: string, message?: string } }).cause
     throw new ApiError(`no bac node answers at ${new URL(url).origin} (${inner?.code ?? inner?.message ?? (err as Error).message}); start one with bac serve, or give --node <url>`)
@@ -86,16 +106,16 @@ async function stream (url: string, signal?: AbortSignal): Promise<AsyncIterable
     const text = await res.text()
     let reason = text.slice(0, 300)
     try { reason = String((JSON.parse(text) as { error?: unknown }).error ?? reason) } catch {}
-    throw new ApiError(`the node refused: ${reason}`, res.status)
+    throw refusal(res.status, reason)
   }
   return res.body as unknown as AsyncIterable<Uint8Array>
 }
 
 /** Reads an NDJSON answer, calling `onValue` for each line, until it ends. */
-async function readNdjson<T> (url: string, onValue: (value: T) => void, signal?: AbortSignal): Promise<void> {
+async function readNdjson<T> (node: NodeTarget, path: string, onValue: (value: T) => void, signal?: AbortSignal): Promise<void> {
   const decoder = new TextDecoder()
   let buffered = ''
-  for await (const chunk of await stream(url, signal)) {
+  for await (const chunk of await stream(node, path, signal)) {
     buffered += decoder.decode(chunk, { stream: true })
     let nl: number
     while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -107,39 +127,42 @@ async function readNdjson<T> (url: string, onValue: (value: T) => void, signal?:
 }
 
 /** Follows a run's events on a node until its end (the last event is its `run:end`). */
-export async function followRun (nodeUrl: string, id: string, onEvent: (event: Record<string, unknown> & { type: string }) => void): Promise<void> {
-  await readNdjson(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}/events`, onEvent)
+export async function followRun (node: NodeTarget, id: string, onEvent: (event: Record<string, unknown> & { type: string }) => void): Promise<void> {
+  await readNdjson(node, `/api/v1/runs/${encodeURIComponent(id)}/events`, onEvent)
 }
 
 /** A node's runs, newest first. */
-export async function listRuns (nodeUrl: string, options: { limit?: number, before?: string } = {}): Promise<Array<Record<string, unknown>>> {
+export async function listRuns (node: NodeTarget, options: { limit?: number, before?: string } = {}): Promise<Array<Record<string, unknown>>> {
   const query = new URLSearchParams()
   if (options.limit !== undefined) query.set('limit', String(options.limit))
   if (options.before !== undefined) query.set('before', options.before)
-  return await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs?${query.toString()}`, { method: 'GET' }) as Array<Record<string, unknown>>
+  const { url, headers } = request(node, `/api/v1/runs?${query.toString()}`)
+  return await call(url, { method: 'GET', headers }) as Array<Record<string, unknown>>
 }
 
 /** What a run's steps printed on a node, chunk by chunk (`follow`: as it is printed, until the run ends). */
-export async function fetchLogs (nodeUrl: string, id: string, options: { step?: string, follow?: boolean }, onChunk: (chunk: { stepId: string, item?: number, attempt: number, node: string, stream: 'stdout' | 'stderr', text: string }) => void): Promise<void> {
+export async function fetchLogs (node: NodeTarget, id: string, options: { step?: string, follow?: boolean }, onChunk: (chunk: { stepId: string, item?: number, attempt: number, node: string, stream: 'stdout' | 'stderr', text: string }) => void): Promise<void> {
   const query = new URLSearchParams()
   if (options.step !== undefined) query.set('step', options.step)
   if (options.follow === true) query.set('follow', '1')
-  await readNdjson(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}/logs?${query.toString()}`, onChunk)
+  await readNdjson(node, `/api/v1/runs/${encodeURIComponent(id)}/logs?${query.toString()}`, onChunk)
 }
 
 /** A file's or folder's blocks on a node, as a CAR v1 stream (import it with `ContentStore.importCar`). */
-export async function fetchContent (nodeUrl: string, cid: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-  return await stream(`${nodeUrl.replace(/\/$/, '')}/api/v1/content/${cid.split('/').map(encodeURIComponent).join('/')}`, signal)
+export async function fetchContent (node: NodeTarget, cid: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  return await stream(node, `/api/v1/content/${cid.split('/').map(encodeURIComponent).join('/')}`, signal)
 }
 
-/** Asks a node to cancel a run it runs. */
-export async function cancelRun (nodeUrl: string, id: string): Promise<void> {
-  await call(`${nodeUrl.replace(/\/$/, '')}/api/v1/runs/${encodeURIComponent(id)}/cancel`, { method: 'POST' })
+/** Asks a node to cancel a run it runs or holds waiting. */
+export async function cancelRun (node: NodeTarget, id: string): Promise<void> {
+  const { url, headers } = request(node, `/api/v1/runs/${encodeURIComponent(id)}/cancel`)
+  await call(url, { method: 'POST', headers })
 }
 
 /** The peers a node knows, and the node itself. */
-export async function fetchPeers (nodeUrl: string): Promise<{ node: Record<string, unknown>, peers: Array<Record<string, unknown>> }> {
-  const base = nodeUrl.replace(/\/$/, '')
-  const [node, peers] = await Promise.all([call(`${base}/api/v1/node`, { method: 'GET' }), call(`${base}/api/v1/peers`, { method: 'GET' })])
-  return { node: node as Record<string, unknown>, peers: peers as Array<Record<string, unknown>> }
+export async function fetchPeers (node: NodeTarget): Promise<{ node: Record<string, unknown>, peers: Array<Record<string, unknown>> }> {
+  const self = request(node, '/api/v1/node')
+  const list = request(node, '/api/v1/peers')
+  const [info, peers] = await Promise.all([call(self.url, { method: 'GET', headers: self.headers }), call(list.url, { method: 'GET', headers: list.headers })])
+  return { node: info as Record<string, unknown>, peers: peers as Array<Record<string, unknown>> }
 }

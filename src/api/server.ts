@@ -1,7 +1,11 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { parseUntrustedJson } from '../common/json.js'
 import { UserError } from '../interfaces/errors.js'
+import { AccessCheck, Refusal, type ApiAccess } from './access.js'
+import { BodyBudget, DEFAULT_MAX_BODIES_BYTES, DEFAULT_MAX_BODY_BYTES, readBody } from './body.js'
+import { MAX_LIST_LIMIT, parseRunRequest, runIdParam, wholeNumber, type RunRequest } from './requests.js'
 
 /** What the API serves; the node provides it. Each handler may throw a `MessageError` (its status) or a `UserError` (400). */
 export interface ApiHandlers {
@@ -11,15 +15,15 @@ export interface ApiHandlers {
   readonly message: (topic: string, body: Uint8Array, contentType: string | undefined, key: string | undefined) => Promise<{ readonly duplicate: boolean } & Readonly<Record<string, unknown>>>
   /** `GET /api/v1/runs/<id>`: a run and its steps, or undefined. */
   readonly run: (id: string) => Readonly<Record<string, unknown>> | undefined
-  /** `POST /api/v1/runs`: starts a run of a pipeline file on this node; returns its id (202). */
-  readonly startRun?: (request: Readonly<Record<string, unknown>>) => Promise<{ readonly runId: string }>
+  /** `POST /api/v1/runs`: starts a run of a pipeline on this node; returns its id (202). */
+  readonly startRun?: (request: RunRequest) => Promise<{ readonly runId: string }>
   /**
    * `GET /api/v1/runs/<id>/events`: the run's events as NDJSON, from its start (those it already
    * sent) to its end. Calls `send` for each; resolves when the run has ended or the client left.
    */
   readonly events?: (id: string, send: (event: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
-  /** `POST /api/v1/runs/<id>/cancel`: cancels a run running here (202), or says why not. */
-  readonly cancel?: (id: string) => void
+  /** `POST /api/v1/runs/<id>/cancel`: cancels a run running or waiting here (202, with its full id), or says why not. */
+  readonly cancel?: (id: string) => string
   /** `GET /api/v1/runs?limit=N&before=<id>`: runs, newest first. */
   readonly list?: (options: { readonly limit?: number, readonly before?: string }) => ReadonlyArray<Readonly<Record<string, unknown>>>
   /**
@@ -35,12 +39,16 @@ export interface ApiHandlers {
 
 export interface ApiInit {
   readonly handlers: ApiHandlers
+  /** Who may call it: the token, and the names it may be reached by. */
+  readonly access: ApiAccess
   /** @default 127.0.0.1 */
   readonly host?: string
   /** 0 for any free port. */
   readonly port: number
   /** Larger request bodies are refused with 413. @default 64 MiB */
   readonly maxBodyBytes?: number
+  /** Bytes all request bodies held at once may hold together; more wait (503). @default 192 MiB */
+  readonly maxBodiesBytes?: number
 }
 
 export interface ApiServer {
@@ -53,22 +61,12 @@ class HttpError extends Error {
   constructor (readonly status: number, message: string) { super(message) }
 }
 
-async function readBody (req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > limit) throw new HttpError(413, `the body is ${declared} bytes; at most ${limit} are taken in one request (split the batch)`)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > limit) throw new HttpError(413, `the body is over ${limit} bytes; split the batch`)
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks)
-}
+/** Headers every answer carries: no caching, no sniffing, and never a CORS header. */
+const COMMON_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }
 
-function send (res: ServerResponse, status: number, body: unknown): void {
+function send (res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = `${JSON.stringify(body)}\n`
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.writeHead(status, { ...COMMON_HEADERS, ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
   res.end(text)
 }
 
@@ -79,35 +77,47 @@ async function ndjson (res: ServerResponse, produce: (send: (value: Readonly<Rec
   let started = false
   await produce((value) => {
     if (!started) {
-      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+      res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'application/x-ndjson' })
       started = true
     }
     res.write(`${JSON.stringify(value)}\n`)
   }, closed.signal)
-  if (!started) res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+  if (!started) res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'application/x-ndjson' })
   res.end()
 }
 
-/** A whole number from a query parameter, or undefined when absent. */
-function wholeNumber (url: URL, name: string): number | undefined {
-  const text = url.searchParams.get(name)
-  if (text === null) return undefined
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < 1) throw new HttpError(400, `${name} must be a whole number of at least 1, got '${text}'`)
-  return value
+/** The path's segments, percent-decoded; a malformed escape is the client's mistake (400). */
+function segments (pathname: string): string[] {
+  try {
+    return pathname.split('/').filter((p) => p !== '').map(decodeURIComponent)
+  } catch {
+    throw new HttpError(400, `the path ${pathname.slice(0, 200)} has a malformed %-escape`)
+  }
+}
+
+/** The media type of a request, lower case, without parameters. */
+function mediaType (req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
 }
 
 /**
- * The node's local HTTP API (JSON). Listens on 127.0.0.1 unless told otherwise: it has no
- * authentication of its own, so it is for the machine's own users and programs.
+ * The node's local HTTP API (JSON). Every request must name this node in its Host, come from no
+ * other web origin, and carry the node's token (`AccessCheck`); bodies are bounded per request
+ * and together. Listens on 127.0.0.1 unless told otherwise.
  */
 export async function startApi (init: ApiInit): Promise<ApiServer> {
-  const limit = init.maxBodyBytes ?? 64 * 1024 * 1024
+  const limit = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+  const budget = new BodyBudget(init.maxBodiesBytes ?? DEFAULT_MAX_BODIES_BYTES)
+  const host = init.host ?? '127.0.0.1'
+  const access = new AccessCheck(init.access, { host, port: init.port })
   const { handlers } = init
+  // batches of messages are decoded and queued one at a time: their rows, not only their bytes, take memory
+  let messages: Promise<unknown> = Promise.resolve()
   const server = createServer((req, res) => {
     void (async () => {
+      access.check(req)
       const url = new URL(req.url ?? '/', 'http://localhost')
-      const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent)
+      const parts = segments(url.pathname)
       if (parts[0] !== 'api' || parts[1] !== 'v1') throw new HttpError(404, `no such endpoint ${url.pathname}; the API is under /api/v1/`)
       const [, , resource, ...rest] = parts
       if (resource === 'node' && rest.length === 0) {
@@ -117,43 +127,52 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       }
       if (resource === 'messages' && rest.length > 0) {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST with a JSON, NDJSON or Arrow IPC body')
-        const body = await readBody(req, limit)
-        const key = req.headers['idempotency-key']
-        const accepted = await handlers.message(rest.join('/'), body, req.headers['content-type'], typeof key === 'string' && key !== '' ? key : undefined)
-        send(res, accepted.duplicate ? 200 : 202, accepted)
+        const body = await readBody(req, limit, budget)
+        try {
+          const key = req.headers['idempotency-key']
+          const accept = async (): Promise<Awaited<ReturnType<ApiHandlers['message']>>> => await handlers.message(rest.join('/'), body.bytes, req.headers['content-type'], typeof key === 'string' && key !== '' ? key : undefined)
+          const turn = messages.then(accept, accept)
+          messages = turn.catch(() => {})
+          const accepted = await turn
+          send(res, accepted.duplicate ? 200 : 202, accepted)
+        } finally {
+          body.release()
+        }
         return
       }
       if (resource === 'runs' && rest.length === 0 && req.method === 'GET' && handlers.list !== undefined) {
-        const limit = wholeNumber(url, 'limit')
+        const count = wholeNumber(url, 'limit', MAX_LIST_LIMIT)
         const before = url.searchParams.get('before') ?? undefined
-        send(res, 200, handlers.list({ ...(limit !== undefined ? { limit } : {}), ...(before !== undefined ? { before } : {}) }))
+        send(res, 200, handlers.list({ ...(count !== undefined ? { limit: count } : {}), ...(before !== undefined ? { before: runIdParam(before) } : {}) }))
         return
       }
       if (resource === 'runs' && rest.length === 0 && handlers.startRun !== undefined) {
-        if (req.method !== 'POST') throw new HttpError(405, 'use POST with a JSON body { pipeline, inputs, cwd }')
-        const body = await readBody(req, limit)
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST with a JSON body { pipeline | text, inputs, cwd }')
+        if (mediaType(req) !== 'application/json') throw new HttpError(415, `send the run request as application/json, not '${mediaType(req) || '(no content type)'}'`)
+        const body = await readBody(req, limit, budget)
         let request: unknown
         try {
-          request = JSON.parse(Buffer.from(body).toString('utf8'))
-        } catch {
-          throw new HttpError(400, 'the body is not JSON')
+          request = parseUntrustedJson(body.bytes.toString('utf8'), 'the body')
+        } finally {
+          body.release()
         }
-        if (typeof request !== 'object' || request === null) throw new HttpError(400, 'the body must be a JSON object { pipeline, inputs, cwd }')
-        send(res, 202, await handlers.startRun(request as Record<string, unknown>))
+        send(res, 202, await handlers.startRun(parseRunRequest(request)))
         return
       }
       if (resource === 'runs' && rest.length === 2 && rest[1] === 'events' && handlers.events !== undefined) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         const events = handlers.events
-        await ndjson(res, async (send, closed) => { await events(rest[0] as string, send, closed) })
+        const id = runIdParam(rest[0] as string)
+        await ndjson(res, async (send, closed) => { await events(id, send, closed) })
         return
       }
       if (resource === 'runs' && rest.length === 2 && rest[1] === 'logs' && handlers.logs !== undefined) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         const logs = handlers.logs
+        const id = runIdParam(rest[0] as string)
         const step = url.searchParams.get('step') ?? undefined
         const follow = ['1', 'true'].includes(url.searchParams.get('follow') ?? '')
-        await ndjson(res, async (send, closed) => { await logs(rest[0] as string, { ...(step !== undefined ? { step } : {}), follow }, send, closed) })
+        await ndjson(res, async (send, closed) => { await logs(id, { ...(step !== undefined ? { step } : {}), follow }, send, closed) })
         return
       }
       if (resource === 'content' && rest.length > 0 && handlers.content !== undefined) {
@@ -163,7 +182,7 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         const source = handlers.content(rest.join('/'), closed.signal)[Symbol.asyncIterator]()
         // the first piece before the headers, so a missing CID is a 404, not a cut stream
         const first = await source.next()
-        res.writeHead(200, { 'content-type': 'application/vnd.ipld.car; version=1', 'cache-control': 'no-store' })
+        res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'application/vnd.ipld.car; version=1' })
         for (let piece = first; piece.done !== true; piece = await source.next()) {
           if (closed.signal.aborted) break
           if (!res.write(piece.value)) await once(res, 'drain', { signal: closed.signal }).catch(() => {})
@@ -173,8 +192,8 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       }
       if (resource === 'runs' && rest.length === 2 && rest[1] === 'cancel' && handlers.cancel !== undefined) {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST')
-        handlers.cancel(rest[0] as string)
-        send(res, 202, { cancelling: rest[0] })
+        const id = runIdParam(rest[0] as string)
+        send(res, 202, { cancelling: handlers.cancel(id) })
         return
       }
       if (resource === 'peers' && rest.length === 0 && handlers.peers !== undefined) {
@@ -184,30 +203,37 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       }
       if (resource === 'runs' && rest.length === 1) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
-        const run = handlers.run(rest[0] as string)
-        if (run === undefined) throw new HttpError(404, `run ${rest[0] as string}: no run has this id`)
+        const id = runIdParam(rest[0] as string)
+        const run = handlers.run(id)
+        if (run === undefined) throw new HttpError(404, `run ${id}: no run has this id`)
         send(res, 200, run)
         return
       }
       throw new HttpError(404, `no such endpoint ${req.method ?? ''} ${url.pathname}`)
     })().catch((err: unknown) => {
-      const status = err instanceof HttpError
+      const status = err instanceof HttpError || err instanceof Refusal
         ? err.status
         : typeof (err as { status?: unknown }).status === 'number'
           ? (err as { status: number }).status
           : ['RunNotFoundError', 'ContentNotFoundError'].includes((err as Error).name) ? 404 : (err instanceof UserError ? 400 : 500)
       const message = err instanceof Error ? err.message : String(err)
-      if (!res.headersSent) send(res, status, { error: message })
-      else res.destroy()
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      // a body the request still sends is not read: the connection closes after the answer
+      const unread = !req.complete
+      send(res, status, { error: message }, { ...(err instanceof Refusal ? err.headers : {}), ...(unread ? { connection: 'close' } : {}) })
+      if (unread) res.once('finish', () => { req.destroy() })
     })
   })
   server.keepAliveTimeout = 5000
-  const host = init.host ?? '127.0.0.1'
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(init.port, host, () => { server.off('error', reject); resolve() })
   })
   const address = server.address() as AddressInfo
+  access.port = address.port
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address
   return {
     url: `http://${shown}:${address.port}`,

@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
 import { imageBuildCommand, imageImportCommand, imageListCommand, imagePruneCommand, type ImageOptions } from './commands/image.js'
 import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand, ipfsPinCommand } from './commands/ipfs.js'
-import { jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
+import { jobCancelCommand, jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
 import { messageSendCommand, type MessageSendOptions } from './commands/message.js'
 import { runCommand, type RunCommandOptions } from './commands/run.js'
 import { serveCommand, watchCommand, type ServeOptions } from './commands/serve.js'
@@ -51,6 +51,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--json', 'print events as JSON lines')
     .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
     .option('--node <url>', 'run it on this running node (its API); default: $BAC_NODE, else the node serving on the data dir, else an embedded node')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .option('--executor <kind>', 'run every step on this executor: process, sandbox or vm (the pipeline is unchanged)')
     .option('--image <name>', 'with --executor vm: the image of every step (default: each step\'s own, else base)')
     .action(async (file: string, options: RunCommandOptions) => {
@@ -66,6 +67,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--json', 'print events as JSON lines')
     .option('-v, --verbose', 'print the steps\' output too')
     .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .option('--allow-path <folder>', 'a folder the runs\' templated input paths may name (repeatable; default: the pipelines\' folders, their project folders and the data dir)', collect, [])
     .action(async (files: string[], options: ServeOptions) => { result.code = await watchCommand(files, options, io) })
 
   root.command('serve')
@@ -85,6 +87,9 @@ function program (io: Io, result: { code: number }): Command {
     .option('--trust <peer-id>', 'a peer this node runs work for and sends work to (repeatable; also <data-dir>/trusted-peers)', collect, [])
     .option('--dev', 'trust every peer on loopback (for a network on one machine)')
     .option('--slots <n>', 'steps run here for peers at once at most (default: the number of cores)')
+    .option('--token <token>', 'the API\'s token, which every request must carry (default: $BAC_TOKEN, else a random one written to <data-dir>/api.json); required with a --api beyond loopback')
+    .option('--allow-path <folder>', 'a folder API callers and message fields may name as input, cwd or outputs (repeatable; default: the pipelines folders, their project folders and the data dir)', collect, [])
+    .option('--api-host <name>', 'a host name requests may address the API by, besides loopback names and its address (repeatable)', collect, [])
     .action(async (options: ServeOptions) => { result.code = await serveCommand(options, io) })
 
   root.command('devstack')
@@ -94,12 +99,14 @@ function program (io: Io, result: { code: number }): Command {
     .option('--dir <dir>', 'where the nodes keep their data dirs (default: <data-dir>/devstack)')
     .option('--data-dir <dir>', 'the data dir the default --dir is under')
     .option('--json', 'print each node as a JSON line when it is ready')
+    .option('--allow-path <folder>', 'a folder the nodes let the CLI name as pipeline, input or outputs (repeatable; default: the folder devstack starts in)', collect, [])
     .action(async (options: DevstackOptions) => { result.code = await devstackCommand(options, io) })
 
   const nodeCommand = root.command('node').description('The network of the running node')
   nodeCommand.command('list')
     .description('The peers of a running node: labels, executors, load, last contact')
     .option('--node <url>', 'the node\'s API (default: $BAC_NODE, or the node serving on the data dir)')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .option('--json', 'as JSON')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .action(async (options: NodeListOptions) => { result.code = await nodeListCommand(options, io) })
@@ -116,6 +123,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--key <key>', 'an idempotency key: the same batch sent again under it is not run again')
     .option('-w, --wait', 'wait for the runs; print their result CIDs (exit 1 if one did not succeed)')
     .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir)')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .option('--json', 'print as JSON')
     .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
     .action(async (topic: string, options: MessageSendOptions) => { result.code = await messageSendCommand(topic, options, io) })
@@ -127,6 +135,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--json', 'as JSON')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .action(async (options: HistoryOptions & { limit?: string }) => { result.code = await jobListCommand(options, io) })
   job.command('describe')
     .description('A run: status, inputs, steps, attempts')
@@ -134,6 +143,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--json', 'as JSON')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .action(async (id: string, options: HistoryOptions) => { result.code = await jobDescribeCommand(id, options, io) })
   job.command('logs')
     .description('What the steps of a run printed (the last attempt of each)')
@@ -142,7 +152,16 @@ function program (io: Io, result: { code: number }): Command {
     .option('-f, --follow', 'print output as it comes, until the run ends')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .action(async (id: string, options: HistoryOptions & { step?: string, follow?: boolean }) => { result.code = await jobLogsCommand(id, options, io) })
+
+  job.command('cancel')
+    .description('Cancel a run the node runs or holds waiting (triggered or not); it is not taken up again')
+    .argument('<run-id>', 'the run id or a unique prefix of it')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir)')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
+    .action(async (id: string, options: HistoryOptions) => { result.code = await jobCancelCommand(id, options, io) })
 
   job.command('submit')
     .description('Run one command in the sandbox with CIDs at /ipfs/<cid> (private writable copies); prints the job id')
@@ -157,6 +176,7 @@ function program (io: Io, result: { code: number }): Command {
     .argument('[dir]', 'where to write it, a path that does not exist yet (default: ./<run-id>)')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .action(async (id: string, dir: string | undefined, options: HistoryOptions) => { result.code = await jobGetCommand(id, dir, options, io) })
 
   const ipfs = root.command('ipfs').description('The node\'s content store')

@@ -38,8 +38,8 @@ export interface RunOptions {
   readonly queued?: string
   /** Relative `--input` paths are relative to this folder. @default process.cwd() */
   readonly cwd?: string
-  /** Where the result is copied, as `<outputsDir>/<run-id>/`. @default `<cwd>/outputs` */
-  readonly outputsDir?: string
+  /** Where the result is copied, as `<outputsDir>/<run-id>/`; null: nowhere (it stays in the store). @default `<cwd>/outputs` */
+  readonly outputsDir?: string | null
   readonly signal?: AbortSignal
   readonly onEvent?: (event: RunEvent) => void
 }
@@ -68,7 +68,8 @@ export interface QueueOptions {
   readonly trigger: TriggerInfo
   readonly inputs?: Readonly<Record<string, GivenInput>>
   readonly cwd: string
-  readonly outputsDir?: string
+  /** Where the result is copied; null: nowhere. */
+  readonly outputsDir?: string | null
   readonly concurrency?: number
   readonly noCache?: boolean
 }
@@ -82,4 +83,10 @@ export interface Engine {
    * transaction as whatever made it (a trigger's ledger entry). Reads nothing, writes nothing.
    */
   prepare: (pipeline: Pipeline, options: QueueOptions) => NewRun
+  /**
+   * Checks what a run to be queued would read, before it is queued: input values (given, or
+   * rendered from the trigger) that are paths must exist and lie in the folders the engine
+   * allows. Throws the input's error; a no-op for an engine that allows any path.
+   */
+  preflight: (pipeline: Pipeline, options: Pick<QueueOptions, 'trigger' | 'inputs' | 'cwd'>) => void
 }

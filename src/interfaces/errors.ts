@@ -100,6 +100,9 @@ export class PathNotAllowedError extends UserError {
   }
 }
 
+/** JSON from outside (a request body, a message) that is not JSON or nests too deeply; the message says which and where. */
+export class InvalidJsonError extends UserError {}
+
 /** Content that is not in the store (and could not be fetched). */
 export class ContentNotFoundError extends UserError {
   readonly cid: string

@@ -34,7 +34,8 @@ export interface RunRequest {
   readonly inputs: Readonly<Record<string, GivenInput>>
   /** Relative input paths are relative to this folder. */
   readonly cwd: string
-  readonly outputsDir?: string
+  /** Where the result is copied; null: nowhere. */
+  readonly outputsDir?: string | null
   readonly concurrency?: number
   readonly noCache?: boolean
 }
@@ -134,6 +135,8 @@ export interface RunStore {
   /** Entries (of sources starting with `sourcePrefix`) whose run has ended but whose follow-up is not done, with the run's status. */
   unsettled: (pipeline: string, sourcePrefix: string) => Array<LedgerEntry & { readonly status: RunStatus }>
   settle: (pipeline: string, source: string, key: string) => void
+  /** Records a run that is waiting (queued, or interrupted) as cancelled, so it never starts; false when it is not waiting. */
+  cancelWaiting: (id: string, reason: string) => boolean
   finishRun: (id: string, status: Exclude<RunStatus, 'queued' | 'running'>, result: { resultCid?: string, reason?: string }) => void
   /** Sets a step's state (creating it on first use). */
   setStep: (runId: string, stepId: string, update: Partial<Omit<StepRecord, 'runId' | 'stepId'>> & { status: StepStatus }) => void

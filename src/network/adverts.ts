@@ -1,4 +1,5 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { NodeAdvert } from '../interfaces/network.js'
 import { Frames } from './frames.js'
 
@@ -7,12 +8,12 @@ export const NODE_PROTOCOL = '/bac/node/1.0.0'
 
 type AdvertFrame = { type: 'advert', advert: NodeAdvert, peers: Array<{ id: string, addrs: string[] }> }
 
-/** Answers `/bac/node/1.0.0` with this node's advert and the peers it knows. */
-export async function serveAdverts (libp2p: Libp2p, advert: () => AdvertFrame): Promise<void> {
-  await libp2p.handle(NODE_PROTOCOL, async (stream) => {
+/** Answers `/bac/node/1.0.0` with this node's advert and the peers it knows (`advert` is told who asks). */
+export async function serveAdverts (libp2p: Libp2p, advert: (peer: string, addr: Multiaddr | undefined) => AdvertFrame): Promise<void> {
+  await libp2p.handle(NODE_PROTOCOL, async (stream, connection) => {
     const frames = new Frames<AdvertFrame>(stream)
     try {
-      await frames.send(advert())
+      await frames.send(advert(connection.remotePeer.toString(), connection.remoteAddr))
       await stream.close()
     } catch (err) {
       stream.abort(err as Error)

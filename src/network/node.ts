@@ -22,7 +22,11 @@ import { fetchAdvert, serveAdverts, type AdvertFrame } from './adverts.js'
 import { fetchBlocks, READ_BUFFER_BYTES, serveBlocks } from './blocks.js'
 import { dispatchTask, DISPATCH_PROTOCOL, INLINE_BYTES, serveDispatch, type TaskRunner } from './dispatch.js'
 import { loadIdentity } from './identity.js'
+import { guardProtocols } from './guard.js'
 import { Trust, type TrustInit } from './trust.js'
+
+/** Bitswap's protocols: only trusted peers may use them with this node. */
+const BITSWAP_PROTOCOLS = ['/ipfs/bitswap/1.2.0', '/ipfs/bitswap/1.1.0', '/ipfs/bitswap/1.0.0', '/ipfs/bitswap']
 
 export interface NetworkInit {
   readonly dataDir: string
@@ -126,8 +130,14 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
   } catch (err) {
     throw new NetworkError(`cannot start the libp2p host on ${listen.join(', ')}: ${(err as Error).message}`, { cause: err })
   }
-  // Helia uses this host for bitswap, as its libp2p mixin would
-  Object.defineProperty(helia, 'libp2p', { value: libp2p, enumerable: true })
+  // Helia uses this host for bitswap, as its libp2p mixin would; bitswap has no notion of trust,
+  // so it sees the host through a guard: it answers and asks trusted peers only
+  const bitswapHost = guardProtocols(libp2p, {
+    protocols: BITSWAP_PROTOCOLS,
+    refuse: (peer, addr) => trust.check(peer, addr),
+    ...(init.log !== undefined ? { log: init.log } : {})
+  })
+  Object.defineProperty(helia, 'libp2p', { value: bitswapHost, enumerable: true })
   await helia.start()
 
   const peerId = libp2p.peerId.toString()
@@ -139,10 +149,11 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
   const self = (): NodeAdvert => ({
     nodeId: init.nodeId, peerId, version: init.version, labels: { ...init.labels }, executors: [...init.executors], ...(init.images !== undefined ? { images: [...init.images()] } : {}), slots: init.slots, running, addrs: addrs()
   })
-  const advertFrame = (): AdvertFrame => ({
+  // the peers it knows are told only to a peer it trusts: a stranger learns nothing of the network
+  const advertFrame = (asker: string, addr: Multiaddr | undefined): AdvertFrame => ({
     type: 'advert',
     advert: self(),
-    peers: [...peers].filter(([, p]) => p.trusted && p.connected).map(([id, p]) => ({ id, addrs: [...p.advert.addrs] }))
+    peers: trust.check(asker, addr) !== undefined ? [] : [...peers].filter(([, p]) => p.trusted && p.connected).map(([id, p]) => ({ id, addrs: [...p.advert.addrs] }))
   })
 
   const refresh = async (peer: PeerId): Promise<void> => {

@@ -45,6 +45,11 @@ export interface EmbeddedNodeInit {
    * @default $BAC_IPFS_API, else `ipfsApi` in `<dataDir>/config.json`, else the embedded store
    */
   ipfsApi?: string
+  /**
+   * Real folders every path a run reads as content must lie in (a serving node's allowed
+   * folders). @default any path
+   */
+  within?: readonly string[]
 }
 
 /**
@@ -120,7 +125,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   const kubo = ipfsApi === undefined ? undefined : await import('../storage/kubo-store.js')
   if (init.network === undefined) {
     const store = kubo !== undefined && ipfsApi !== undefined ? kubo.createKuboStore(ipfsApi) : createFsStore({ dataDir })
-    return await assemble(dataDir, id, store, undefined, nodeExecutors(dataDir, init.imagesDir))
+    return await assemble(dataDir, id, store, undefined, nodeExecutors(dataDir, init.imagesDir), undefined, init.within)
   }
   const options = init.network
   const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
@@ -173,13 +178,13 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
       await network.stop()
       await blockstore.close()
     }
-  }, network, executors, options.labels)
+  }, network, executors, options.labels, init.within)
   host = new TaskHost({ store, runs: node.runs, executors, templates: createTemplateEngine(), network }, dataDir)
   return node
 }
 
 /** The node's parts on an open content store. */
-async function assemble (dataDir: string, id: string, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>): Promise<EmbeddedNode> {
+async function assemble (dataDir: string, id: string, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>, within?: readonly string[]): Promise<EmbeddedNode> {
   await store.start()
   const runs = openRunStore({ file: path.join(dataDir, 'runs.db') })
   const recovered = runs.recoverInterrupted()
@@ -189,7 +194,7 @@ async function assemble (dataDir: string, id: string, store: ContentStore, netwo
     executors,
     templates: createTemplateEngine(),
     ...(network !== undefined ? { network } : {})
-  }, { dataDir, nodeId: id, ...(labels !== undefined ? { labels } : {}) })
+  }, { dataDir, nodeId: id, ...(labels !== undefined ? { labels } : {}), ...(within !== undefined ? { within } : {}) })
   return {
     id,
     dataDir,

@@ -1,16 +1,20 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
+import type { RunRequest } from '../api/requests.js'
 import { startApi, type ApiServer } from '../api/server.js'
+import { isInside, readRegularFileSync } from '../common/files.js'
 import type { RunEvent } from '../interfaces/engine.js'
-import { MessageError, UsageError } from '../interfaces/errors.js'
+import { MessageError, RunNotFoundError, UsageError, UserError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import { decodeMessages, DropFolder, MessageRouter, RunQueue, Schedule, type ScheduleEvent, type WatchEvent } from '../triggers/index.js'
 import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './embedded.js'
 import { readRunLogs } from './run-logs.js'
 import { RunBoard } from './run-board.js'
-import { validatePipeline } from './validation.js'
+import { createValidator } from './validation.js'
 import { onExecutor } from '../pipeline/index.js'
+import { PathPolicy } from './path-policy.js'
 
 /** Everything a serving node reports: run progress, files taken, schedule fires, messages. */
 export type NodeEvent =
@@ -34,8 +38,24 @@ export interface ServeInit {
   readonly triggers?: { readonly watch?: boolean, readonly schedule?: boolean, readonly message?: boolean }
   /** Files a drop folder looks at, at most, at once; more wait for a rescan. @default 512 */
   readonly watchPending?: number
-  /** The local HTTP API; none when undefined. */
-  readonly api?: { readonly host: string, readonly port: number }
+  /**
+   * The local HTTP API; none when undefined. `token` is the secret every request carries (a
+   * random one is made when it is not given); `hosts` are names besides loopback ones and the
+   * listening address that requests may address the node by.
+   */
+  readonly api?: { readonly host: string, readonly port: number, readonly token?: string, readonly hosts?: readonly string[] }
+  /**
+   * The folders the pipelines were loaded from (`--pipelines`): an API request may name a
+   * pipeline file under them, and with `allowPaths` unset they (with their project folders and
+   * the data dir) are the folders callers may name.
+   */
+  readonly pipelineFolders?: readonly string[]
+  /**
+   * The folders API callers and message fields may name (input paths, cwd, outputsDir); links
+   * are resolved before the check. @default the pipelines folders, their project folders (the
+   * nearest folder above with a jobstore/) and the data dir
+   */
+  readonly allowPaths?: readonly string[]
   /** Join the network of bac nodes; alone when undefined. */
   readonly network?: NodeNetworkOptions
   readonly onEvent?: (event: NodeEvent) => void
@@ -47,6 +67,8 @@ export interface ServingNode {
   readonly dataDir: string
   /** The HTTP API's base URL, when it has one. */
   readonly url?: string
+  /** The token its requests must carry, when it has an API. */
+  readonly token?: string
   readonly node: EmbeddedNode
   /** Resolves once no file is being taken and no run is running or waiting. */
   idle: () => Promise<void>
@@ -54,18 +76,27 @@ export interface ServingNode {
   stop: () => Promise<void>
 }
 
-/** Where a serving node leaves its API address, for `bac message send` and the CLI. */
+/** Where a serving node leaves its API address and token (mode 0600), for the CLI on the same machine. */
 export const API_FILE = 'api.json'
 
-/** The API address of the node serving on a data dir, if one is (its process is alive). */
-export function runningApi (dataDir: string): { url: string, pid: number, node: string } | undefined {
+/** The most a pipeline sent or named through the API may weigh. */
+const MAX_PIPELINE_BYTES = 64 * 1024 * 1024
+
+/** The API of the node serving on a data dir, if one is (its process is alive): its URL and token. */
+export function runningApi (dataDir: string): { url: string, pid: number, node: string, token?: string } | undefined {
   try {
-    const api = JSON.parse(readFileSync(path.join(dataDir, API_FILE), 'utf8')) as { url: string, pid: number, node: string }
+    const api = JSON.parse(readRegularFileSync(path.join(dataDir, API_FILE), 64 * 1024, 'a node\'s API file').toString('utf8')) as { url: unknown, pid: unknown, node: unknown, token?: unknown }
+    if (typeof api.url !== 'string' || typeof api.pid !== 'number' || typeof api.node !== 'string') return undefined
     process.kill(api.pid, 0)
-    return api
+    return { url: api.url, pid: api.pid, node: api.node, ...(typeof api.token === 'string' ? { token: api.token } : {}) }
   } catch {
     return undefined
   }
+}
+
+/** A token for the API: 32 random bytes, URL-safe. */
+export function newApiToken (): string {
+  return randomBytes(32).toString('base64url')
 }
 
 /**
@@ -80,7 +111,9 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     if (other !== undefined) throw new UsageError(`two pipelines are named '${p.name}' (${other} and ${p.file}); names must be unique on a node`)
     names.set(p.name, p.file)
   }
-  const node = await openEmbeddedNode({ dataDir: init.dataDir, ...(init.network !== undefined ? { network: init.network } : {}) })
+  const policy = init.allowPaths !== undefined ? new PathPolicy(init.allowPaths) : PathPolicy.defaults(init.pipelineFolders ?? [], init.dataDir)
+  const node = await openEmbeddedNode({ dataDir: init.dataDir, within: policy.roots, ...(init.network !== undefined ? { network: init.network } : {}) })
+  const pipelineFolders = (init.pipelineFolders ?? []).flatMap((f) => { try { return [realpathSync(f)] } catch { return [] } })
   const board = new RunBoard()
   const emit = (event: NodeEvent): void => {
     board.event(event)
@@ -92,7 +125,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
   const queues = new Map<Pipeline, RunQueue>()
   const drops: DropFolder[] = []
   const schedules: Schedule[] = []
-  let api: ApiServer | undefined
+  let api: (ApiServer & { token: string }) | undefined
   try {
     for (const pipeline of init.pipelines) {
       let drop: DropFolder | undefined
@@ -116,10 +149,46 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     for (const schedule of schedules) schedule.start()
     const listening = enabled.message ? init.pipelines.filter((p) => p.on.message !== undefined) : []
     const router = new MessageRouter({ ...common, pipelines: listening, queued: (p) => { queues.get(p)?.wake() } })
+    /**
+     * The pipeline an API request runs: one this node serves (by name, or by a path under its
+     * pipelines folders), or the text sent, validated as if it stood at `file` (in the allowed
+     * folders). What the validator reads for it (job templates, schemas) must lie there too.
+     */
+    const runPipeline = (request: RunRequest): Pipeline => {
+      const served = init.pipelines.find((p) => p.name === request.pipeline)
+      if (served !== undefined) return served
+      let file: string
+      let text: string
+      if (request.pipeline !== undefined) {
+        const absolute = path.resolve(init.cwd, request.pipeline)
+        let real: string
+        try {
+          real = realpathSync(absolute)
+        } catch {
+          throw new UsageError(`no pipeline named '${request.pipeline}' is served here, and there is no file ${absolute}; served: ${init.pipelines.map((p) => p.name).join(', ') || 'none'}`)
+        }
+        const same = init.pipelines.find((p) => { try { return realpathSync(p.file) === real } catch { return false } })
+        if (same !== undefined) return same
+        if (!pipelineFolders.some((f) => isInside(real, f))) throw new UsageError(`${absolute} is not under this node's pipelines folders (${pipelineFolders.join(', ') || 'none'}); name a pipeline it serves, or send the pipeline's text`)
+        file = real
+        text = readPipelineText(real)
+      } else {
+        file = policy.writable(request.file ?? path.join(pipelineFolders[0] ?? init.dataDir, 'api-pipeline.yml'), init.cwd, 'file')
+        text = request.text ?? ''
+      }
+      const validation = createValidator().validatePipelineText(file, text)
+      if (validation.value === undefined) {
+        const first = validation.errors[0]
+        throw new UsageError(`${file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}${first !== undefined ? `; the first: ${first.line}:${first.column} ${first.message}` : ''} (bac validate shows them all)`)
+      }
+      return validation.value
+    }
     if (init.api !== undefined) {
-      api = await startApi({
+      const token = init.api.token ?? newApiToken()
+      const started = await startApi({
         host: init.api.host,
         port: init.api.port,
+        access: { token, ...(init.api.hosts !== undefined ? { hosts: init.api.hosts } : {}) },
         handlers: {
           info: () => ({
             id: node.id,
@@ -129,25 +198,23 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
           }),
           peers: () => (node.network?.list() ?? []).map((p) => ({ ...p })),
           startRun: async (request) => {
-            const file = typeof request.pipeline === 'string' ? path.resolve(init.cwd, request.pipeline) : undefined
-            if (file === undefined) throw new UsageError('the request names no pipeline file (pipeline: <path>)')
-            const validation = validatePipeline(file)
-            if (validation.value === undefined) {
-              const first = validation.errors[0]
-              throw new UsageError(`${file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}${first !== undefined ? `; the first: ${first.line ?? 0}:${first.column ?? 0} ${first.message}` : ''} (bac validate shows them all)`)
-            }
-            const pipeline = typeof request.executor === 'string' ? onExecutor(validation.value, request.executor, typeof request.image === 'string' ? request.image : undefined) : validation.value
-            const cwd = typeof request.cwd === 'string' ? request.cwd : init.cwd
-            const record = node.engine.prepare(pipeline, {
+            const pipeline = runPipeline(request)
+            const cwd = request.cwd !== undefined ? policy.existing(request.cwd, init.cwd, 'cwd') : init.cwd
+            if (!statSync(cwd).isDirectory()) throw new UsageError(`cwd: ${request.cwd ?? cwd} is not a folder`)
+            const outputsDir = typeof request.outputsDir === 'string' ? policy.writable(request.outputsDir, cwd, 'outputsDir') : (request.outputsDir === null ? null : init.outputsDir)
+            const chosen = request.executor !== undefined ? onExecutor(pipeline, request.executor, request.image) : pipeline
+            const inputs = request.inputs ?? {}
+            node.engine.preflight(chosen, { trigger: { kind: 'manual' }, inputs, cwd })
+            const record = node.engine.prepare(chosen, {
               trigger: { kind: 'manual' },
               cwd,
-              inputs: (request.inputs ?? {}) as Record<string, string>,
-              ...(typeof request.outputsDir === 'string' ? { outputsDir: request.outputsDir } : (init.outputsDir !== undefined ? { outputsDir: init.outputsDir } : {})),
-              ...(typeof request.concurrency === 'number' ? { concurrency: request.concurrency } : {}),
+              inputs,
+              ...(outputsDir !== undefined ? { outputsDir } : {}),
+              ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
               ...(request.noCache === true ? { noCache: true } : {})
             })
             node.runs.createRun(record)
-            board.start(record.id, async (signal) => await node.engine.run(pipeline, { queued: record.id, signal, onEvent: emit }))
+            board.start(record.id, async (signal) => await node.engine.run(chosen, { queued: record.id, signal, onEvent: emit }))
             return { runId: record.id }
           },
           events: async (id, send, closed) => {
@@ -158,7 +225,16 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
             send({ type: 'run:end', runId: run.id, status: run.status, durationMs: (run.endedAt ?? 0) - (run.startedAt ?? 0), ...(run.resultCid !== undefined ? { resultCid: run.resultCid } : {}), ...(run.reason !== undefined ? { reason: run.reason } : {}) })
           },
           cancel: (id) => {
-            if (!board.cancel(id)) throw new MessageError(409, `run ${id} is not running on this node`)
+            const run = node.runs.findRun(id)
+            if (run === undefined) throw new RunNotFoundError(id)
+            if (board.cancel(run.id)) return run.id
+            const queue = [...queues].find(([p]) => path.resolve(p.file) === path.resolve(run.pipelineFile))
+            if (queue?.[1].cancel(run.id) === true || node.runs.cancelWaiting(run.id, 'cancelled before it started')) {
+              // a dropped file whose run will never start goes where failed ones go
+              if (node.runs.getRun(run.id)?.status === 'cancelled') drops.find((d) => d.pipeline === queue?.[0])?.ended({ runId: run.id, status: 'cancelled', steps: {} })
+              return run.id
+            }
+            throw new MessageError(409, `run ${run.id} is ${run.status}: it is neither running nor waiting on this node`)
           },
           message: async (topic, body, contentType, key) => {
             const rows = await decodeMessages(body, contentType)
@@ -177,8 +253,10 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
           content: (cid, closed) => node.store.exportCar(cid, { signal: closed })
         }
       })
+      api = { ...started, token }
       const file = path.join(node.dataDir, API_FILE)
-      writeFileSync(`${file}.${process.pid}`, `${JSON.stringify({ url: api.url, pid: process.pid, node: node.id, ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs() } : {}) })}\n`)
+      // the token is a secret: only the node's own user may read it
+      writeFileSync(`${file}.${process.pid}`, `${JSON.stringify({ url: api.url, pid: process.pid, node: node.id, token, ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs() } : {}) })}\n`, { mode: 0o600 })
       renameSync(`${file}.${process.pid}`, file)
     }
   } catch (err) {
@@ -193,7 +271,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
   return {
     id: node.id,
     dataDir: node.dataDir,
-    ...(served !== undefined ? { url: served.url } : {}),
+    ...(served !== undefined ? { url: served.url, token: served.token } : {}),
     node,
     idle: async () => {
       for (;;) {
@@ -214,5 +292,15 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
       await board.stop()
       await node.close()
     }
+  }
+}
+
+/** A pipeline file an API request named, read as a regular file of bounded size, strict UTF-8. */
+function readPipelineText (file: string): string {
+  const bytes = readRegularFileSync(file, MAX_PIPELINE_BYTES, 'a pipeline')
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new UsageError(`${file} is not UTF-8 text`)
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { ContentStore, StoreOptions } from '../interfaces/content-store.js'
-import { InputError } from '../interfaces/errors.js'
+import type { AddPathOptions, ContentStore } from '../interfaces/content-store.js'
+import { InputError, UserError } from '../interfaces/errors.js'
 
 /** A piece of content a step reads: its CID (or `cid/path`) and a display name. */
 export interface DataRef {
@@ -11,9 +11,10 @@ export interface DataRef {
 
 /**
  * Resolves a data reference: a CID (`Qm…`, `cid/path`, `/ipfs/cid/path`) must be in the store;
- * anything else is a path (relative to `baseDir`) that is added to the store.
+ * anything else is a path (relative to `baseDir`) that is added to the store. With `within`, the
+ * path must really lie in one of those folders (checked on what is opened, links resolved).
  */
-export async function resolveData (input: string, value: string, baseDir: string, store: ContentStore, options: StoreOptions = {}): Promise<DataRef> {
+export async function resolveData (input: string, value: string, baseDir: string, store: ContentStore, options: AddPathOptions = {}): Promise<DataRef> {
   try {
     const stat = await store.stat(value, options)
     return { cid: value.replace(/^\/ipfs\//, ''), name: value.split('/').filter((s) => s !== '').pop() ?? stat.cid }
@@ -23,5 +24,11 @@ export async function resolveData (input: string, value: string, baseDir: string
   }
   const file = path.resolve(baseDir, value)
   if (!existsSync(file)) throw new InputError(input, `${value} does not exist (looked for ${file}); give a path or a CID`)
-  return { cid: await store.addPath(file, options), name: path.basename(file) }
+  try {
+    return { cid: await store.addPath(file, options), name: path.basename(file) }
+  } catch (err) {
+    // refused (a FIFO, a device, outside the allowed folders…): said of the input
+    if (err instanceof UserError && ['NotRegularFileError', 'PathNotAllowedError', 'UnsafeContentError', 'FileTooLargeError'].includes(err.name)) throw new InputError(input, err.message, { cause: err })
+    throw err
+  }
 }

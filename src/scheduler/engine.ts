@@ -12,6 +12,7 @@ import { resolveInputs, type InputValue } from './inputs.js'
 import type { EngineComponents, RunContext } from './run-context.js'
 import { ancestorsOf } from './graph.js'
 import { Placement } from './placement.js'
+import { preflightInputs } from './preflight.js'
 import { Semaphore } from './semaphore.js'
 import { runStep } from './step.js'
 import { Workspace } from './workspace.js'
@@ -23,6 +24,11 @@ export interface EngineInit {
   nodeId: string
   /** This node's labels, for `runs-on`. */
   labels?: Readonly<Record<string, string>>
+  /**
+   * Real folders every path a run reads as content must lie in (a serving node's allowed
+   * folders: its runs come from API callers and messages). Unset: any path (a user's own run).
+   */
+  within?: readonly string[]
 }
 
 const DONE = new Set(['succeeded', 'cached'])
@@ -59,6 +65,9 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
         }
       }
     },
+    preflight (pipeline, queue) {
+      if (init.within !== undefined) preflightInputs(pipeline, queue, components.templates, init.within)
+    },
     async run (pipeline, given = {}) {
       const queued = given.queued === undefined ? undefined : claim(components, given.queued, pipeline)
       // a queued run starts with the options it was queued with
@@ -78,6 +87,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
           ? previous.inputs as Record<string, InputValue>
           : await resolveInputs(pipeline.inputs, {
             given: options.inputs ?? {}, cwd, defaultsDir: path.dirname(pipeline.file), store: components.store,
+            ...(init.within !== undefined ? { within: init.within } : {}),
             render: (template) => t.render(template, { trigger, run: runInfo }, 'plain'),
             ...(options.signal !== undefined ? { signal: options.signal } : {})
           })
@@ -109,7 +119,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       const placement = components.network !== undefined ? new Placement(components.network, { nodeId: init.nodeId, labels: init.labels ?? {}, slots }) : undefined
       const ctx: RunContext = {
         components, pipeline, runId, nodeId: init.nodeId, scope, pipelineInputs: inputs, workspace,
-        slots, noCache: options.noCache === true, emit, ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(placement !== undefined ? { placement } : {})
+        slots, noCache: options.noCache === true, emit, ...(init.within !== undefined ? { within: init.within } : {}), ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(placement !== undefined ? { placement } : {})
       }
       const outcomes = await runDag(ctx, previous)
       // the work folders go while the result is built: neither reads the other
@@ -233,8 +243,10 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
   }))
   if (Object.keys(entries).length > 0 && status !== 'cancelled' && status !== 'interrupted') {
     resultCid = await components.store.compose(entries)
-    outputsDir = path.join(options.outputsDir ?? path.join(cwd, 'outputs'), runId)
-    await replaceWith(components, resultCid, outputsDir)
+    if (options.outputsDir !== null) {
+      outputsDir = path.join(options.outputsDir ?? path.join(cwd, 'outputs'), runId)
+      await replaceWith(components, resultCid, outputsDir)
+    }
   }
   components.runs.finishRun(runId, status, { ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })
   ctx.emit({ type: 'run:end', runId, status, durationMs: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })

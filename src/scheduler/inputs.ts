@@ -16,7 +16,14 @@ export interface InputSources {
   /** Renders a default that is a template. */
   readonly render: (template: string) => string
   readonly store: ContentStore
+  /** Real folders every path read must lie in (a serving node's allowed folders); unset: any. */
+  readonly within?: readonly string[]
   readonly signal?: AbortSignal
+}
+
+/** How inputs are added to the store: with the caller's signal and allowed folders. */
+function storeOptions (sources: InputSources): { signal?: AbortSignal, within?: readonly string[] } {
+  return { ...(sources.signal !== undefined ? { signal: sources.signal } : {}), ...(sources.within !== undefined ? { within: sources.within } : {}) }
 }
 
 const TRUE = new Set(['true', '1', 'yes', 'on'])
@@ -40,14 +47,14 @@ async function convert (spec: InputSpec, raw: Scalar, baseDir: string, sources: 
       return String(raw)
     case 'file':
     case 'cid':
-      return await resolveData(spec.name, String(raw), baseDir, sources.store, { signal: sources.signal })
+      return await resolveData(spec.name, String(raw), baseDir, sources.store, storeOptions(sources))
   }
 }
 
 /** Content a trigger already added (a dropped file): checked to be there, kept with its name. */
 async function stored (spec: InputSpec, given: { cid: string, name: string }, sources: InputSources): Promise<InputValue> {
   if (spec.type !== 'file' && spec.type !== 'cid') throw new InputError(spec.name, `is a ${spec.type} input; it cannot take the content ${given.cid}`)
-  const ref = await resolveData(spec.name, given.cid, sources.cwd, sources.store, { signal: sources.signal })
+  const ref = await resolveData(spec.name, given.cid, sources.cwd, sources.store, storeOptions(sources))
   return { cid: ref.cid, name: given.name }
 }
 

@@ -34,6 +34,8 @@ export interface RunContext {
   /** Picks the node of each attempt, when the node is on a network. */
   readonly placement?: Placement
   readonly noCache: boolean
+  /** Real folders every path read as content must lie in; unset: any. */
+  readonly within?: readonly string[]
   readonly signal?: AbortSignal
   readonly emit: (event: RunEvent) => void
 }

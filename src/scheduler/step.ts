@@ -30,13 +30,14 @@ async function instanceInputs (ctx: RunContext, step: StepSpec, item: Readonly<R
     const given = Object.fromEntries(Object.entries(step.uses.with).map(([name, value]) => [name, typeof value === 'string' ? t.render(value, context, 'plain') : String(value)]))
     return await resolveInputs(job.inputs, {
       given, cwd: pipelineDir, defaultsDir: path.dirname(job.file), store: ctx.components.store,
+      ...(ctx.within !== undefined ? { within: ctx.within } : {}),
       render: (template) => t.render(template, { run: ctx.scope.run }, 'plain'),
       ...(ctx.signal !== undefined ? { signal: ctx.signal } : {})
     })
   }
   const values: Record<string, InputValue> = { ...ctx.pipelineInputs }
   for (const [name, template] of Object.entries(step.inputs)) {
-    values[name] = await resolveData(name, t.render(template, context, 'plain'), pipelineDir, ctx.components.store, { signal: ctx.signal })
+    values[name] = await resolveData(name, t.render(template, context, 'plain'), pipelineDir, ctx.components.store, { ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}), ...(ctx.within !== undefined ? { within: ctx.within } : {}) })
   }
   return values
 }

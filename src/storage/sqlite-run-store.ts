@@ -164,6 +164,9 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
           now(), process.pid, processStart(process.pid) ?? null, JSON.stringify(resolved.inputs), JSON.stringify(resolved.data), id)
       if (changed.changes === 0) throw new RunNotFoundError(id)
     },
+    cancelWaiting (id, reason) {
+      return run("UPDATE runs SET status = 'cancelled', ended_at = ?, reason = ? WHERE id = ? AND status IN ('queued', 'interrupted')", now(), reason, id).changes === 1
+    },
     claimRun (id) {
       return run("UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, reason = NULL, owner_pid = ?, owner_start = ? WHERE id = ? AND status IN ('queued', 'interrupted')",
         now(), process.pid, processStart(process.pid) ?? null, id).changes === 1

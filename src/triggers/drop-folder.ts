@@ -1,11 +1,13 @@
 import { existsSync, mkdirSync, renameSync, statSync, unlinkSync, type BigIntStats } from 'node:fs'
-import { mkdir, opendir, stat } from 'node:fs/promises'
+import { lstat, mkdir, opendir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import picomatch from 'picomatch'
 import type { ContentStore } from '../interfaces/content-store.js'
 import type { RunOutcome } from '../interfaces/engine.js'
 import type { WatchTrigger } from '../interfaces/pipeline.js'
 import type { RunStatus } from '../interfaces/run-store.js'
+import { isInside, openedPath, openRegularFile } from '../common/files.js'
+import { UnsafeContentError, UserError } from '../interfaces/errors.js'
 import { takeOnce, type TriggerInit } from './take.js'
 
 /** What a drop folder reports, for the CLI and the node's log. */
@@ -73,6 +75,8 @@ export class DropFolder {
   private settleTimer: NodeJS.Timeout | undefined
   /** Files taken by this watcher whose run has not ended: about how many wait in the folder. */
   private outstanding = 0
+  /** Files refused (a link out of the folder, a hard link…), by how they looked then: reported once, looked at again when they change. */
+  private readonly refused = new Map<string, string>()
 
   constructor (private readonly init: DropFolderInit) {
     const watch = init.pipeline.on.watch
@@ -86,6 +90,9 @@ export class DropFolder {
 
   get folder (): string { return this.watch.path }
 
+  /** The pipeline whose drop folder this is. */
+  get pipeline (): DropFolderInit['pipeline'] { return this.init.pipeline }
+
   /** Finishes what a crash left (moves files whose run ended), then watches the folder. */
   async start (): Promise<void> {
     await mkdir(this.watch.path, { recursive: true })
@@ -96,6 +103,8 @@ export class DropFolder {
       persistent: true,
       depth: this.watch.recursive ? undefined : 0,
       ignorePermissionErrors: true,
+      // a link is looked at as a link: what it points to is checked when the file is taken
+      followSymlinks: false,
       // files not matching the glob are not watched at all
       ignored: (file, stats) => stats?.isFile() === true && !this.matches(this.relative(file))
     })
@@ -203,6 +212,7 @@ export class DropFolder {
     }
     if (!st.isFile()) { this.forget(file); return }
     const stamp = stampOf(st)
+    if (this.refused.has(file) && this.refused.get(file) === await linkStamp(file, stamp)) { this.forget(file); return }
     const { pipeline, runs } = this.init
     if (runs.takenByStamp(pipeline.name, `file:${file}`, stamp) !== undefined) { this.forget(file); return }
     const now = Date.now()
@@ -235,15 +245,47 @@ export class DropFolder {
     }
   }
 
+  /**
+   * Opens a dropped file for reading, refusing what would read bytes from outside the folder: a
+   * symbolic link whose target lies outside it, a hard link (a file with other names, which may
+   * be elsewhere), anything but a regular file. The check is made on the file as opened (its
+   * descriptor's real path), so a file swapped for a link after the check is not followed.
+   */
+  private async openDropped (file: string): Promise<{ handle: FileHandle, stats: BigIntStats }> {
+    const folder = await realpath(this.watch.path)
+    let target = file
+    if ((await lstat(file)).isSymbolicLink()) {
+      target = await realpath(file)
+      if (!isInside(target, folder)) throw new UnsafeContentError(file, `is a link to ${target}, outside the drop folder: links are taken only to files inside it`)
+    }
+    const opened = await openRegularFile(target, { nofollow: true, noatime: true })
+    try {
+      const real = openedPath(opened.handle.fd)
+      if (real !== undefined && !isInside(real, folder)) throw new UnsafeContentError(file, `is ${real} as opened, outside the drop folder: not taken`)
+      if (opened.stats.nlink > 1n) throw new UnsafeContentError(file, `has ${opened.stats.nlink} names (hard links), and may be a file from elsewhere: copy it in rather than link it`)
+      return opened
+    } catch (err) {
+      await opened.handle.close()
+      throw err
+    }
+  }
+
   /** Adds the file to the store, then records it in the ledger and queues its run, atomically. */
   private async take (file: string): Promise<void> {
     const { pipeline, runs, store } = this.init
     const entry = this.pending.get(file)
     if (entry === undefined || this.closed) return
     try {
-      const before = await stat(file, { bigint: true })
-      const cid = await store.addPath(file)
-      const after = await stat(file, { bigint: true })
+      const { handle, stats: before } = await this.openDropped(file)
+      let cid: string
+      let after: BigIntStats
+      try {
+        // the bytes read are those of the file opened and checked, whatever the name points to now
+        cid = await store.addBytes(handle.createReadStream({ autoClose: false, start: 0 }))
+        after = await handle.stat({ bigint: true })
+      } finally {
+        await handle.close()
+      }
       const stamp = stampOf(after)
       if (stamp !== stampOf(before)) {
         // it changed while it was read: look again once it holds still
@@ -274,6 +316,13 @@ export class DropFolder {
       this.forget(file)
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'ENOENT') return
+      if (err instanceof UserError) {
+        const seen = await stat(file, { bigint: true }).then(async (st) => await linkStamp(file, stampOf(st)), () => undefined)
+        if (seen !== undefined) {
+          if (this.refused.size >= 10_000) this.refused.clear()
+          this.refused.set(file, seen)
+        }
+      }
       this.report({ type: 'file:error', pipeline: pipeline.name, path: file, message: `cannot take it: ${err instanceof Error ? err.message : String(err)}; it is looked at again when it changes` })
     }
   }
@@ -352,11 +401,17 @@ export class DropFolder {
         if (this.watch.recursive) await this.walk(file)
         continue
       }
-      if (!dirent.isFile() || this.pending.has(file) || !this.matches(this.relative(file))) continue
+      if (!(dirent.isFile() || dirent.isSymbolicLink()) || this.pending.has(file) || !this.matches(this.relative(file))) continue
       while (this.pending.size >= this.maxPending && !this.closed) await new Promise<void>((resolve) => this.roomWaiters.push(resolve))
       this.consider(file)
     }
   }
+}
+
+/** How a name looks: the file it reaches (size, mtime, inode) and, for a link, the link itself. */
+async function linkStamp (file: string, target: string): Promise<string> {
+  const own = await lstat(file, { bigint: true }).catch(() => undefined)
+  return own?.isSymbolicLink() === true ? `${target}|link:${own.ino}:${own.mtimeNs}` : target
 }
 
 /** `target`, or when something is there already, `name.<run-id>.ext` beside it. */

@@ -1,6 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import type { Engine } from '../interfaces/engine.js'
-import { MessageError } from '../interfaces/errors.js'
+import { parseUntrustedJson } from '../common/json.js'
+import { MessageError, UserError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunStore } from '../interfaces/run-store.js'
 import { prepareRun } from './take.js'
@@ -35,21 +36,39 @@ function plain (value: unknown): unknown {
 
 async function arrowRows (body: Uint8Array, kind: string): Promise<MessageRow[]> {
   const { tableFromIPC } = await import('apache-arrow')
-  let table
   try {
-    table = tableFromIPC(body)
+    const table = tableFromIPC(body)
+    const names = table.schema.fields.map((f) => f.name)
+    const columns = names.map((name) => table.getChild(name))
+    const rows: MessageRow[] = []
+    for (let i = 0; i < table.numRows; i++) {
+      const row: Record<string, unknown> = {}
+      names.forEach((name, c) => { row[name] = plain(columns[c]?.get(i)) })
+      rows.push(row)
+    }
+    return rows
   } catch (err) {
-    throw new MessageError(400, `the body is not Arrow IPC (${kind}): ${err instanceof Error ? err.message : String(err)}`)
+    // a broken stream, or types nested past what a walk of them can take
+    throw new MessageError(400, `the body is not Arrow IPC (${kind}) bac can read: ${err instanceof RangeError ? 'its types nest too deeply' : (err instanceof Error ? err.message : String(err)).slice(0, 300)}`)
   }
-  const names = table.schema.fields.map((f) => f.name)
-  const columns = names.map((name) => table.getChild(name))
-  const rows: MessageRow[] = []
-  for (let i = 0; i < table.numRows; i++) {
-    const row: Record<string, unknown> = {}
-    names.forEach((name, c) => { row[name] = plain(columns[c]?.get(i)) })
-    rows.push(row)
+}
+
+/** The body as text; bytes that are not UTF-8 are the sender's mistake (400), not replaced silently. */
+function utf8 (body: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body)
+  } catch {
+    throw new MessageError(400, 'the body is not UTF-8 text')
   }
-  return rows
+}
+
+/** A JSON value from the body, depth-checked; what is wrong is a 400 naming `where`. */
+function json (text: string, where: string): unknown {
+  try {
+    return parseUntrustedJson(text, where)
+  } catch (err) {
+    throw new MessageError(400, err instanceof Error ? err.message : String(err))
+  }
 }
 
 function jsonRow (value: unknown, where: string): MessageRow {
@@ -65,27 +84,17 @@ export async function decodeMessages (body: Uint8Array, contentType: string | un
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   switch (type) {
     case MESSAGE_TYPES.json: {
-      let value: unknown
-      try {
-        value = JSON.parse(Buffer.from(body).toString('utf8'))
-      } catch (err) {
-        throw new MessageError(400, `the body is not JSON: ${err instanceof Error ? err.message : String(err)}`)
-      }
+      // an array of rows nests one level more than each row
+      const value = json(utf8(body), 'the body')
       return Array.isArray(value) ? value.map((v, i) => jsonRow(v, `row ${i}`)) : [jsonRow(value, 'the message')]
     }
     case MESSAGE_TYPES.ndjson:
     case 'application/jsonl':
     case 'application/jsonlines': {
       const rows: MessageRow[] = []
-      Buffer.from(body).toString('utf8').split('\n').forEach((line, i) => {
+      utf8(body).split('\n').forEach((line, i) => {
         if (line.trim() === '') return
-        let value: unknown
-        try {
-          value = JSON.parse(line)
-        } catch (err) {
-          throw new MessageError(400, `line ${i + 1} is not JSON: ${err instanceof Error ? err.message : String(err)}`)
-        }
-        rows.push(jsonRow(value, `line ${i + 1}`))
+        rows.push(jsonRow(json(line, `line ${i + 1}`), `line ${i + 1}`))
       })
       return rows
     }
@@ -170,12 +179,18 @@ export class MessageRouter {
     }
     const { runs } = this.init
     const source = `message:${topic}`
-    const prepared = targets.flatMap((pipeline) => rows.map((row, i) => ({
-      pipeline,
-      row: i,
+    const prepared = targets.flatMap((pipeline) => rows.map((row, i) => {
       // a field the schema declares but the row leaves out reads as null (`default` gives it a value)
-      run: prepareRun(this.init, pipeline, { trigger: { kind: 'message', message: { ...this.declared(pipeline), ...row } } })
-    })))
+      const trigger = { kind: 'message' as const, message: { ...this.declared(pipeline), ...row } }
+      try {
+        // fields that name files must name ones the node allows: said now, not by a failed run
+        this.init.engine.preflight(pipeline, { trigger, cwd: this.init.cwd })
+      } catch (err) {
+        if (err instanceof UserError) throw new MessageError(400, `row ${i}: ${err.message} (pipeline ${pipeline.name}); nothing was queued`)
+        throw err
+      }
+      return { pipeline, row: i, run: prepareRun(this.init, pipeline, { trigger }) }
+    }))
     const earlier = runs.atomically(() => {
       for (const [i, { pipeline, row, run }] of prepared.entries()) {
         if (options.key !== undefined) {

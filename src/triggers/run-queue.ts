@@ -23,7 +23,7 @@ export interface RunQueueInit {
  * holds the runs it is running. Runs a dead process left interrupted are taken up again.
  */
 export class RunQueue {
-  private readonly active = new Map<string, Promise<void>>()
+  private readonly active = new Map<string, { readonly done: Promise<void>, readonly controller: AbortController }>()
   private readonly controller = new AbortController()
   private stopped = false
   private readonly idleWaiters: Array<() => void> = []
@@ -57,17 +57,35 @@ export class RunQueue {
   async stop (): Promise<void> {
     this.stopped = true
     this.controller.abort(new NodeStoppingError())
-    await Promise.all(this.active.values())
+    await Promise.all([...this.active.values()].map(async (a) => { await a.done }))
     this.notifyIdle()
+  }
+
+  /**
+   * Cancels a run of this pipeline: a running one is stopped (its steps killed) and recorded as
+   * cancelled; one still waiting (queued, or interrupted by a stop) is recorded as cancelled and
+   * never started. Returns false when the run is neither running here nor waiting.
+   */
+  cancel (id: string): boolean {
+    const running = this.active.get(id)
+    if (running !== undefined) {
+      running.controller.abort()
+      return true
+    }
+    return this.init.runs.cancelWaiting(id, 'cancelled before it started')
   }
 
   private start (id: string): void {
     const { engine, pipeline, runs } = this.init
+    // its own signal, so one run can be cancelled; the queue's stop aborts it with its reason
+    const controller = new AbortController()
+    const stop = (): void => { controller.abort(this.controller.signal.reason) }
+    this.controller.signal.addEventListener('abort', stop, { once: true })
     const run = (async () => {
       try {
         const outcome = await engine.run(pipeline, {
           queued: id,
-          signal: this.controller.signal,
+          signal: controller.signal,
           ...(this.init.onEvent !== undefined ? { onEvent: this.init.onEvent } : {})
         })
         await this.init.onEnded?.(outcome)
@@ -79,11 +97,12 @@ export class RunQueue {
         if (record?.status === 'running' || record?.status === 'queued') runs.finishRun(id, 'failed', { reason: error.message })
         this.init.onError?.(id, error)
       } finally {
+        this.controller.signal.removeEventListener('abort', stop)
         this.active.delete(id)
         this.wake()
       }
     })()
-    this.active.set(id, run)
+    this.active.set(id, { done: run, controller })
   }
 
   private notifyIdle (): void {

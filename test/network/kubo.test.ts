@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { create } from 'kubo-rpc-client'
@@ -13,8 +13,8 @@ describe('a devstack whose nodes keep their content in one Kubo daemon (--ipfs-a
   let stack: Awaited<ReturnType<typeof startDevstack>>
   before(async () => {
     server = await startIpfsRpcServer()
-    stack = await startDevstack(path.join(dir, 'stack'), 2, { BAC_IPFS_API: server.url })
-    await until(async () => (await connectedPeers((stack.nodes[0] as NodeProcess).url)).length === 1, 'the nodes to know each other')
+    stack = await startDevstack(path.join(dir, 'stack'), 2, { BAC_IPFS_API: server.url }, ['--allow-path', dir])
+    await until(async () => (await connectedPeers(stack.nodes[0] as NodeProcess)).length === 1, 'the nodes to know each other')
   })
   after(async () => {
     await stack.stop()
@@ -35,9 +35,9 @@ steps:
     run: wc -c < {{ steps.far.outputs.path }}/data.bin > {{ outputs.path }}/size.txt
 `)
     const first = stack.nodes[0] as NodeProcess
-    const { runId } = await startRun(first.url, { pipeline: file, cwd: dir })
+    const { runId } = await startRun(first, { text: readFileSync(file, 'utf8'), file, cwd: dir })
     let end: { status?: string, resultCid?: string, reason?: string } = {}
-    await followRun(first.url, runId, (event) => { if (event.type === 'run:end') end = event as typeof end })
+    await followRun(first, runId, (event) => { if (event.type === 'run:end') end = event as typeof end })
     assert.equal(end.status, 'succeeded', end.reason)
     const rpc = create({ url: `${server.url}/api/v0` })
     const types: string[] = []

@@ -4,8 +4,15 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { cancelRun, fetchRun, followRun, startRun } from '../../src/index.js'
-import { bac } from '../helpers/cli.js'
-import { connectedPeers, scratch, startDevstack, startNode, until, type NodeProcess } from './helpers.js'
+import { api } from '../helpers/api.js'
+import { bac as run } from '../helpers/cli.js'
+import { connectedPeers, scratch, startDevstack, startNode, TOKEN, until, type NodeProcess } from './helpers.js'
+
+/** The CLI with the nodes' token ($BAC_TOKEN), as a user of these nodes runs it. */
+const bac = (args: readonly string[], options: Parameters<typeof run>[1] = {}): ReturnType<typeof run> => run(args, { ...options, env: { BAC_TOKEN: TOKEN, ...options.env } })
+
+/** A run request for a pipeline file the test wrote: its text, where it stands, the folder its paths are relative to. */
+const request = (file: string, dir: string): { text: string, file: string, cwd: string, outputsDir: string } => ({ text: readFileSync(file, 'utf8'), file, cwd: dir, outputsDir: path.join(dir, 'outputs') })
 
 function pipeline (dir: string, name: string, body: string): string {
   const file = path.join(dir, `${name}.yml`)
@@ -26,9 +33,9 @@ describe('a devstack of 3 nodes in separate processes', () => {
   const { dir, cleanup } = scratch('devstack')
   let stack: Awaited<ReturnType<typeof startDevstack>>
   before(async () => {
-    stack = await startDevstack(path.join(dir, 'stack'), 3)
+    stack = await startDevstack(path.join(dir, 'stack'), 3, {}, ['--allow-path', dir])
     const first = stack.nodes[0] as NodeProcess
-    await until(async () => (await connectedPeers(first.url)).length === 2, 'the first node to know both peers')
+    await until(async () => (await connectedPeers(first)).length === 2, 'the first node to know both peers')
   })
   after(async () => {
     await stack.stop()
@@ -78,7 +85,7 @@ describe('a devstack of 3 nodes in separate processes', () => {
       echo "kept" > {{ outputs.path }}/kept.txt
 `)
     const first = stack.nodes[0] as NodeProcess
-    const { runId } = await startRun(first.url, { pipeline: file, cwd: dir })
+    const { runId } = await startRun(first, request(file, dir))
     // follows the run from while it runs to its end, from a process that only knows the URL
     const followed = bac(['job', 'logs', runId, '-f', '--node', first.url])
     assert.equal(followed.code, 0, followed.stderr)
@@ -153,7 +160,7 @@ describe('a devstack of 3 nodes in separate processes', () => {
 
   it('sends a vm step only to a node that holds its image, and says which image none holds', async () => {
     const first = stack.nodes[0] as NodeProcess
-    const peers = await (await fetch(`${first.url}/api/v1/peers`)).json() as Array<{ advert: { images?: string[] } }>
+    const peers = await (await api(first, '/api/v1/peers')).json() as Array<{ advert: { images?: string[] } }>
     for (const peer of peers) assert.ok(peer.advert.images?.includes('base') === true && peer.advert.images.some((i) => i.startsWith('sha256:')), JSON.stringify(peer.advert))
     const file = pipeline(dir, 'no-image', `steps:
   boot:
@@ -217,10 +224,10 @@ describe('failures on a network of separate processes', () => {
   let requester: NodeProcess
   let computes: NodeProcess[] = []
   before(async () => {
-    requester = await startNode(path.join(dir, 'a'), ['--dev'])
+    requester = await startNode(path.join(dir, 'a'), ['--dev', '--allow-path', dir])
     const addr = requester.addrs[0] as string
     computes = await Promise.all(['b', 'c'].map(async (name) => await startNode(path.join(dir, name), ['--dev', '--peer', addr, '--label', 'compute'])))
-    await until(async () => (await connectedPeers(requester.url)).length === 2, 'both compute nodes to join')
+    await until(async () => (await connectedPeers(requester)).length === 2, 'both compute nodes to join')
   })
   after(async () => {
     await Promise.all([requester, ...computes].map(async (n) => { await n.stop() }))
@@ -237,14 +244,14 @@ describe('failures on a network of separate processes', () => {
       sleep 2
       echo done > {{ outputs.path }}/done.txt
 `)
-    const { runId } = await startRun(requester.url, { pipeline: file, cwd: dir, noCache: true })
+    const { runId } = await startRun(requester, { ...request(file, dir), noCache: true })
     const starts: string[] = []
-    const following = followRun(requester.url, runId, (event) => { if (event.type === 'step:start') starts.push(String(event.node)) })
+    const following = followRun(requester, runId, (event) => { if (event.type === 'step:start') starts.push(String(event.node)) })
     await until(() => starts.length === 1 && existsSync(marks), 'the step to start on a compute node')
     const victim = computes.find((c) => c.id === starts[0]) as NodeProcess
     process.kill(victim.pid, 'SIGKILL')
     await following
-    const run = await fetchRun(requester.url, runId)
+    const run = await fetchRun(requester, runId)
     assert.equal(run.status, 'succeeded', run.reason)
     const survivor = computes.find((c) => c !== victim) as NodeProcess
     assert.deepEqual(starts, [victim.id, survivor.id], 'the step moved to the other compute node')
@@ -252,7 +259,7 @@ describe('failures on a network of separate processes', () => {
     assert.equal(readFileSync(marks, 'utf8'), 'started\nstarted\n')
     // the killed node is replaced for the rest of the test
     computes = [survivor, await startNode(victim.dataDir, ['--dev', '--peer', requester.addrs[0] as string, '--label', 'compute'])]
-    await until(async () => (await connectedPeers(requester.url)).length >= 2, 'the restarted node to rejoin')
+    await until(async () => (await connectedPeers(requester)).length >= 2, 'the restarted node to rejoin')
   })
 
   it('counts each peer\'s dispatches back to zero across advert refreshes, so later runs still find room', async () => {
@@ -280,21 +287,21 @@ describe('failures on a network of separate processes', () => {
       echo $$ > ${pidFile}
       sleep 60
 `)
-    const { runId } = await startRun(requester.url, { pipeline: file, cwd: dir, noCache: true })
+    const { runId } = await startRun(requester, { ...request(file, dir), noCache: true })
     await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'the remote step to write its pid')
     const pid = Number(readFileSync(pidFile, 'utf8').trim())
     const alive = (): boolean => { try { process.kill(pid, 0); return spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim().startsWith('Z') === false } catch { return false } }
     assert.ok(alive())
-    await cancelRun(requester.url, runId)
+    await cancelRun(requester, runId)
     await until(() => !alive(), 'the remote process to be killed', 10_000)
-    await until(async () => (await fetchRun(requester.url, runId)).status === 'cancelled', 'the run to end cancelled')
+    await until(async () => (await fetchRun(requester, runId)).status === 'cancelled', 'the run to end cancelled')
   })
 
   it('refuses the work of an untrusted node, with the reason, and logs the refusal', async () => {
     // a node that trusts nobody (no --dev, no trusted-peers): it joins, but runs nothing for the requester
     const strict = await startNode(path.join(dir, 'strict'), ['--peer', requester.addrs[0] as string, '--label', 'strict'])
     try {
-      await until(async () => (await connectedPeers(requester.url)).includes(strict.peerId), 'the requester to see the strict node')
+      await until(async () => (await connectedPeers(requester)).includes(strict.peerId), 'the requester to see the strict node')
       const file = pipeline(dir, 'refused', `steps:
   only:
     runs-on: strict
@@ -345,7 +352,7 @@ describe('nodes in separate network namespaces, joined by veth', { skip: canNetn
     nodes.push(compute)
     const far = compute.addrs.find((a) => a.includes('10.231.0.2'))
     assert.ok(far !== undefined, `the compute node listens on its veth address: ${compute.addrs.join(', ')}`)
-    const requester = await startNode(path.join(dir, 'a'), ['--listen', '--peer', far, '--trust', compute.peerId], { prefix: ['ip', 'netns', 'exec', ns[0] as string] })
+    const requester = await startNode(path.join(dir, 'a'), ['--listen', '--peer', far, '--trust', compute.peerId, '--allow-path', dir], { prefix: ['ip', 'netns', 'exec', ns[0] as string] })
     nodes.push(requester)
     // the compute node learns to trust the requester from its trusted-peers file, read again on change
     writeFileSync(path.join(compute.dataDir, 'trusted-peers'), `# the requester\n${requester.peerId}\n`)
@@ -356,10 +363,10 @@ describe('nodes in separate network namespaces, joined by veth', { skip: canNetn
 `)
     // the CLI runs in the requester's namespace, where its API is
     await until(() => {
-      const r = spawnSync('ip', ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'node', 'list', '--node', requester.url, '--json'], { encoding: 'utf8' })
+      const r = spawnSync('ip', ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'node', 'list', '--node', requester.url, '--token', TOKEN, '--json'], { encoding: 'utf8' })
       return r.status === 0 && r.stdout.includes(compute.peerId) && r.stdout.includes('"connected":true')
     }, 'the requester to see the compute node')
-    const r = spawnSync('ip', ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'run', file, '--node', requester.url, '--json'], { encoding: 'utf8', cwd: dir })
+    const r = spawnSync('ip', ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'run', file, '--node', requester.url, '--token', TOKEN, '--json'], { encoding: 'utf8', cwd: dir })
     const end = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string, runId: string, status: string, reason?: string }).find((e) => e.type === 'run:end')
     assert.equal(end?.status, 'succeeded', `${r.stdout}\n${r.stderr}`)
     // the step ran in the compute node's namespace, which only has 10.231.0.2

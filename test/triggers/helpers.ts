@@ -28,6 +28,8 @@ export class Project {
   async start (pipelines: Pipeline[], init: Partial<ServeInit> = {}): Promise<ServingNode> {
     this.node = await startServing({
       dataDir: this.dataDir, pipelines, cwd: this.dir, outputsDir: path.join(this.dir, 'outputs'), concurrency: 4,
+      // the project's folder, as bac serve's defaults would allow it
+      pipelineFolders: [path.join(this.dir, 'pipelines')], allowPaths: [this.dir],
       onEvent: (e) => this.events.push(e), ...init
     })
     return this.node

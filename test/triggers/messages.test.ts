@@ -3,10 +3,11 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { tableFromArrays, tableFromJSON, tableToIPC } from 'apache-arrow'
 import type { Pipeline, ServingNode } from '../../src/index.js'
+import { api } from '../helpers/api.js'
 import { Project, until } from './helpers.js'
 
 async function post (node: ServingNode, topic: string, body: Uint8Array | string, contentType: string, headers: Record<string, string> = {}): Promise<{ status: number, body: Record<string, unknown> }> {
-  const res = await fetch(`${node.url ?? ''}/api/v1/messages/${topic}`, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } })
+  const res = await api(node, `/api/v1/messages/${topic}`, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } })
   return { status: res.status, body: await res.json() as Record<string, unknown> }
 }
 
@@ -118,15 +119,15 @@ steps:
   })
 
   it('serves the node and its runs', async () => {
-    const info = await (await fetch(`${node.url ?? ''}/api/v1/node`)).json() as { id: string, topics: string[] }
+    const info = await (await api(node, '/api/v1/node')).json() as { id: string, topics: string[] }
     assert.equal(info.id, node.id)
     assert.deepEqual(info.topics, ['greetings'])
     const run = p.runs()[0]
-    const got = await fetch(`${node.url ?? ''}/api/v1/runs/${run?.id ?? ''}`)
+    const got = await api(node, `/api/v1/runs/${run?.id ?? ''}`)
     assert.equal(got.status, 200)
     assert.equal(((await got.json()) as { id: string }).id, run?.id)
-    assert.equal((await fetch(`${node.url ?? ''}/api/v1/runs/ffffffffffff`)).status, 404)
-    assert.equal((await fetch(`${node.url ?? ''}/nope`)).status, 404)
+    assert.equal((await api(node, '/api/v1/runs/ffffffffffff')).status, 404)
+    assert.equal((await api(node, '/nope')).status, 404)
     assert.ok(path.isAbsolute(p.dataDir))
   })
 })

@@ -5,6 +5,7 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createValidator, type ServingNode } from '../../src/index.js'
 import { ROOT } from '../helpers/paths.js'
+import { api } from '../helpers/api.js'
 import { Project, until } from './helpers.js'
 
 /** Every file under a folder, as paths relative to it. */
@@ -58,7 +59,7 @@ steps:
   }
 
   it('message fields reach the shell quoted: nothing runs, each value arrives as it was sent', async () => {
-    const res = await fetch(`${node.url ?? ''}/api/v1/messages/echo`, { method: 'POST', body: JSON.stringify(nasty.map((text) => ({ text }))), headers: { 'content-type': 'application/json' } })
+    const res = await api(node, '/api/v1/messages/echo', { method: 'POST', body: JSON.stringify(nasty.map((text) => ({ text }))), headers: { 'content-type': 'application/json' } })
     assert.equal(res.status, 202)
     const runs = (await res.json() as { runs: Array<{ id: string, row: number }> }).runs
     await until(() => runs.every((r) => node.node.runs.getRun(r.id)?.status === 'succeeded'), 'the runs')
@@ -99,7 +100,7 @@ with zipfile.ZipFile(sys.argv[1], 'w') as z:
     z.writestr('/abs-escaped.csv', 'x\\n')
 `, zip])
     const before = files(p.dir).filter((f) => !f.startsWith('data/'))
-    const res = await fetch(`${node.url ?? ''}/api/v1/messages/downloads`, { method: 'POST', body: JSON.stringify({ zip_path: zip, target: 'evil' }), headers: { 'content-type': 'application/json' } })
+    const res = await api(node, '/api/v1/messages/downloads', { method: 'POST', body: JSON.stringify({ zip_path: zip, target: 'evil' }), headers: { 'content-type': 'application/json' } })
     assert.equal(res.status, 202)
     const [run] = (await res.json() as { runs: Array<{ id: string }> }).runs
     await until(() => ['failed', 'succeeded'].includes(node.node.runs.getRun(run?.id ?? '')?.status ?? ''), 'the run')
@@ -118,7 +119,7 @@ with zipfile.ZipFile(sys.argv[1], 'w') as z:
   it('a target that would climb out is refused with the message (400), before any run', async () => {
     const count = p.runs().length
     for (const target of ['../x', '..', '.hidden', 'a/b', '']) {
-      const res = await fetch(`${node.url ?? ''}/api/v1/messages/downloads`, { method: 'POST', body: JSON.stringify({ zip_path: 'data/sales.zip', target }), headers: { 'content-type': 'application/json' } })
+      const res = await api(node, '/api/v1/messages/downloads', { method: 'POST', body: JSON.stringify({ zip_path: 'data/sales.zip', target }), headers: { 'content-type': 'application/json' } })
       assert.equal(res.status, 400, target)
       assert.match(((await res.json()) as { error: string }).error, /row 0: field 'target' must match pattern/)
     }

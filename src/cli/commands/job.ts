@@ -1,15 +1,15 @@
 import path from 'node:path'
 import {
-  defaultDataDir, fetchContent, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RunNotFoundError, UsageError, writeCarOut,
+  cancelRun, defaultDataDir, fetchContent, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RUN_ID_PATTERN, RunNotFoundError, UnsafeContentError, UsageError, writeCarOut,
   type ExecutionRecord, type LogChunk, type RunRecord, type RunStore, type StepRecord
 } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
 import { withNode } from '../node-session.js'
-import { nodeUrl } from './node.js'
+import { nodeTarget } from './node.js'
 import { duration } from '../render.js'
 
-export interface HistoryOptions { dataDir?: string, json?: boolean, node?: string }
+export interface HistoryOptions { dataDir?: string, json?: boolean, node?: string, token?: string }
 
 type Described = { run: RunRecord, steps: StepRecord[], executions: ExecutionRecord[] }
 
@@ -27,16 +27,16 @@ interface History {
  * the data dir's run store, read directly (no node needs to run).
  */
 async function withHistory<T> (options: HistoryOptions, fn: (history: History) => Promise<T>): Promise<T> {
-  const url = await nodeUrl(options)
-  if (url !== undefined) {
+  const node = await nodeTarget(options)
+  if (node !== undefined) {
     return await fn({
-      list: async (limit) => await listRuns(url, { limit }) as unknown as RunRecord[],
+      list: async (limit) => await listRuns(node, { limit }) as unknown as RunRecord[],
       describe: async (id) => {
-        const { steps, executions, ...run } = await fetchRun(url, id) as unknown as RunRecord & { steps: StepRecord[], executions?: ExecutionRecord[] }
+        const { steps, executions, ...run } = await fetchRun(node, id) as unknown as RunRecord & { steps: StepRecord[], executions?: ExecutionRecord[] }
         return { run, steps, executions: executions ?? [] }
       },
-      logs: async (id, logOptions, onChunk) => { await fetchLogs(url, id, logOptions, onChunk) },
-      get: async (cid, target) => { await writeCarOut(await fetchContent(url, cid), cid, target) }
+      logs: async (id, logOptions, onChunk) => { await fetchLogs(node, id, logOptions, onChunk) },
+      get: async (cid, target) => { await writeCarOut(await fetchContent(node, cid), cid, target) }
     })
   }
   const dataDir = options.dataDir ?? defaultDataDir()
@@ -144,12 +144,24 @@ export async function jobLogsCommand (id: string, options: HistoryOptions & { st
 export async function jobGetCommand (id: string, target: string | undefined, options: HistoryOptions, io: Io): Promise<number> {
   const { run, destination } = await withHistory(options, async (history) => {
     const { run } = await history.describe(id)
+    // what a node answers is not trusted: its run id becomes a folder name, its CID a download
+    if (typeof run.id !== 'string' || !RUN_ID_PATTERN.test(run.id)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(run.id).slice(0, 80))}, which is not a run id; nothing was written`)
     if (run.resultCid === undefined) throw new UsageError(`run ${run.id} has no result (it is ${run.status}${run.reason !== undefined ? `: ${run.reason}` : ''})`)
+    if (typeof run.resultCid !== 'string') throw new UnsafeContentError('the node\'s answer', 'gives a result that is not a CID; nothing was written')
     const destination = path.resolve(target ?? run.id)
     await history.get(run.resultCid, destination)
     return { run, destination }
   })
   io.err(`wrote the result of run ${run.id} (${run.resultCid}) to ${destination}\n`)
+  return EXIT.ok
+}
+
+/** `bac job cancel <id>`: cancels a run the node runs or holds waiting (it is not resumed later). */
+export async function jobCancelCommand (id: string, options: HistoryOptions, io: Io): Promise<number> {
+  const node = await nodeTarget(options)
+  if (node === undefined) throw new UsageError(`no bac node is serving on ${options.dataDir ?? defaultDataDir()}: a run started by bac run is cancelled with Ctrl-C there; give --node <url> for a node elsewhere`)
+  await cancelRun(node, id)
+  io.err(`cancelling run ${id} on ${node.url}\n`)
   return EXIT.ok
 }
 

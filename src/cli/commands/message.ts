@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs'
-import { defaultDataDir, encodeMessages, fetchRun, postMessages, UsageError, type MessageFormat } from '../../index.js'
-import { nodeUrl } from './node.js'
+import { defaultDataDir, encodeMessages, fetchRun, postMessages, readRegularFile, UsageError, UserError, type MessageFormat } from '../../index.js'
+import { nodeTarget } from './node.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
 
@@ -13,9 +12,13 @@ export interface MessageSendOptions {
   key?: string
   wait?: boolean
   node?: string
+  token?: string
   dataDir?: string
   json?: boolean
 }
+
+/** The most a batch file may hold: what a node takes in one request. */
+const MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 /** `k=v` pairs into a row: `--field` values are text; `--typed-field` values are JSON (numbers, true, null, lists). */
 export function rowFromFields (fields: readonly string[], typed: readonly string[]): Record<string, unknown> {
@@ -41,11 +44,13 @@ export function rowFromFields (fields: readonly string[], typed: readonly string
 }
 
 /** Rows from a file: a JSON object or array, or NDJSON (`.ndjson`/`.jsonl`), or Arrow IPC sent as is (`.arrow`). */
-function rowsFromFile (file: string): { rows?: Array<Record<string, unknown>>, raw?: { body: Uint8Array, contentType: string } } {
+async function rowsFromFile (file: string): Promise<{ rows?: Array<Record<string, unknown>>, raw?: { body: Uint8Array, contentType: string } }> {
   let bytes: Buffer
   try {
-    bytes = readFileSync(file)
+    // a regular file only (a FIFO or /dev/zero is refused, never read), and at most one request's worth
+    bytes = await readRegularFile(file, MAX_BATCH_BYTES, 'a batch of messages')
   } catch (err) {
+    if (err instanceof UserError) throw new UsageError(err.message)
     throw new UsageError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
   }
   if (/\.(arrow|arrows|feather|ipc)$/i.test(file)) {
@@ -72,22 +77,22 @@ export async function messageSendCommand (topic: string, options: MessageSendOpt
   const typed = options.typedField ?? []
   if (options.file !== undefined && fields.length + typed.length > 0) throw new UsageError('give --file or --field, not both')
   if (options.file === undefined && fields.length + typed.length === 0) throw new UsageError('give the message as --field name=value (repeatable) or a file of rows with --file')
-  const url = await nodeUrl(options)
-  if (url === undefined) throw new UsageError(`no bac node is serving on ${options.dataDir ?? defaultDataDir()}; start one with bac serve, or give --node <url>`)
+  const target = await nodeTarget(options)
+  if (target === undefined) throw new UsageError(`no bac node is serving on ${options.dataDir ?? defaultDataDir()}; start one with bac serve, or give --node <url>`)
   const format: MessageFormat = options.arrow === true ? 'arrow' : (options.ndjson === true ? 'ndjson' : 'json')
-  const fromFile = options.file === undefined ? undefined : rowsFromFile(options.file)
+  const fromFile = options.file === undefined ? undefined : await rowsFromFile(options.file)
   const body = fromFile?.raw ?? await encodeMessages(fromFile?.rows ?? [rowFromFields(fields, typed)], format)
-  const batch = await postMessages(url, topic, body, options.key !== undefined ? { key: options.key } : {})
+  const batch = await postMessages(target, topic, body, options.key !== undefined ? { key: options.key } : {})
   if (options.json === true && options.wait !== true) io.out(`${JSON.stringify(batch)}\n`)
   else if (options.wait !== true) for (const run of batch.runs) io.out(`${run.id}\n`)
-  io.err(`${batch.runs.length} run${batch.runs.length === 1 ? '' : 's'} ${batch.duplicate ? 'were already queued under this key' : 'queued'} on ${url} (${[...new Set(batch.runs.map((r) => r.pipeline))].join(', ')})\n`)
+  io.err(`${batch.runs.length} run${batch.runs.length === 1 ? '' : 's'} ${batch.duplicate ? 'were already queued under this key' : 'queued'} on ${target.url} (${[...new Set(batch.runs.map((r) => r.pipeline))].join(', ')})\n`)
   if (options.wait !== true) return EXIT.ok
   let failed = false
   for (const queued of batch.runs) {
-    let run = await fetchRun(url, queued.id)
+    let run = await fetchRun(target, queued.id)
     while (!['succeeded', 'failed', 'cancelled'].includes(run.status)) {
       await new Promise((resolve) => setTimeout(resolve, 100))
-      run = await fetchRun(url, queued.id)
+      run = await fetchRun(target, queued.id)
     }
     if (run.status !== 'succeeded') failed = true
     if (options.json === true) io.out(`${JSON.stringify({ id: queued.id, pipeline: queued.pipeline, row: queued.row, status: run.status, resultCid: run.resultCid, reason: run.reason })}\n`)

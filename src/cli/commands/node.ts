@@ -1,14 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { defaultDataDir, fetchPeers, runningApi, UsageError } from '../../index.js'
+import { defaultDataDir, fetchPeers, runningApi, UsageError, type NodeTarget } from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath } from '../format.js'
 import type { Io } from '../io.js'
 
 export interface NodeListOptions {
   node?: string
+  token?: string
   json?: boolean
   dataDir?: string
 }
@@ -19,14 +21,27 @@ export interface DevstackOptions {
   dir?: string
   dataDir?: string
   json?: boolean
+  allowPath?: string[]
 }
 
-/** The API of the node the CLI acts on: `--node`, `$BAC_NODE`, or the node serving on the data dir. */
-export async function nodeUrl (options: { node?: string, dataDir?: string }): Promise<string | undefined> {
+/**
+ * The node the CLI acts on: `--node`, `$BAC_NODE`, or the node serving on the data dir; with its
+ * token: `--token`, `$BAC_TOKEN`, or the one the serving node left in the data dir's api.json
+ * (when the node named is that one).
+ */
+export async function nodeTarget (options: { node?: string, token?: string, dataDir?: string }): Promise<NodeTarget | undefined> {
   const given = options.node ?? process.env.BAC_NODE
-  if (given !== undefined && given !== '') return given
-  return (await runningApi(options.dataDir ?? defaultDataDir()))?.url
+  const token = options.token ?? (process.env.BAC_TOKEN !== '' ? process.env.BAC_TOKEN : undefined)
+  const local = await runningApi(options.dataDir ?? defaultDataDir())
+  const withToken = (url: string, fallback?: string): NodeTarget => {
+    const chosen = token ?? fallback
+    return chosen === undefined ? { url } : { url, token: chosen }
+  }
+  if (given !== undefined && given !== '') return withToken(given, local !== undefined && sameUrl(local.url, given) ? local.token : undefined)
+  return local === undefined ? undefined : withToken(local.url, local.token)
 }
+
+const sameUrl = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
 
 function ago (ms: number): string {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000))
@@ -35,9 +50,9 @@ function ago (ms: number): string {
 
 /** `bac node list`: the running node and its peers, with labels, executors, load and last contact. */
 export async function nodeListCommand (options: NodeListOptions, io: Io): Promise<number> {
-  const url = await nodeUrl(options)
-  if (url === undefined) throw new UsageError(`no bac node is serving on ${displayPath(options.dataDir ?? defaultDataDir())}; start one with bac serve (or bac devstack), or give --node <url>`)
-  const { node, peers } = await fetchPeers(url)
+  const target = await nodeTarget(options)
+  if (target === undefined) throw new UsageError(`no bac node is serving on ${displayPath(options.dataDir ?? defaultDataDir())}; start one with bac serve (or bac devstack), or give --node <url>`)
+  const { node, peers } = await fetchPeers(target)
   if (options.json === true) {
     io.out(`${JSON.stringify({ node, peers })}\n`)
     return EXIT.ok
@@ -68,6 +83,10 @@ export async function devstackCommand (options: DevstackOptions, io: Io): Promis
   if (!Number.isInteger(count) || count < 1 || count > 64) throw new UsageError(`--nodes takes 1 to 64, got '${options.nodes ?? ''}'`)
   const base = path.resolve(options.dir ?? path.join(options.dataDir ?? defaultDataDir(), 'devstack'))
   const bin = process.argv[1] as string
+  // one token for every node: the CLI pointed at any of them sends it ($BAC_TOKEN)
+  const token = process.env.BAC_TOKEN !== undefined && process.env.BAC_TOKEN !== '' ? process.env.BAC_TOKEN : randomBytes(32).toString('base64url')
+  // a development network: its nodes read the pipelines and files of the folder it was started in
+  const allowed = (options.allowPath ?? []).length > 0 ? (options.allowPath ?? []).map((p) => path.resolve(p)) : [process.cwd()]
   const children: ChildProcess[] = []
   const stopAll = (): void => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM') }
   let firstAddr: string | undefined
@@ -76,11 +95,11 @@ export async function devstackCommand (options: DevstackOptions, io: Io): Promis
     for (let i = 1; i <= count; i++) {
       const dataDir = path.join(base, `node-${i}`)
       mkdirSync(dataDir, { recursive: true })
-      const args = [bin, 'serve', '--dev', '--json', '--port', '0', '--api', '127.0.0.1:0', '--data-dir', dataDir, '--label', `devstack=${i}`]
+      const args = [bin, 'serve', '--dev', '--json', '--port', '0', '--api', '127.0.0.1:0', '--data-dir', dataDir, '--label', `devstack=${i}`, ...allowed.flatMap((p) => ['--allow-path', p])]
       if (firstAddr !== undefined) args.push('--peer', firstAddr)
       for (const p of i === 1 ? options.pipelines ?? [] : []) args.push('--pipelines', p)
       if (i > 1 || (options.pipelines ?? []).length === 0) args.push('--no-pipelines')
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BAC_TOKEN: token } })
       children.push(child)
       const prefix = `[node-${i}] `
       createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => { io.err(`${prefix}${line}\n`) })
@@ -96,7 +115,7 @@ export async function devstackCommand (options: DevstackOptions, io: Io): Promis
       })
       ready.push(info)
       firstAddr ??= info.addrs[0]
-      if (options.json === true) io.out(`${JSON.stringify({ ...info, type: 'devstack:node', index: i, dataDir })}\n`)
+      if (options.json === true) io.out(`${JSON.stringify({ ...info, type: 'devstack:node', index: i, dataDir, token })}\n`)
     }
   } catch (err) {
     stopAll()
@@ -106,9 +125,9 @@ export async function devstackCommand (options: DevstackOptions, io: Io): Promis
   if (options.json !== true && first !== undefined) {
     io.out(`devstack: ${count} node${count === 1 ? '' : 's'} on loopback, data in ${displayPath(base)}\n`)
     for (const [i, n] of ready.entries()) io.out(`  node-${i + 1}  ${n.id}  ${n.url}  ${n.addrs[0] ?? ''}\n`)
-    io.out(`point the CLI at the first node:\n  export BAC_NODE=${first.url}\n  bac node list\n  bac run <pipeline.yml>\nCtrl-C stops them all.\n`)
+    io.out(`point the CLI at the first node (the token is every node's; they read files under ${allowed.join(', ')}):\n  export BAC_NODE=${first.url} BAC_TOKEN=${token}\n  bac node list\n  bac run <pipeline.yml>\nCtrl-C stops them all.\n`)
   }
-  if (options.json === true) io.out(`${JSON.stringify({ type: 'devstack:ready', nodes: ready.length, url: first?.url })}\n`)
+  if (options.json === true) io.out(`${JSON.stringify({ type: 'devstack:ready', nodes: ready.length, url: first?.url, token })}\n`)
   await new Promise<void>((resolve) => {
     const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve() }
     process.on('SIGINT', stop)

@@ -1,11 +1,14 @@
 import path from 'node:path'
-import { cancelRun, createValidator, followRun, onExecutor, startRun, UsageError, type RunEvent, type RunStatus } from '../../index.js'
+import {
+  cancelRun, createValidator, fetchContent, followRun, onExecutor, readRegularFile, RUN_ID_PATTERN, startRun, UnsafeContentError, UsageError, writeCarOut,
+  type NodeTarget, type Pipeline, type RunEvent, type RunStatus
+} from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath, formatText } from '../format.js'
 import type { Io } from '../io.js'
 import { LiveView } from '../live-view.js'
 import { cancellable, exitFor, withNode } from '../node-session.js'
-import { nodeUrl } from './node.js'
+import { nodeTarget } from './node.js'
 import { eventRenderer } from '../render.js'
 
 export interface RunCommandOptions {
@@ -17,6 +20,7 @@ export interface RunCommandOptions {
   dataDir?: string
   outputs?: string
   node?: string
+  token?: string
   executor?: string
   image?: string
 }
@@ -48,8 +52,8 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
   }
   const pipeline = options.executor !== undefined ? onExecutor(validation.value, options.executor, options.image) : validation.value
   if (options.image !== undefined && options.executor === undefined) throw new UsageError('--image is for the vm executor: add --executor vm')
-  const url = options.resume === undefined ? await nodeUrl(options) : undefined
-  if (url !== undefined) return await runOnNode(url, file, inputs, options, concurrency, io)
+  const target = options.resume === undefined ? await nodeTarget(options) : undefined
+  if (target !== undefined) return await runOnNode(target, file, validation.value, inputs, options, concurrency, io)
   return await withNode(options.dataDir, async (node) => await cancellable(io, async (signal) => {
     const outcome = await node.run(pipeline, {
       inputs,
@@ -70,36 +74,47 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
 
 /**
  * `bac run` on a running node (`--node`, `$BAC_NODE`, or the node serving on the data dir): the
- * node runs it, with its peers; its events are followed here. Ctrl-C cancels it on the node.
+ * node runs it, with its peers; its events are followed here, and the result is fetched from it
+ * into `--outputs` (default ./outputs) as `<run-id>/`. Ctrl-C cancels it on the node. The node
+ * gets the pipeline's text and where it stands; paths in it and in file inputs are the node's to
+ * check against the folders it allows.
  */
-async function runOnNode (url: string, file: string, inputs: Record<string, string>, options: RunCommandOptions, concurrency: number | undefined, io: Io): Promise<number> {
+async function runOnNode (node: NodeTarget, file: string, pipeline: Pipeline, inputs: Record<string, string>, options: RunCommandOptions, concurrency: number | undefined, io: Io): Promise<number> {
   const cwd = process.cwd()
-  // paths given as inputs are the caller's: the node reads them on this machine
-  const { runId } = await startRun(url, {
-    pipeline: path.resolve(file),
-    cwd,
-    inputs,
-    ...(options.outputs !== undefined ? { outputsDir: path.resolve(options.outputs) } : { outputsDir: path.join(cwd, 'outputs') }),
+  const text = (await readRegularFile(file, 64 * 1024 * 1024, 'a pipeline')).toString('utf8')
+  // relative file paths are the caller's: the node reads them (on this machine) by their full path
+  const given = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [name, pipeline.inputs[name]?.type === 'file' && !value.startsWith('/ipfs/') ? path.resolve(cwd, value) : value]))
+  const { runId } = await startRun(node, {
+    text,
+    file: path.resolve(file),
+    inputs: given,
+    // the result is fetched from the node below, not written by it into a folder of this machine
+    outputsDir: null,
     ...(options.cache === false ? { noCache: true } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(options.executor !== undefined ? { executor: options.executor } : {}),
     ...(options.image !== undefined ? { image: options.image } : {})
   })
+  if (typeof runId !== 'string' || !RUN_ID_PATTERN.test(runId)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(runId).slice(0, 80))}, which is not a run id`)
   const render = options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true)
   let end: { status: RunStatus, resultCid?: string } | undefined
   return await cancellable(io, async (signal) => {
-    signal.addEventListener('abort', () => { void cancelRun(url, runId).catch((err: unknown) => { io.err(`bac: ${(err as Error).message}\n`) }) }, { once: true })
-    await followRun(url, runId, (event) => {
+    signal.addEventListener('abort', () => { void cancelRun(node, runId).catch((err: unknown) => { io.err(`bac: ${(err as Error).message}\n`) }) }, { once: true })
+    await followRun(node, runId, (event) => {
       render(event as unknown as RunEvent)
       if (event.type === 'run:end') end = event as unknown as { status: RunStatus, resultCid?: string }
     })
     if (end === undefined) {
-      io.err(`bac: the node at ${url} stopped sending before run ${runId} ended; GET ${url}/api/v1/runs/${runId} tells how it went\n`)
+      io.err(`bac: the node at ${node.url} stopped sending before run ${runId} ended; bac job describe ${runId} --node ${node.url} tells how it went\n`)
       return EXIT.failed
     }
-    if (options.json !== true && end.resultCid !== undefined) {
-      io.out(`${end.resultCid}\n`)
-      io.err(`result ${end.resultCid}, copied to ${displayPath(path.join(options.outputs ?? path.join(cwd, 'outputs'), runId))} by node ${url}\n`)
+    if (end.resultCid !== undefined) {
+      const destination = path.join(path.resolve(options.outputs ?? 'outputs'), runId)
+      await writeCarOut(await fetchContent(node, end.resultCid), end.resultCid, destination)
+      if (options.json !== true) {
+        io.out(`${end.resultCid}\n`)
+        io.err(`result ${end.resultCid}, copied from ${node.url} to ${displayPath(destination)}\n`)
+      }
     }
     return exitFor(end.status)
   })

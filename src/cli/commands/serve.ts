@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { createValidator, defaultDataDir, discoverPipelines, startServing, UsageError, type NodeEvent, type NodeNetworkOptions, type Pipeline } from '../../index.js'
 import { EXIT } from '../exit.js'
@@ -23,7 +23,13 @@ export interface ServeOptions {
   trust?: string[]
   dev?: boolean
   slots?: string
+  token?: string
+  allowPath?: string[]
+  apiHost?: string[]
 }
+
+/** The shortest token a node takes when one is given (`--token`, `$BAC_TOKEN`). */
+const MIN_TOKEN_LENGTH = 32
 
 /** `--label k=v` pairs (a bare `k` is the label with an empty value). */
 export function parseLabels (pairs: readonly string[]): Record<string, string> {
@@ -119,7 +125,7 @@ export function nodeEventRenderer (io: Io, options: { json?: boolean, verbose?: 
 }
 
 /** Runs a serving node until SIGINT or SIGTERM, then stops it (running runs are interrupted and resumed at the next start). */
-async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeOptions, extra: { triggers?: { watch?: boolean, schedule?: boolean, message?: boolean }, api?: { host: string, port: number }, network?: NodeNetworkOptions }): Promise<number> {
+async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeOptions, extra: { triggers?: { watch?: boolean, schedule?: boolean, message?: boolean }, api?: { host: string, port: number, token?: string, hosts?: string[] }, network?: NodeNetworkOptions, pipelineFolders: string[] }): Promise<number> {
   const concurrency = concurrencyOf(options)
   const dataDir = options.dataDir ?? defaultDataDir()
   const render = nodeEventRenderer(io, options)
@@ -133,6 +139,8 @@ async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeO
     ...(extra.triggers !== undefined ? { triggers: extra.triggers } : {}),
     ...(extra.api !== undefined ? { api: extra.api } : {}),
     ...(extra.network !== undefined ? { network: extra.network } : {}),
+    pipelineFolders: extra.pipelineFolders,
+    ...((options.allowPath ?? []).length > 0 ? { allowPaths: (options.allowPath ?? []).map((p) => path.resolve(p)) } : {}),
     onEvent: (event) => {
       if (event.type === 'run:end' && event.status !== 'succeeded' && event.status !== 'interrupted') failed++
       render(event)
@@ -176,7 +184,20 @@ export async function watchCommand (files: string[], options: ServeOptions, io: 
   if (pipelines === undefined) return EXIT.usage
   const without = pipelines.filter((p) => p.on.watch === undefined)
   if (without.length > 0) throw new UsageError(`${without.map((p) => displayPath(p.file)).join(', ')} ha${without.length === 1 ? 's' : 've'} no on.watch; add one (see docs/pipeline-language.md#triggers-on)`)
-  return await serveUntilStopped(io, pipelines, options, { triggers: { watch: true, schedule: false, message: false } })
+  return await serveUntilStopped(io, pipelines, options, { triggers: { watch: true, schedule: false, message: false }, pipelineFolders: folders(files) })
+}
+
+/** The folders pipelines come from: each folder given, and each file's own folder. */
+function folders (paths: readonly string[]): string[] {
+  return [...new Set(paths.map((p) => path.resolve(statSync(p).isDirectory() ? p : path.dirname(p))))]
+}
+
+/** The API's token: `--token`, else $BAC_TOKEN, else none (the node makes one); a given one must be long enough to guess at no better than random. */
+function apiToken (options: ServeOptions): string | undefined {
+  const token = options.token ?? (process.env.BAC_TOKEN !== '' ? process.env.BAC_TOKEN : undefined)
+  if (token === undefined) return undefined
+  if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) throw new UsageError(`the API token (--token or $BAC_TOKEN) must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces, e.g. from: openssl rand -hex 32`)
+  return token
 }
 
 /** `bac serve`: a node whose pipelines' triggers (watch, schedule, message) start runs, with the local HTTP API. */
@@ -186,7 +207,13 @@ export async function serveCommand (options: ServeOptions, io: Io): Promise<numb
   const files = paths.length === 0 ? [] : discoverPipelines(paths)
   const pipelines = loadPipelines(files, io)
   if (pipelines === undefined) return EXIT.usage
-  const api = parseListen(options.api ?? '127.0.0.1:1234')
-  if (!/^(127\.|::1$|localhost$)/.test(api.host)) io.err(`bac: warning: the API on ${api.host} has no authentication: anyone who can reach it can start runs; keep it on 127.0.0.1 unless a proxy guards it\n`)
-  return await serveUntilStopped(io, pipelines, options, { api, network: networkOptions(options, io) })
+  const listen = parseListen(options.api ?? '127.0.0.1:1234')
+  const token = apiToken(options)
+  if (!/^(127\.|::1$|localhost$)/.test(listen.host)) {
+    // beyond this machine, the clients need a token they were given: a random one is only in api.json here
+    if (token === undefined) throw new UsageError(`--api ${listen.host}:${listen.port} listens beyond this machine: give the API a token its clients will send, with --token or $BAC_TOKEN (at least ${MIN_TOKEN_LENGTH} characters, e.g. openssl rand -hex 32); the API speaks plain HTTP, so put TLS in front of it on an untrusted network`)
+    io.err(`bac: warning: the API listens on ${listen.host}, beyond this machine, over plain HTTP: the token travels in clear; keep it on a trusted network or behind a TLS proxy\n`)
+  }
+  const api = { ...listen, ...(token !== undefined ? { token } : {}), ...((options.apiHost ?? []).length > 0 ? { hosts: options.apiHost ?? [] } : {}) }
+  return await serveUntilStopped(io, pipelines, options, { api, network: networkOptions(options, io), pipelineFolders: paths.length === 0 ? [] : folders(paths) })
 }
