@@ -221,13 +221,18 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         res.destroy()
         return
       }
-      // a body the request still sends is not read: the connection closes after the answer
-      const unread = !req.complete
-      send(res, status, { error: message }, { ...(err instanceof Refusal ? err.headers : {}), ...(unread ? { connection: 'close' } : {}) })
-      if (unread) res.once('finish', () => { req.destroy() })
+      // a body the request still sends is read and dropped, not held (so the client gets this
+      // answer rather than a reset); the server's request timeout bounds how long that may take
+      const headers = err instanceof Refusal ? err.headers : {}
+      send(res, status, { error: message }, headers)
+      if (headers.connection === 'close') res.once('finish', () => { req.destroy() })
+      else if (!req.complete) req.resume()
     })
   })
   server.keepAliveTimeout = 5000
+  // a request (headers and body) that takes longer is cut: a slow sender cannot hold a connection for ever
+  server.requestTimeout = 120_000
+  server.headersTimeout = 20_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(init.port, host, () => { server.off('error', reject); resolve() })

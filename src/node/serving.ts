@@ -6,7 +6,8 @@ import type { RunRequest } from '../api/requests.js'
 import { startApi, type ApiServer } from '../api/server.js'
 import { isInside, readRegularFileSync } from '../common/files.js'
 import type { RunEvent } from '../interfaces/engine.js'
-import { MessageError, RunNotFoundError, UsageError, UserError } from '../interfaces/errors.js'
+import type { ContentStore } from '../interfaces/content-store.js'
+import { ContentNotFoundError, MessageError, RunNotFoundError, UsageError, UserError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import { decodeMessages, DropFolder, MessageRouter, RunQueue, Schedule, type ScheduleEvent, type WatchEvent } from '../triggers/index.js'
 import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './embedded.js'
@@ -169,7 +170,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         }
         const same = init.pipelines.find((p) => { try { return realpathSync(p.file) === real } catch { return false } })
         if (same !== undefined) return same
-        if (!pipelineFolders.some((f) => isInside(real, f))) throw new UsageError(`${absolute} is not under this node's pipelines folders (${pipelineFolders.join(', ') || 'none'}); name a pipeline it serves, or send the pipeline's text`)
+        if (!pipelineFolders.some((f) => isInside(real, f))) throw new UsageError(`${absolute}${real !== absolute ? ` (${real})` : ''} is not under this node's pipelines folders (${pipelineFolders.join(', ') || 'none'}); name a pipeline it serves, or send the pipeline's text`)
         file = real
         text = readPipelineText(real)
       } else {
@@ -250,7 +251,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
           logs: async (id, options, send, closed) => {
             await readRunLogs(node.runs, id, { ...options, signal: closed }, (chunk) => { send({ ...chunk }) })
           },
-          content: (cid, closed) => node.store.exportCar(cid, { signal: closed })
+          content: (cid, closed) => heldContent(node.store, cid, closed)
         }
       })
       api = { ...started, token }
@@ -293,6 +294,15 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
       await node.close()
     }
   }
+}
+
+/**
+ * What `GET /api/v1/content/<cid>` sends: content this node holds, as a CAR stream. A root it does
+ * not hold is a 404 at once (`ContentNotFoundError`), not a search of its peers that ends in a cut stream.
+ */
+async function * heldContent (store: ContentStore, cid: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  if (!await store.has(cid, { signal })) throw new ContentNotFoundError(cid, 'this node does not hold it')
+  yield * store.exportCar(cid, { signal })
 }
 
 /** A pipeline file an API request named, read as a regular file of bounded size, strict UTF-8. */

@@ -19,8 +19,8 @@ function isCid (value: string): boolean {
 
 /**
  * Checks, before a run is queued, the paths its pipeline inputs would read: each value given, and
- * each default rendered from the trigger (a message's fields), that is not a CID must exist and
- * lie in `within`. Throws the input's `InputError`, so a bad message is refused (400) rather than
+ * each default (rendered from the trigger: a message's fields), that is not a CID must exist, be
+ * a file or folder, and lie in `within`. Throws the input's `InputError`, so a bad message is refused (400) rather than
  * queued to fail. The run checks again as it reads (this is only the early answer).
  */
 export function preflightInputs (pipeline: Pipeline, queue: Pick<QueueOptions, 'trigger' | 'inputs' | 'cwd'>, templates: TemplateEngine, within: readonly string[]): void {
@@ -31,9 +31,9 @@ export function preflightInputs (pipeline: Pipeline, queue: Pick<QueueOptions, '
     let base = queue.cwd
     if (typeof given === 'string') {
       value = given
-    } else if (given === undefined && typeof spec.default === 'string' && spec.default.includes('{{')) {
+    } else if (given === undefined && typeof spec.default === 'string') {
       try {
-        value = templates.render(spec.default, { trigger: { time: '', ...queue.trigger }, run: { id: '', pipeline: pipeline.name, node: '' } }, 'plain')
+        value = spec.default.includes('{{') ? templates.render(spec.default, { trigger: { time: '', ...queue.trigger }, run: { id: '', pipeline: pipeline.name, node: '' } }, 'plain') : spec.default
       } catch {
         continue
       }
