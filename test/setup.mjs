@@ -21,6 +21,7 @@ const NEEDED = [
   { command: 'skopeo', pkg: 'skopeo', why: 'bac image import reads OCI archives' },
   { command: 'umoci', pkg: 'umoci', why: 'bac image import unpacks OCI layers' },
   { command: 'debootstrap', pkg: 'debootstrap', why: 'images/python builds a Debian root filesystem' },
+  { command: 'chromium', pkg: 'chromium', why: 'browser tests: web pages must not reach a node\'s API (driven by playwright-core; no browser is downloaded)' },
   // the images need busybox linked statically (Debian's busybox package is not)
   { command: 'busybox-static', test: () => spawnSync('sh', ['-c', 'dpkg-query -W -f=\'${Status}\' busybox-static | grep -q "ok installed"']).status === 0, pkg: 'busybox-static', why: 'the VM images\' tools' }
 ]
