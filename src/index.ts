@@ -62,6 +62,7 @@ export type { WatchEvent, ScheduleEvent } from './triggers/index.js'
 export { ApiError, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeers, fetchRun, followRun, listRuns, postMessages, startRun, type MessageFormat, type NodeTarget, type PostedBatch } from './api/client.js'
 export type { RunRequest } from './api/requests.js'
 export { readRegularFile } from './common/files.js'
+export { parseContentPath } from './common/cid.js'
 
 /** Run ids as nodes make them (and as a client accepts them from a server): letters, digits, `_` and `-`, never a path. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/

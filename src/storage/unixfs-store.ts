@@ -4,6 +4,9 @@ import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
 import type { AddPathOptions, ContentStat, ContentStore, StoreOptions } from '../interfaces/content-store.js'
 import { ContentNotFoundError, InvalidCidError, MergeClashError, UnsafeContentError } from '../interfaces/errors.js'
+
+export { parseContentPath }
+import { parseContentPath } from '../common/cid.js'
 import { folderSource, ROOT_NAME } from './fs-source.js'
 import { kuboImportOptions } from './kubo-import.js'
 import { importBytes, importFile, type PutBlock } from './file-importer.js'
@@ -14,17 +17,6 @@ import { exportCar, importCar } from './car.js'
 
 export interface UnixfsStoreComponents {
   blockstore: Blockstore
-}
-
-/** Splits `cid`, `cid/sub/path` or `/ipfs/cid/sub/path`, checking the CID parses. */
-export function parseContentPath (text: string): { cid: CID, path: string } {
-  const trimmed = text.replace(/^\/ipfs\//, '')
-  const [first = '', ...rest] = trimmed.split('/')
-  try {
-    return { cid: CID.parse(first), path: rest.filter((s) => s !== '').join('/') }
-  } catch (err) {
-    throw new InvalidCidError(text, { cause: err })
-  }
 }
 
 function normalize (text: string): string {

@@ -30,3 +30,16 @@ export async function startBac (args: readonly string[], text: RegExp, options: 
   })
   return { child, stderr: () => stderr }
 }
+
+/** Runs the built `bac` in a real process without blocking this one (for tests that serve its peer in-process). */
+export async function bacAsync (args: readonly string[], options: { cwd?: string, env?: Record<string, string>, timeoutMs?: number } = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [BAC_BIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...inherited(), NO_COLOR: '1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import {
-  cancelRun, defaultDataDir, fetchContent, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RUN_ID_PATTERN, RunNotFoundError, UnsafeContentError, UsageError, writeCarOut,
+  cancelRun, defaultDataDir, fetchContent, parseContentPath, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RUN_ID_PATTERN, RunNotFoundError, UnsafeContentError, UsageError, writeCarOut,
   type ExecutionRecord, type LogChunk, type RunRecord, type RunStore, type StepRecord
 } from '../../index.js'
 import { EXIT } from '../exit.js'
@@ -148,6 +148,7 @@ export async function jobGetCommand (id: string, target: string | undefined, opt
     if (typeof run.id !== 'string' || !RUN_ID_PATTERN.test(run.id)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(run.id).slice(0, 80))}, which is not a run id; nothing was written`)
     if (run.resultCid === undefined) throw new UsageError(`run ${run.id} has no result (it is ${run.status}${run.reason !== undefined ? `: ${run.reason}` : ''})`)
     if (typeof run.resultCid !== 'string') throw new UnsafeContentError('the node\'s answer', 'gives a result that is not a CID; nothing was written')
+    parseContentPath(run.resultCid)
     const destination = path.resolve(target ?? run.id)
     await history.get(run.resultCid, destination)
     return { run, destination }

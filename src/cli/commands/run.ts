@@ -1,6 +1,6 @@
 import path from 'node:path'
 import {
-  cancelRun, createValidator, fetchContent, followRun, onExecutor, readRegularFile, RUN_ID_PATTERN, startRun, UnsafeContentError, UsageError, writeCarOut,
+  cancelRun, createValidator, fetchContent, followRun, onExecutor, parseContentPath, readRegularFile, RUN_ID_PATTERN, startRun, UnsafeContentError, UsageError, writeCarOut,
   type NodeTarget, type Pipeline, type RunEvent, type RunStatus
 } from '../../index.js'
 import { EXIT } from '../exit.js'
@@ -109,6 +109,7 @@ async function runOnNode (node: NodeTarget, file: string, pipeline: Pipeline, in
       return EXIT.failed
     }
     if (end.resultCid !== undefined) {
+      parseContentPath(end.resultCid)
       const destination = path.join(path.resolve(options.outputs ?? 'outputs'), runId)
       await writeCarOut(await fetchContent(node, end.resultCid), end.resultCid, destination)
       if (options.json !== true) {

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { CarWriter } from '@ipld/car'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { bacAsync } from '../helpers/cli.js'
+
+/** A dag-pb block of a UnixFS node, with its CIDv0. */
+async function block (data: UnixFS, links: dagPb.PBLink[] = []): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: links }))
+  return { cid: CID.createV0(await sha256.digest(bytes)), bytes }
+}
+
+/** A CAR v1 of `blocks`, rooted at the first. */
+async function car (blocks: Array<{ cid: CID, bytes: Uint8Array }>, root = blocks[0]?.cid): Promise<Buffer> {
+  const { writer, out } = CarWriter.create(root === undefined ? [] : [root])
+  const chunks: Uint8Array[] = []
+  const reading = (async () => { for await (const c of out) chunks.push(c) })()
+  for (const b of blocks) await writer.put(b)
+  await writer.close()
+  await reading
+  return Buffer.concat(chunks)
+}
+
+/**
+ * A node that lies: it answers as a bac node's API would, with run ids that are paths and DAGs
+ * whose names climb out. `bac job get` and `bac run --node` must refuse, clearly, and write
+ * nothing outside the folder they were asked to write.
+ */
+describe('the CLI against a hostile node: no name from a server is trusted', () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'bac-hostile-node-'))
+  const cwd = path.join(work, 'a', 'b', 'c')
+  mkdirSync(cwd, { recursive: true })
+  let server: Server
+  let url = ''
+  const answers = new Map<string, { status?: number, type?: string, body: string | Buffer }>()
+
+  before(async () => {
+    server = createServer((req, res) => {
+      const answer = answers.get(`${req.method ?? 'GET'} ${req.url ?? ''}`) ?? { status: 404, body: '{"error":"no such thing"}' }
+      res.writeHead(answer.status ?? 200, { 'content-type': answer.type ?? 'application/json' })
+      res.end(answer.body)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve))
+    rmSync(work, { recursive: true, force: true })
+  })
+
+  /** Every file and folder under the work folder, but the CLI's home. */
+  const tree = (): string[] => (readdirSync(work, { recursive: true }) as string[]).filter((f) => !f.startsWith('home')).sort()
+  const run = async (args: string[]): ReturnType<typeof bacAsync> => await bacAsync([...args, '--node', url, '--token', 'x'.repeat(40)], { cwd, env: { BAC_HOME: path.join(work, 'home') } })
+
+  it('refuses a run id that is a path, absolute or relative, and writes nothing', async () => {
+    const file = await block(new UnixFS({ type: 'file', data: Buffer.from('x') }))
+    answers.set(`GET /api/v1/content/${file.cid.toString()}`, { type: 'application/vnd.ipld.car', body: await car([file]) })
+    const before = tree()
+    for (const id of ['../../../escaped', '/tmp/bac-hostile-abs', '..', '.', 'a/b', 'x\u0000y', '-rf', '']) {
+      answers.set('GET /api/v1/runs/abc', { body: JSON.stringify({ id, status: 'succeeded', resultCid: file.cid.toString(), steps: [], executions: [] }) })
+      const r = await run(['job', 'get', 'abc'])
+      assert.equal(r.code, 1, `${JSON.stringify(id)}: ${r.stderr}`)
+      assert.match(r.stderr, /the node's answer: names the run .*, which is not a run id; nothing was written/)
+      assert.doesNotMatch(r.stderr, /internal error|bug in bac/)
+    }
+    assert.deepEqual(tree(), before)
+    assert.equal(existsSync('/tmp/bac-hostile-abs'), false)
+  })
+
+  it('refuses a result that is not a CID, or a CAR rooted elsewhere', async () => {
+    const file = await block(new UnixFS({ type: 'file', data: Buffer.from('x') }))
+    const other = await block(new UnixFS({ type: 'file', data: Buffer.from('y') }))
+    answers.set('GET /api/v1/runs/abc', { body: JSON.stringify({ id: 'abcdef012345', status: 'succeeded', resultCid: { $gt: '' }, steps: [] }) })
+    let r = await run(['job', 'get', 'abc'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /gives a result that is not a CID/)
+    answers.set('GET /api/v1/runs/abc', { body: JSON.stringify({ id: 'abcdef012345', status: 'succeeded', resultCid: '../../etc', steps: [] }) })
+    r = await run(['job', 'get', 'abc'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /is not a valid CID/)
+    answers.set('GET /api/v1/runs/abc', { body: JSON.stringify({ id: 'abcdef012345', status: 'succeeded', resultCid: file.cid.toString(), steps: [] }) })
+    answers.set(`GET /api/v1/content/${file.cid.toString()}`, { type: 'application/vnd.ipld.car', body: await car([other]) })
+    r = await run(['job', 'get', 'abc'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /is rooted at .*, not at/)
+    answers.set(`GET /api/v1/content/${file.cid.toString()}`, { type: 'application/vnd.ipld.car', body: Buffer.from('not a car at all') })
+    r = await run(['job', 'get', 'abc'])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /is not a CAR v1 stream/)
+    assert.equal(existsSync(path.join(cwd, 'abcdef012345')), false)
+  })
+
+  it('refuses a result DAG whose names climb out, and leaves nothing at the target', async () => {
+    const leaf = await block(new UnixFS({ type: 'file', data: Buffer.from('planted\n') }))
+    for (const name of ['..', '../../planted', '/tmp/bac-planted', 'a\u0000b']) {
+      const folder = await block(new UnixFS({ type: 'directory' }), [{ Name: name, Hash: leaf.cid, Tsize: leaf.bytes.length }])
+      answers.set('GET /api/v1/runs/abc', { body: JSON.stringify({ id: 'abcdef012345', status: 'succeeded', resultCid: folder.cid.toString(), steps: [] }) })
+      answers.set(`GET /api/v1/content/${folder.cid.toString()}`, { type: 'application/vnd.ipld.car', body: await car([folder, leaf]) })
+      const r = await run(['job', 'get', 'abc', 'out'])
+      assert.equal(r.code, 1, `${JSON.stringify(name)}: ${r.stderr}`)
+      assert.match(r.stderr, /cannot be written safely|not written|refus/i)
+      assert.doesNotMatch(r.stderr, /internal error|bug in bac/)
+      assert.equal(existsSync(path.join(cwd, 'out')), false)
+    }
+    assert.equal(existsSync(path.join(work, 'a', 'planted')), false)
+    assert.equal(existsSync('/tmp/bac-planted'), false)
+  })
+
+  it('bac run --node refuses a run id that is a path before it writes anything', async () => {
+    const file = path.join(cwd, 'p.yml')
+    writeFileSync(file, 'name: p\nsteps:\n  a:\n    run: "true"\n')
+    answers.set('POST /api/v1/runs', { status: 202, body: JSON.stringify({ runId: '../../../escaped' }) })
+    const before = tree()
+    const r = await run(['run', 'p.yml'])
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /names the run "..\/..\/..\/escaped", which is not a run id/)
+    assert.deepEqual(tree(), before)
+  })
+})
