@@ -1,7 +1,8 @@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { chmodSync, renameSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
+import { readRegularFileSync } from '../common/files.js'
 import { NetworkError } from '../interfaces/errors.js'
 
 /**
@@ -12,7 +13,7 @@ export async function loadIdentity (dataDir: string): Promise<PrivateKey> {
   const file = path.join(dataDir, 'identity.key')
   let bytes: Buffer | undefined
   try {
-    bytes = readFileSync(file)
+    bytes = readRegularFileSync(file, 64 * 1024, 'an identity key')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new NetworkError(`${file}: cannot read the node's identity key: ${(err as Error).message}`)
   }

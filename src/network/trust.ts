@@ -1,6 +1,7 @@
-import { readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import path from 'node:path'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { readRegularFileSync } from '../common/files.js'
 
 export interface TrustInit {
   /** The node's data dir: `<dataDir>/trusted-peers` lists peer ids, one a line (`#` starts a comment). */
@@ -43,7 +44,8 @@ export class Trust {
     this.stamp = stamp
     let text = ''
     try {
-      text = readFileSync(this.file, 'utf8')
+      // a regular file of a sane size only: anything else trusts no one from the file
+      text = readRegularFileSync(this.file, 4 * 1024 * 1024, 'a list of trusted peers').toString('utf8')
     } catch {}
     this.fromFile = new Set(text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== ''))
   }

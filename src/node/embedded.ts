@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
+import { readRegularFileSync } from '../common/files.js'
 import type { ContentStore } from '../interfaces/content-store.js'
 import { UserError } from '../interfaces/errors.js'
 import type { Engine, RunOptions, RunOutcome } from '../interfaces/engine.js'
@@ -61,8 +62,9 @@ export function ipfsApiOf (dataDir: string, given?: string): { api: string, time
   const file = path.join(dataDir, 'config.json')
   let config: { ipfsApi?: unknown, ipfsTimeout?: unknown } = {}
   try {
-    config = (JSON.parse(readFileSync(file, 'utf8')) ?? {}) as typeof config
+    config = (JSON.parse(readRegularFileSync(file, 1024 * 1024, 'a node\'s config').toString('utf8')) ?? {}) as typeof config
   } catch (err) {
+    if (err instanceof UserError) throw err
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`${file} is not valid JSON (${(err as Error).message}); fix it or remove it`)
   }
   const chosen = given ?? process.env.BAC_IPFS_API
@@ -106,7 +108,7 @@ export interface EmbeddedNode {
 function nodeId (dataDir: string): string {
   const file = path.join(dataDir, 'node-id')
   try {
-    return readFileSync(file, 'utf8').trim()
+    return readRegularFileSync(file, 1024, 'a node id').toString('utf8').trim()
   } catch {
     const id = `node-${randomBytes(6).toString('hex')}`
     writeFileSync(`${file}.tmp`, `${id}\n`)
