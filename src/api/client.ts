@@ -34,10 +34,24 @@ export class ApiError extends UserError {
   }
 }
 
+/**
+ * `fetch`, once more when a GET found its kept-alive connection closed by the node just as it was
+ * reused (undici: "other side closed"): nothing was answered, and a GET may be sent again.
+ */
+async function fetchAgainOnReset (url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init)
+  } catch (err) {
+    const code = (err as { cause?: { code?: string } }).cause?.code
+    if ((init.method ?? 'GET') !== 'GET' || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET')) throw err
+    return await fetch(url, init)
+  }
+}
+
 async function call (url: string, init: RequestInit): Promise<unknown> {
   let res: Response
   try {
-    res = await fetch(url, init)
+    res = await fetchAgainOnReset(url, init)
   } catch (err) {
     const inner = (err as { cause?: { code?: string, message?: string } }).cause
     const cause = inner?.code ?? inner?.message ?? (err instanceof Error ? err.message : String(err))
@@ -97,7 +111,7 @@ async function stream (node: NodeTarget, path: string, signal?: AbortSignal): Pr
   const { url, headers } = request(node, path)
   let res: Response
   try {
-    res = await fetch(url, { headers, ...(signal !== undefined ? { signal } : {}) })
+    res = await fetchAgainOnReset(url, { headers, ...(signal !== undefined ? { signal } : {}) })
   } catch (err) {
     const inner = (err as { cause?: { code?: string, message?: string } }).cause
     throw new ApiError(`no bac node answers at ${new URL(url).origin} (${inner?.code ?? inner?.message ?? (err as Error).message}); start one with bac serve, or give --node <url>`)
