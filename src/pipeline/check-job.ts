@@ -2,6 +2,7 @@ import type { TemplateEngine } from '../interfaces/template.js'
 import { checkBody } from './check-body.js'
 import { checkInputs, inputTypes } from './check-inputs.js'
 import { checkTemplate } from './check-templates.js'
+import type { ValidatorFiles } from './files.js'
 import type { Findings } from './findings.js'
 import type { NameScope } from './names.js'
 import { asList, asMap, entries, type RawMap } from './raw.js'
@@ -18,9 +19,9 @@ export function jobScope (raw: RawMap): NameScope {
 }
 
 /** Semantic checks of a job template beyond its schema. */
-export function checkJob (findings: Findings, templates: TemplateEngine, raw: RawMap, file: string): void {
+export function checkJob (findings: Findings, templates: TemplateEngine, raw: RawMap, file: string, files: ValidatorFiles): void {
   checkBody(findings, [], raw, 'the job template', false)
-  checkInputs(findings, templates, raw.inputs, file, { run: true, where: '' }, 'error')
+  checkInputs(findings, templates, raw.inputs, file, { run: true, where: '' }, 'error', files)
   const scope = jobScope(raw)
   if (typeof raw.run === 'string') checkTemplate(findings, templates, ['run'], raw.run, scope, 'shell')
   if (typeof raw.command === 'string') checkTemplate(findings, templates, ['command'], raw.command, scope, 'plain')

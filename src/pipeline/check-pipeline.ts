@@ -7,14 +7,18 @@ import { checkDataRef } from './check-data.js'
 import { checkInputs, inputTypes } from './check-inputs.js'
 import { checkCondition, checkTemplate } from './check-templates.js'
 import { checkGlob, checkTriggers } from './check-triggers.js'
+import type { ValidatorFiles } from './files.js'
 import type { Findings } from './findings.js'
 import { ancestors, orderSteps } from './graph.js'
 import type { NameScope } from './names.js'
 import { asList, asMap, asString, asStrings, entries, type RawMap } from './raw.js'
 import { didYouMean, listNames } from './suggest.js'
 
-/** A job template as the pipeline checker needs it: its raw data once it parsed, its problems. */
-export interface LoadedJob { readonly raw?: RawMap, readonly problems: readonly Problem[] }
+/**
+ * A job template as the pipeline checker needs it: its raw data once it parsed, its problems, or
+ * why the reader would not read it.
+ */
+export interface LoadedJob { readonly raw?: RawMap, readonly problems: readonly Problem[], readonly refused?: Error }
 
 /** Where the checker finds job templates: resolves `uses` and loads (and caches) templates. */
 export interface JobSource {
@@ -34,10 +38,10 @@ export interface PipelineCheck {
 }
 
 /** Semantic checks of a pipeline beyond its schema; every problem goes to `findings`. */
-export function checkPipeline (findings: Findings, templates: TemplateEngine, raw: RawMap, file: string, jobs: JobSource): PipelineCheck {
+export function checkPipeline (findings: Findings, templates: TemplateEngine, raw: RawMap, file: string, jobs: JobSource, files: ValidatorFiles): PipelineCheck {
   const dir = path.dirname(file)
   const on = asMap(raw.on)
-  const messageSchema = checkTriggers(findings, on, file)
+  const messageSchema = checkTriggers(findings, on, file, files)
   const fields = asMap(messageSchema?.properties)
   const trigger = {
     watch: on?.watch !== undefined,
@@ -51,7 +55,7 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     findings.error(['on', 'watch', 'input'], 'value', 'watch/unknown-input', `on.watch.input '${watchInput}' is not a file input of this pipeline${didYouMean(watchInput, files)}; ${files.length === 0 ? 'declare one under inputs: with type: file' : `file inputs: ${listNames(files)}`}`)
   }
   const pipelineEnv = new Set(Object.keys(asMap(raw.env) ?? {}))
-  checkInputs(findings, templates, raw.inputs, file, { trigger, run: true, where: '' }, 'warning')
+  checkInputs(findings, templates, raw.inputs, file, { trigger, run: true, where: '' }, 'warning', files)
   for (const [name, value] of entries(raw.env)) {
     if (typeof value === 'string') checkTemplate(findings, templates, ['env', name], value, { trigger, inputs: pipelineInputs, run: true, where: `env ${name}` }, 'plain')
   }
@@ -77,7 +81,7 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     outputs.set(id, new Set(Object.keys(asMap(step.outputs) ?? {})))
     const ref = asString(step.uses)
     if (ref === undefined) continue
-    const job = checkUses(findings, { at, step, ref, file, jobs, where })
+    const job = checkUses(findings, { at, step, ref, file, jobs, where, files })
     if (job === undefined) continue
     uses.set(id, job.file)
     related.push(...job.problems)
@@ -89,7 +93,7 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
 
   for (const [id, step] of steps) {
     checkStepTemplates(findings, templates, id, step, {
-      trigger, pipelineInputs, pipelineEnv, dir,
+      trigger, pipelineInputs, pipelineEnv, dir, files,
       steps: { all: ids, needed: ancestors(id, needs), outputs }
     })
   }
@@ -97,13 +101,17 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
 }
 
 /** Resolves and loads a step's job template, and checks its `with`; undefined when not found. */
-function checkUses (findings: Findings, s: { at: string[], step: RawMap, ref: string, file: string, jobs: JobSource, where: string }): (LoadedJob & { file: string }) | undefined {
+function checkUses (findings: Findings, s: { at: string[], step: RawMap, ref: string, file: string, jobs: JobSource, where: string, files: ValidatorFiles }): (LoadedJob & { file: string }) | undefined {
   const resolved = s.jobs.resolve(s.ref, s.file)
   if ('tried' in resolved) {
     findings.error([...s.at, 'uses'], 'value', 'uses/not-found', `job template '${s.ref}' not found; looked for ${resolved.tried.map((t) => path.relative(process.cwd(), t)).join(', ')}`)
     return undefined
   }
   const job = s.jobs.load(resolved.file)
+  if (job.refused !== undefined) {
+    findings.error([...s.at, 'uses'], 'value', 'uses/unreadable', `job template '${s.ref}' cannot be read: ${job.refused.message}`)
+    return undefined
+  }
   const errors = job.problems.filter((p) => p.severity === 'error')
   if (errors.length > 0 || job.raw === undefined) {
     findings.error([...s.at, 'uses'], 'value', 'uses/invalid', `job template ${path.relative(process.cwd(), resolved.file)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; fix ${errors.length === 1 ? 'it' : 'them'} first`)
@@ -113,7 +121,7 @@ function checkUses (findings: Findings, s: { at: string[], step: RawMap, ref: st
   const types = inputTypes(job.raw.inputs)
   for (const [name, value] of entries(s.step.with)) {
     const type = types.get(name)
-    if (typeof value === 'string' && (type === 'file' || type === 'cid')) checkDataRef(findings, [...s.at, 'with', name], value, path.dirname(s.file), 'error', type === 'cid')
+    if (typeof value === 'string' && (type === 'file' || type === 'cid')) checkDataRef(findings, [...s.at, 'with', name], value, path.dirname(s.file), 'error', s.files.kind, type === 'cid')
   }
   return { ...job, file: resolved.file }
 }
@@ -132,6 +140,7 @@ interface StepContext {
   pipelineEnv: ReadonlySet<string>
   steps: NonNullable<NameScope['steps']>
   dir: string
+  files: ValidatorFiles
 }
 
 /** Checks every templated field of a step with the names valid there, and its data inputs. */
@@ -153,7 +162,7 @@ function checkStepTemplates (findings: Findings, templates: TemplateEngine, id: 
     if (pipelineInputs.has(name)) findings.error([...at, 'inputs', name], 'key', 'step/input-shadows', `step '${id}' input '${name}' has the name of a pipeline input: rename one`)
     if (typeof value !== 'string') continue
     checkTemplate(findings, templates, [...at, 'inputs', name], value, { ...base, ...(foreach === undefined ? {} : { item: foreach }) }, 'plain')
-    checkDataRef(findings, [...at, 'inputs', name], value, dir, 'error')
+    checkDataRef(findings, [...at, 'inputs', name], value, dir, 'error', context.files.kind)
   }
   if (typeof step.run === 'string') checkTemplate(findings, templates, [...at, 'run'], step.run, inner, 'shell')
   if (typeof step.command === 'string') checkTemplate(findings, templates, [...at, 'command'], step.command, inner, 'plain')
