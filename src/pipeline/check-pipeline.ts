@@ -7,6 +7,7 @@ import { checkDataRef } from './check-data.js'
 import { checkInputs, inputTypes } from './check-inputs.js'
 import { checkCondition, checkTemplate } from './check-templates.js'
 import { checkGlob, checkTriggers } from './check-triggers.js'
+import { checkWithConstraints } from './constraints.js'
 import type { ValidatorFiles } from './files.js'
 import type { Findings } from './findings.js'
 import { ancestors, orderSteps } from './graph.js'
@@ -118,6 +119,7 @@ function checkUses (findings: Findings, s: { at: string[], step: RawMap, ref: st
     return { problems: job.problems, file: resolved.file }
   }
   checkWith(findings, s.at, s.step, job.raw, s.where)
+  checkWithConstraints(findings, s.at, s.step.with, job.raw.inputs, s.where)
   const types = inputTypes(job.raw.inputs)
   for (const [name, value] of entries(s.step.with)) {
     const type = types.get(name)
