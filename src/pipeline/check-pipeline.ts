@@ -4,6 +4,7 @@ import type { Problem } from '../interfaces/problem.js'
 import type { TemplateEngine } from '../interfaces/template.js'
 import { checkBody } from './check-body.js'
 import { checkDataRef } from './check-data.js'
+import { checkCommandInjection } from './check-injection.js'
 import { checkInputs, inputTypes } from './check-inputs.js'
 import { checkCondition, checkTemplate } from './check-templates.js'
 import { checkGlob, checkTriggers } from './check-triggers.js'
@@ -14,6 +15,7 @@ import { ancestors, orderSteps } from './graph.js'
 import type { NameScope } from './names.js'
 import { asList, asMap, asString, asStrings, entries, type RawMap } from './raw.js'
 import { didYouMean, listNames } from './suggest.js'
+import { envOf, inputsOf, type TaintScope } from './taint.js'
 
 /**
  * A job template as the pipeline checker needs it: its raw data once it parsed, its problems, or
@@ -56,6 +58,8 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     findings.error(['on', 'watch', 'input'], 'value', 'watch/unknown-input', `on.watch.input '${watchInput}' is not a file input of this pipeline${didYouMean(watchInput, files)}; ${files.length === 0 ? 'declare one under inputs: with type: file' : `file inputs: ${listNames(files)}`}`)
   }
   const pipelineEnv = new Set(Object.keys(asMap(raw.env) ?? {}))
+  const outside: TaintScope = { inputs: inputsOf(raw.inputs), env: new Map(), item: false }
+  const outsideEnv = envOf(templates, raw.env, outside)
   checkInputs(findings, templates, raw.inputs, file, { trigger, run: true, where: '' }, 'warning', files)
   for (const [name, value] of entries(raw.env)) {
     if (typeof value === 'string') checkTemplate(findings, templates, ['env', name], value, { trigger, inputs: pipelineInputs, run: true, where: `env ${name}` }, 'plain')
@@ -94,7 +98,7 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
 
   for (const [id, step] of steps) {
     checkStepTemplates(findings, templates, id, step, {
-      trigger, pipelineInputs, pipelineEnv, dir, files,
+      trigger, pipelineInputs, pipelineEnv, dir, files, rawInputs: raw.inputs, outsideEnv,
       steps: { all: ids, needed: ancestors(id, needs), outputs }
     })
   }
@@ -143,6 +147,9 @@ interface StepContext {
   steps: NonNullable<NameScope['steps']>
   dir: string
   files: ValidatorFiles
+  /** The pipeline's `inputs:` as written, and its env variables set from outside values. */
+  rawInputs: unknown
+  outsideEnv: ReadonlyMap<string, string>
 }
 
 /** Checks every templated field of a step with the names valid there, and its data inputs. */
@@ -177,6 +184,15 @@ function checkStepTemplates (findings: Findings, templates: TemplateEngine, id: 
   }
   if (typeof step.if === 'string') checkCondition(findings, templates, [...at, 'if'], step.if, { ...inner, outputs: undefined })
   checkForeach(findings, templates, at, step.foreach, mounts, base)
+  checkStepInjection(findings, templates, at, step, context)
+}
+
+/** Warns where a value from outside reaches an interpreter's script text in the step's command. */
+function checkStepInjection (findings: Findings, templates: TemplateEngine, at: readonly string[], step: RawMap, context: StepContext): void {
+  const item = typeof step.foreach === 'string' || asMap(step.foreach) !== undefined || asList(step.foreach).some((v) => typeof v === 'string' && v.includes('{{'))
+  const scope: TaintScope = { inputs: inputsOf(context.rawInputs, Object.keys(asMap(step.inputs) ?? {})), env: context.outsideEnv, item }
+  const env = envOf(templates, step.env, scope)
+  checkCommandInjection(findings, templates, at, step, { ...scope, env })
 }
 
 /** `with` must give every required input of the job template and nothing it does not declare. */
