@@ -1,6 +1,6 @@
 import type { TemplateEngine } from '../interfaces/template.js'
 import type { Findings } from './findings.js'
-import { findCommands, programName, scriptUse, unwrap, type ScriptUse } from './interpreters.js'
+import { findCommands, mentionsInterpreter, programName, scriptUse, unwrap, type ScriptUse } from './interpreters.js'
 import { parseShell, PLACEHOLDER, type ShellCommand, type ShellWord } from './shell-words.js'
 import { asList, type RawMap } from './raw.js'
 import type { JsonPath } from './source.js'
@@ -159,6 +159,7 @@ function argvWord (value: string): ShellWord {
  * field) and `argv` for a `command` and its `args`.
  */
 export function checkScriptInjection (findings: Findings, templates: TemplateEngine, fields: readonly Field[], mode: 'shell' | 'argv', scope: TaintScope): void {
+  if (!fields.some((f) => mentionsInterpreter(f.value))) return
   const values = fields.map((f) => outsideValues(templates, f.value, scope))
   if (scope.env.size === 0 && values.every((v) => v.size === 0)) return
   const check = new InjectionCheck(findings, fields, values, scope)

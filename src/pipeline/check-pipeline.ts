@@ -15,7 +15,7 @@ import { ancestors, orderSteps } from './graph.js'
 import type { NameScope } from './names.js'
 import { asList, asMap, asString, asStrings, entries, type RawMap } from './raw.js'
 import { didYouMean, listNames } from './suggest.js'
-import { envOf, inputsOf, type TaintScope } from './taint.js'
+import { envOf, inputsOf, withMounts, type TaintScope } from './taint.js'
 
 /**
  * A job template as the pipeline checker needs it: its raw data once it parsed, its problems, or
@@ -98,7 +98,7 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
 
   for (const [id, step] of steps) {
     checkStepTemplates(findings, templates, id, step, {
-      trigger, pipelineInputs, pipelineEnv, dir, files, rawInputs: raw.inputs, outsideEnv,
+      trigger, pipelineInputs, pipelineEnv, dir, files, outside: { ...outside, env: outsideEnv },
       steps: { all: ids, needed: ancestors(id, needs), outputs }
     })
   }
@@ -147,9 +147,8 @@ interface StepContext {
   steps: NonNullable<NameScope['steps']>
   dir: string
   files: ValidatorFiles
-  /** The pipeline's `inputs:` as written, and its env variables set from outside values. */
-  rawInputs: unknown
-  outsideEnv: ReadonlyMap<string, string>
+  /** What the pipeline reads from outside: its inputs, and its env variables set from them. */
+  outside: TaintScope
 }
 
 /** Checks every templated field of a step with the names valid there, and its data inputs. */
@@ -190,7 +189,7 @@ function checkStepTemplates (findings: Findings, templates: TemplateEngine, id: 
 /** Warns where a value from outside reaches an interpreter's script text in the step's command. */
 function checkStepInjection (findings: Findings, templates: TemplateEngine, at: readonly string[], step: RawMap, context: StepContext): void {
   const item = typeof step.foreach === 'string' || asMap(step.foreach) !== undefined || asList(step.foreach).some((v) => typeof v === 'string' && v.includes('{{'))
-  const scope: TaintScope = { inputs: inputsOf(context.rawInputs, Object.keys(asMap(step.inputs) ?? {})), env: context.outsideEnv, item }
+  const scope: TaintScope = { inputs: withMounts(context.outside.inputs, Object.keys(asMap(step.inputs) ?? {})), env: context.outside.env, item }
   const env = envOf(templates, step.env, scope)
   checkCommandInjection(findings, templates, at, step, { ...scope, env })
 }

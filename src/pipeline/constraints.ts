@@ -16,11 +16,10 @@ export function shown (text: string): string {
   return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped
 }
 
-/** The reason a pattern does not compile, from the engine's message. */
-function patternError (pattern: string): string | undefined {
+/** A pattern compiled, or the reason it does not compile (from the engine's message). */
+function compiled (pattern: string): RegExp | string {
   try {
-    compilePattern(pattern)
-    return undefined
+    return compilePattern(pattern)
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err)
     const reason = message.slice(message.lastIndexOf(': ') + 2)
@@ -34,10 +33,11 @@ export interface Constraints { readonly pattern?: RegExp, readonly source?: stri
 /** The usable constraints of an input spec (a pattern that compiles, an enum list); undefined when none. */
 export function constraintsOf (spec: RawMap | undefined): Constraints | undefined {
   if (spec === undefined) return undefined
-  const source = spec.type === 'string' && typeof spec.pattern === 'string' && patternError(spec.pattern) === undefined ? spec.pattern : undefined
+  const pattern = spec.type === 'string' && typeof spec.pattern === 'string' ? compiled(spec.pattern) : undefined
   const values = Array.isArray(spec.enum) && (spec.type === 'string' || spec.type === 'number') ? spec.enum.filter((v): v is string | number => typeof v === (spec.type === 'string' ? 'string' : 'number')) : undefined
-  if (source === undefined && values === undefined) return undefined
-  return { ...(source !== undefined ? { pattern: compilePattern(source), source } : {}), ...(values !== undefined ? { values } : {}) }
+  const usable = pattern instanceof RegExp ? pattern : undefined
+  if (usable === undefined && values === undefined) return undefined
+  return { ...(usable !== undefined ? { pattern: usable, source: spec.pattern as string } : {}), ...(values !== undefined ? { values } : {}) }
 }
 
 /** Why a literal value is not allowed by the constraints, or undefined when it is. */
@@ -70,8 +70,8 @@ export function checkConstraints (findings: Findings, raw: unknown): void {
       if (type !== 'string') {
         findings.error([...at, 'pattern'], 'key', 'input/pattern', `input '${name}' is a ${type} input: pattern is for string inputs${type === 'number' ? '; use enum for a list of numbers' : ''}`)
       } else {
-        const error = patternError(spec.pattern)
-        if (error !== undefined) findings.error([...at, 'pattern'], 'value', 'input/pattern', `the pattern of input '${name}' is not a valid regular expression: ${error}`)
+        const error = compiled(spec.pattern)
+        if (typeof error === 'string') findings.error([...at, 'pattern'], 'value', 'input/pattern', `the pattern of input '${name}' is not a valid regular expression: ${error}`)
       }
     }
     if (spec.enum !== undefined) {

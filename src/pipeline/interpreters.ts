@@ -62,6 +62,14 @@ const INTERPRETERS: readonly Interpreter[] = [
   { names: /^su$/, noun: 'command', code: { short: 'c', long: ['command'] }, arg: { short: 'sgG', long: ['shell', 'group', 'supp-group'] }, operand: 'none', shell: true }
 ]
 
+/** Any interpreter's name (or eval) as a word of a text: without one, no text needs a closer look. */
+const MENTION = new RegExp(`(?:^|[^\\w.-])(?:${[...INTERPRETERS.map((s) => s.names.source.replace(/^\^|\$$/g, '')), 'eval'].join('|')})(?![\\w.-])`)
+
+/** Whether a text names an interpreter at all (a cheap test before reading it as a script). */
+export function mentionsInterpreter (text: string): boolean {
+  return MENTION.test(text)
+}
+
 /** A word that is script text, and how it got to be (`-e`, `its first argument`). */
 export interface ScriptWord { readonly word: ShellWord, readonly how: string }
 

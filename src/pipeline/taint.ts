@@ -17,14 +17,21 @@ export interface TaintScope {
 }
 
 /** The inputs of an `inputs:` mapping as a taint scope sees them. */
-export function inputsOf (raw: unknown, mounts: readonly string[] = []): Map<string, { type: string, constrained: boolean }> {
+export function inputsOf (raw: unknown): Map<string, { type: string, constrained: boolean }> {
   const inputs = new Map<string, { type: string, constrained: boolean }>()
   for (const [name, spec] of entries(raw)) {
     const map = asMap(spec)
     inputs.set(name, { type: typeof map?.type === 'string' ? map.type : 'string', constrained: constraintsOf(map) !== undefined })
   }
-  for (const name of mounts) inputs.set(name, { type: 'mount', constrained: false })
   return inputs
+}
+
+/** A scope's inputs with a step's own (mounted content) added. */
+export function withMounts (inputs: TaintScope['inputs'], mounts: readonly string[]): TaintScope['inputs'] {
+  if (mounts.length === 0) return inputs
+  const all = new Map(inputs)
+  for (const name of mounts) all.set(name, { type: 'mount', constrained: false })
+  return all
 }
 
 /**
