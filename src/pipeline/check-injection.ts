@@ -1,7 +1,7 @@
 import type { TemplateEngine } from '../interfaces/template.js'
 import type { Findings } from './findings.js'
 import { findCommands, mentionsInterpreter, programName, scriptUse, unwrap, type ScriptUse } from './interpreters.js'
-import { parseShell, PLACEHOLDER, type ShellCommand, type ShellWord } from './shell-words.js'
+import { originOf, parseShell, PLACEHOLDER, type ShellCommand, type ShellWord } from './shell-words.js'
 import { asList, type RawMap } from './raw.js'
 import type { JsonPath } from './source.js'
 import { outsideValues, type TaintScope } from './taint.js'
@@ -12,6 +12,8 @@ export interface Field { readonly path: JsonPath, readonly value: string }
 
 /** How deep shell scripts inside shell scripts (`sh -c '…'`) are read. */
 const MAX_NESTING = 3
+/** The most warnings one field gets (each is placed by a search of the field's text). */
+const MAX_WARNINGS = 50
 const RULE = 'template/script-injection'
 const FIX = 'pass it as data instead: an argument the script reads, or an env var the script reads itself (ENVIRON in awk, os.environ in Python, process.env in Node); or constrain the input with pattern: or enum:'
 
@@ -107,29 +109,28 @@ class InjectionCheck {
     }
     if (use.shell && depth < MAX_NESTING && word.text.replaceAll(PLACEHOLDER, '').trim() !== '') {
       for (const inner of parseShell(word.text)) {
-        const moved = this.relocate(inner, word.offsets, field)
+        const moved = this.relocate(inner, word.origin, field)
         this.command(moved.words, moved, depth + 1)
       }
     }
   }
 
   /** A command read from a word's text, moved to where that text is in its field. */
-  private relocate (command: ShellCommand, offsets: readonly number[], field: number): ShellCommand {
-    const at = (i: number): number => offsets[Math.min(i, offsets.length - 1)] ?? 0
+  private relocate (command: ShellCommand, at: (index: number) => number, field: number): ShellCommand {
     const span = <T extends Span>(s: T): T => ({ ...s, start: at(s.start), end: at(Math.max(s.end - 1, s.start)) + 1 })
-    const word = (w: ShellWord): ShellWord => this.place({ ...span(w), templates: [], vars: w.vars.map(span), offsets: w.offsets.map(at) }, field)
+    const word = (w: ShellWord): ShellWord => this.place({ ...span(w), templates: [], vars: w.vars.map(span), origin: (i) => at(w.origin(i)) }, field)
     return {
       words: command.words.map(word),
       assignments: command.assignments.map((a) => ({ name: a.name, value: word(a.value) })),
       ...(command.stdin !== undefined ? { stdin: { ...command.stdin, word: word(command.stdin.word) } } : {}),
-      ...(command.pipedFrom !== undefined ? { pipedFrom: this.relocate(command.pipedFrom, offsets, field) } : {})
+      ...(command.pipedFrom !== undefined ? { pipedFrom: this.relocate(command.pipedFrom, at, field) } : {})
     }
   }
 
   private report (field: number, span: Span, message: string): void {
     const key = `${field}:${span.start}`
     const target = this.fields[field]
-    if (this.reported.has(key) || target === undefined) return
+    if (this.reported.has(key) || target === undefined || this.reported.size >= MAX_WARNINGS * this.fields.length) return
     this.reported.add(key)
     this.findings.inString(target.path, target.value, span.start, span.end, 'warning', RULE, message)
   }
@@ -139,15 +140,15 @@ class InjectionCheck {
 function argvWord (value: string): ShellWord {
   const spans = templateSpans(value)
   let text = ''
-  const offsets: number[] = []
+  const runs: number[] = []
   let at = 0
   for (const span of [...spans, { start: value.length, end: value.length, value: false }]) {
-    for (; at < span.start; at++) { text += value[at] as string; offsets.push(at) }
-    if (span.value) { text += PLACEHOLDER; offsets.push(span.start) }
+    if (span.start > at) { runs.push(text.length, at, span.start - at); text += value.slice(at, span.start) }
+    if (span.value) { runs.push(text.length, span.start, 1); text += PLACEHOLDER }
     at = span.end
   }
   const templates = spans.filter((s) => s.value).map((s) => ({ start: s.start, end: s.end }))
-  return { start: 0, end: value.length, literal: spans.length === 0 ? value : undefined, templates, vars: [], text, offsets, quoted: false }
+  return { start: 0, end: value.length, literal: spans.length === 0 ? value : undefined, templates, vars: [], text, origin: originOf(runs, text.length), quoted: false }
 }
 
 /**

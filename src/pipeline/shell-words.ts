@@ -15,11 +15,11 @@ export interface ShellWord extends Span {
   readonly vars: readonly VarRef[]
   /**
    * The word after quote removal, with every expansion and template replaced by
-   * {@link PLACEHOLDER}; `offsets[i]` is where its i-th character is in the parsed text. A word that
-   * is itself a script (`sh -c '…'`) is parsed again from this.
+   * {@link PLACEHOLDER}; `origin(i)` is where its i-th character is in the parsed text. A word
+   * that is itself a script (`sh -c '…'`) is parsed again from this.
    */
   readonly text: string
-  readonly offsets: readonly number[]
+  readonly origin: (index: number) => number
   /** Whether any of it was quoted or escaped (a here-document delimiter that is, expands nothing). */
   readonly quoted: boolean
 }
@@ -61,21 +61,46 @@ interface MutableCommand {
 
 interface Pending { command: MutableCommand, delimiter: string, quoted: boolean, strip: boolean }
 
+/**
+ * Where the characters of a text came from, as runs: `[textStart, sourceStart, length]` triples
+ * (a word is mostly runs of plain characters, so this stays small).
+ */
+export function originOf (runs: readonly number[], length: number): (index: number) => number {
+  return (index) => {
+    const i = Math.max(0, Math.min(index, length - 1))
+    let low = 0
+    let high = runs.length / 3 - 1
+    while (low < high) {
+      const mid = (low + high + 1) >> 1
+      if ((runs[mid * 3] as number) <= i) low = mid
+      else high = mid - 1
+    }
+    return (runs[low * 3 + 1] ?? 0) + i - (runs[low * 3] ?? 0)
+  }
+}
+
 /** Builds one word as the reader goes. */
 class WordBuilder {
   start: number
   literal = true
   quoted = false
-  text = ''
-  offsets: number[] = []
+  private readonly parts: string[] = []
+  private length = 0
+  private readonly runs: number[] = []
   templates: Span[] = []
   vars: VarRef[] = []
 
   constructor (start: number) { this.start = start }
 
   char (c: string, at: number): void {
-    this.text += c
-    this.offsets.push(at)
+    this.parts.push(c)
+    const n = this.runs.length
+    if (n > 0 && (this.runs[n - 2] as number) + (this.runs[n - 1] as number) === at && (this.runs[n - 3] as number) + (this.runs[n - 1] as number) === this.length) {
+      this.runs[n - 1] = (this.runs[n - 1] as number) + 1
+    } else {
+      this.runs.push(this.length, at, 1)
+    }
+    this.length++
   }
 
   opaque (at: number): void {
@@ -84,7 +109,8 @@ class WordBuilder {
   }
 
   build (end: number): ShellWord {
-    return { start: this.start, end, literal: this.literal ? this.text : undefined, templates: this.templates, vars: this.vars, text: this.text, offsets: this.offsets, quoted: this.quoted }
+    const text = this.parts.join('')
+    return { start: this.start, end, literal: this.literal ? text : undefined, templates: this.templates, vars: this.vars, text, origin: originOf(this.runs, this.length), quoted: this.quoted }
   }
 }
 
@@ -328,7 +354,10 @@ class ShellReader {
       const inside = s.slice(this.i + 2, end)
       const name = /^[#!]?([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])/.exec(inside)?.[1]
       if (name !== undefined) word.vars.push({ start, end: end + 1, name })
-      for (const [at, span] of this.spans) if (span.value && at > start && at < end) word.templates.push({ start: span.start, end: span.end })
+      for (let at = start + 2; at < end; at++) {
+        const span = this.spans.get(at)
+        if (span?.value === true) word.templates.push({ start: span.start, end: span.end })
+      }
       word.opaque(start)
       this.i = end + 1
     } else if (next === "'" && !inDouble) {

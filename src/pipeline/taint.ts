@@ -73,11 +73,14 @@ export function outsideValues (templates: TemplateEngine, value: string, scope: 
   if (!templates.isTemplate(value)) return found
   const analysis = templates.analyze(value)
   if (analysis.problems.length > 0) return found
-  const refs = analysis.references.filter((r) => outside(r.parts, scope))
+  const refs = analysis.references.filter((r) => outside(r.parts, scope)).map((r) => r.loc.start).sort((a, b) => a - b)
   if (refs.length === 0) return found
+  // both in order of position: one pass over each
+  let next = 0
   for (const span of templateSpans(value)) {
-    if (!span.value || !refs.some((r) => r.loc.start >= span.start && r.loc.start < span.end)) continue
-    const text = value.slice(span.start, span.end).replace(/\s+/g, ' ')
+    while (next < refs.length && (refs[next] as number) < span.start) next++
+    if (!span.value || next >= refs.length || (refs[next] as number) >= span.end) continue
+    const text = value.slice(span.start, Math.min(span.end, span.start + 200)).replace(/\s+/g, ' ')
     found.set(span.start, text.length > 60 ? `${text.slice(0, 57)}...` : text)
   }
   return found
