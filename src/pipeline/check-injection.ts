@@ -1,11 +1,13 @@
 import type { TemplateEngine } from '../interfaces/template.js'
 import type { Findings } from './findings.js'
-import { findCommands, mentionsInterpreter, programName, scriptUse, unwrap, type ScriptUse } from './interpreters.js'
-import { originOf, parseShell, PLACEHOLDER, type ShellCommand, type ShellWord } from './shell-words.js'
+import { mentionsInterpreter, programName, scriptUse, type ScriptUse } from './interpreters.js'
+import { parseShell } from './shell-reader.js'
+import { originOf, PLACEHOLDER, type ShellCommand, type ShellWord } from './shell-word.js'
 import { asList, type RawMap } from './raw.js'
 import type { JsonPath } from './source.js'
 import { outsideValues, type TaintScope } from './taint.js'
 import { templateSpans, type Span } from './template-spans.js'
+import { findCommands, unwrap } from './wrappers.js'
 
 /** A templated string value: a `run` script, a `command`, one of `args`. */
 export interface Field { readonly path: JsonPath, readonly value: string }

@@ -46,6 +46,7 @@ export interface ValidatorFiles {
   kind: (path: string) => PathKind | undefined
 }
 
+/** Options of {@link regularFiles}. */
 export interface RegularFilesInit {
   /** @default MAX_VALIDATED_FILE_BYTES (64 MiB) */
   maxBytes?: number

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { describe, it } from 'node:test'
-import { parseShell } from '../../src/pipeline/shell-words.js'
+import { parseShell } from '../../src/pipeline/shell-reader.js'
 import { createValidator } from '../../src/index.js'
 
 /**
