@@ -104,6 +104,21 @@ describe('bac validate', () => {
     }
   })
 
+  it('refuses a job template or a message schema file that is a FIFO, at the line naming it, without blocking', () => {
+    const dir = path.join(work, 'fifo-project')
+    mkdirSync(path.join(dir, 'jobstore'), { recursive: true })
+    execFileSync('mkfifo', [path.join(dir, 'jobstore', 'job.yml')])
+    execFileSync('mkfifo', [path.join(dir, 'schema.json')])
+    writeFileSync(path.join(dir, 'p.yml'), 'name: x\non:\n  message: { topic: t, schema: schema.json }\nsteps:\n  a:\n    uses: job\n')
+    const r = spawnSync(process.execPath, [BAC_BIN, 'validate', 'p.yml'], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } })
+    assert.equal(r.signal, null, 'bac validate blocked on a FIFO')
+    assert.equal(r.status, 1, r.stderr)
+    const lines = r.stdout.trim().split('\n')
+    assert.equal(lines.length, 2, r.stdout)
+    assert.match(lines[0] ?? '', /^p\.yml:3:32: error: cannot load the message schema schema\.json: .*schema\.json is a FIFO \(named pipe\), not a regular file; bac reads only regular files here \[message\/schema\]$/)
+    assert.match(lines[1] ?? '', /^p\.yml:6:11: error: job template 'job' cannot be read: .*job\.yml is a FIFO \(named pipe\), not a regular file; bac reads only regular files here \[uses\/unreadable\]$/)
+  })
+
   it('takes only regular .yml files from a folder: FIFOs and links to devices are passed over', () => {
     const dir = path.join(work, 'specials')
     mkdirSync(dir)

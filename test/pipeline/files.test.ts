@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import net from 'node:net'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { isInside } from '../../src/common/files.js'
@@ -86,6 +87,26 @@ describe('the files the validator reads', () => {
     rmSync(path.join(dir, 'jobstore', 'job.yml'))
     symlinkSync('/dev/zero', path.join(dir, 'jobstore', 'job.yml'))
     assert.match(createValidator().validatePipelineFile(pipeline).problems[0]?.message ?? '', /character device/)
+  })
+
+  it('refuses a job template larger than 64 MiB, or a socket, at the uses line', async () => {
+    const dir = project()
+    const job = path.join(dir, 'jobstore', 'job.yml')
+    writeFileSync(job, '')
+    truncateSync(job, 64 * 1024 * 1024 + 1)
+    const pipeline = path.join(dir, 'pipelines', 'p.yml')
+    writeFileSync(pipeline, USES)
+    const big = createValidator().validatePipelineFile(pipeline)
+    assert.deepEqual(show(big.problems), ['p.yml 4:11 error uses/unreadable'])
+    assert.match(big.problems[0]?.message ?? '', /larger than 67108864 bytes, the most bac reads as a job template/)
+    rmSync(job)
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(job, resolve))
+    try {
+      assert.match(createValidator().validatePipelineFile(pipeline).problems[0]?.message ?? '', /job\.yml is a socket, not a regular file/)
+    } finally {
+      server.close()
+    }
   })
 
   it('reports a job template in invalid UTF-8 in its own file, and at the uses line', () => {
