@@ -7,13 +7,25 @@ Writes OUTPUT_DIR/summary.json: per file its row count and, for each numeric col
 min, max and mean; with --group-by, the same per value of that column across all files. Also
 writes OUTPUT_DIR/summary.csv, one row per (file or group, column). Outputs are written to
 temporary files and renamed, so a failure leaves no partial summary.
+
+A CSV file that cannot be summarised (empty, not UTF-8 text, binary, a row with more or fewer
+fields than the header, a header naming a column twice, a .csv that is not a regular file) fails
+the whole run with one line on stderr naming the file and the line (exit 2), never a traceback.
 """
 import argparse
 import csv
+import io
 import json
 import os
+import stat
 import sys
 import tempfile
+
+MAX_FIELD_BYTES = 16 * 1024 * 1024  # a field larger than this is not a value to summarise
+
+
+class BadCsv(Exception):
+    pass
 
 
 def number(text: str):
@@ -52,11 +64,39 @@ def summarise(rows, numeric_columns):
     return {c: s.as_dict() for c, s in stats.items()}
 
 
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        return reader.fieldnames or [], rows
+def read_csv(path, name):
+    """The header and the rows of a CSV file, or BadCsv saying what is wrong and where."""
+    if not stat.S_ISREG(os.lstat(path).st_mode):
+        raise BadCsv(f"{name} is not a regular file")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise BadCsv(f"{name} line {line} is not UTF-8 text (byte 0x{data[err.start]:02x}); is it a CSV file?") from None
+    if "\x00" in text:
+        raise BadCsv(f"{name} line {text.count(chr(10), 0, text.index(chr(0))) + 1} holds a NUL byte: it is binary, not CSV")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise BadCsv(f"{name} is empty: a CSV file starts with a header row")
+        seen = set()
+        for column in header:
+            if column in seen:
+                raise BadCsv(f"{name} line 1 names the column {column!r} twice")
+            seen.add(column)
+        rows = []
+        for fields in reader:
+            if not fields:
+                continue  # a blank line
+            if len(fields) != len(header):
+                raise BadCsv(f"{name} line {reader.line_num} has {len(fields)} field(s), the header has {len(header)}")
+            rows.append(dict(zip(header, fields)))
+        return header, rows
+    except csv.Error as err:
+        raise BadCsv(f"{name} line {reader.line_num}: not CSV: {err}") from None
 
 
 def numeric(fieldnames, rows):
@@ -100,9 +140,9 @@ def main() -> int:
     summary = {"files": {}, "total_rows": 0}
     groups = {}
     for path in files:
-        fieldnames, rows = read_csv(path)
-        columns = numeric(fieldnames, rows)
         name = os.path.relpath(path, args.data)
+        fieldnames, rows = read_csv(path, name)
+        columns = numeric(fieldnames, rows)
         summary["files"][name] = {"rows": len(rows), "columns": fieldnames, "numeric": summarise(rows, columns)}
         summary["total_rows"] += len(rows)
         if args.group_by:
@@ -131,4 +171,17 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    csv.field_size_limit(MAX_FIELD_BYTES)
+    try:
+        sys.exit(main())
+    except BadCsv as err:
+        print(f"aggregate: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except OSError as err:
+        print(f"aggregate: {err.strerror or err}: {err.filename or ''}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as err:  # never a traceback: one line, and a failure
+        print(f"aggregate: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        sys.exit(1)

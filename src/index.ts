@@ -11,6 +11,7 @@ export type * from './interfaces/problem.js'
 export type * from './interfaces/template.js'
 export { createTemplateEngine, shellQuote, type TemplateEngineInit } from './template/index.js'
 export { onExecutor, parseDuration, parseSize, submittedJob, type SubmittedJob, type ValidationResult, type PipelineValidator } from './pipeline/index.js'
+export { MAX_VALIDATED_FILE_BYTES, regularFiles, type ValidatorFiles, type ValidatedFileKind, type PathKind } from './pipeline/index.js'
 export {
   createValidator, validatePipeline, validateJobTemplate, validatePaths, getSchema, discoverPipelines,
   DEFAULT_VALIDATE_PATHS, type PathsValidation

@@ -95,6 +95,14 @@ export function openRegularFileSync (file: string, options: OpenFileOptions = {}
 }
 
 /**
+ * How much to read next: what the file's size says is left, and one byte more to see it grew
+ * (at least 8 KiB, at most 1 MiB, never past `maxBytes` + 1), so a small file costs a small buffer.
+ */
+function chunkSize (size: bigint, total: number, maxBytes: number): number {
+  return Math.min(1024 * 1024, maxBytes + 1 - total, Math.max(Number(size) + 1 - total, 8192))
+}
+
+/**
  * Reads a whole regular file of at most `maxBytes` (`FileTooLargeError` beyond, counted as it
  * is read, so a file that grows meanwhile is caught too). `what` names the file's purpose in
  * the error, e.g. "a pipeline".
@@ -106,7 +114,7 @@ export async function readRegularFile (file: string, maxBytes: number, what: str
     const chunks: Buffer[] = []
     let total = 0
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, maxBytes + 1 - total))
+      const chunk = Buffer.allocUnsafe(chunkSize(stats.size, total, maxBytes))
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null)
       if (bytesRead === 0) break
       total += bytesRead
@@ -127,7 +135,7 @@ export function readRegularFileSync (file: string, maxBytes: number, what: strin
     const chunks: Buffer[] = []
     let total = 0
     for (;;) {
-      const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, maxBytes + 1 - total))
+      const chunk = Buffer.allocUnsafe(chunkSize(stats.size, total, maxBytes))
       const bytesRead = readSync(fd, chunk, 0, chunk.length, null)
       if (bytesRead === 0) break
       total += bytesRead

@@ -17,6 +17,13 @@ export interface InputSpec {
   readonly required: boolean
   /** A literal or a template (rendered when the run starts and no value was given). */
   readonly default?: Scalar
+  /**
+   * For a `string` input: a regular expression (JavaScript, Unicode mode) the whole value must
+   * match, as written (the run checks `^(?:pattern)$`).
+   */
+  readonly pattern?: string
+  /** The only values the input takes (strings for a `string` input, numbers for a `number` one). */
+  readonly enum?: ReadonlyArray<string | number>
 }
 
 export type WatchAfter = 'keep' | 'move' | 'delete'

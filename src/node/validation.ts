@@ -1,4 +1,5 @@
-import { discoverFiles, isJobFile, PipelineValidator, problemKey, readSchema, type ValidationResult } from '../pipeline/index.js'
+import { discoverFiles, isJobFile, PipelineValidator, problemKey, readSchema, type ValidationResult, type ValidatorFiles } from '../pipeline/index.js'
+import { UserError } from '../interfaces/errors.js'
 import { createTemplateEngine } from '../template/index.js'
 import type { Problem } from '../interfaces/problem.js'
 import type { JobTemplate, Pipeline } from '../interfaces/pipeline.js'
@@ -6,9 +7,12 @@ import type { JobTemplate, Pipeline } from '../interfaces/pipeline.js'
 /** The default folders `bac validate` checks when given no paths. */
 export const DEFAULT_VALIDATE_PATHS = ['pipelines', 'jobstore'] as const
 
-/** A validator wired with bac's template engine. Reuse one to validate many files. */
-export function createValidator (): PipelineValidator {
-  return new PipelineValidator({ templates: createTemplateEngine() })
+/**
+ * A validator wired with bac's template engine. Reuse one to validate many files. `files` is how
+ * it reads and looks for files (default: regular files of at most 64 MiB; see `ValidatorFiles`).
+ */
+export function createValidator (init: { files?: ValidatorFiles } = {}): PipelineValidator {
+  return new PipelineValidator({ templates: createTemplateEngine(), ...(init.files !== undefined ? { files: init.files } : {}) })
 }
 
 /**
@@ -38,7 +42,8 @@ export interface PathsValidation {
 
 /**
  * Validates files and folders (recursively, `.yml`/`.yaml`); files inside a `jobstore/` folder are
- * job templates, the rest pipelines. Throws `UsageError` for a path that does not exist.
+ * job templates, the rest pipelines. Throws `UsageError` for a path that does not exist or is not
+ * a regular file or folder; a file that cannot be read is an error (`file/unreadable`) at its 1:1.
  */
 export function validatePaths (paths: readonly string[] = DEFAULT_VALIDATE_PATHS): PathsValidation {
   const files = discoverFiles(paths)
@@ -46,7 +51,7 @@ export function validatePaths (paths: readonly string[] = DEFAULT_VALIDATE_PATHS
   const seen = new Set<string>()
   const problems: Problem[] = []
   for (const file of files) {
-    for (const problem of validator.validateFile(file).problems) {
+    for (const problem of validateOne(validator, file)) {
       const key = problemKey(problem)
       if (!seen.has(key)) {
         seen.add(key)
@@ -59,6 +64,16 @@ export function validatePaths (paths: readonly string[] = DEFAULT_VALIDATE_PATHS
     problems,
     errors: problems.filter((p) => p.severity === 'error').length,
     warnings: problems.filter((p) => p.severity === 'warning').length
+  }
+}
+
+/** A file's problems; a file the reader refuses is one problem at its start. */
+function validateOne (validator: PipelineValidator, file: string): readonly Problem[] {
+  try {
+    return validator.validateFile(file).problems
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err
+    return [{ file, line: 1, column: 1, severity: 'error', rule: 'file/unreadable', message: err.message, path: '' }]
   }
 }
 

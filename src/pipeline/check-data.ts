@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { Severity } from '../interfaces/problem.js'
+import type { ValidatorFiles } from './files.js'
 import type { Findings } from './findings.js'
 import { lazy, load } from './lazy.js'
 import type { JsonPath } from './source.js'
@@ -26,9 +26,9 @@ export function cidPart (text: string): string | undefined {
 
 /**
  * Checks a literal data reference (a step input, a file or cid default): a CID, an
- * `/ipfs/<cid>/path`, or else a path relative to `baseDir` that must exist.
+ * `/ipfs/<cid>/path`, or else a path relative to `baseDir` that must exist (as `kind` says).
  */
-export function checkDataRef (findings: Findings, at: JsonPath, value: string, baseDir: string, missing: Severity, cidOnly = false): void {
+export function checkDataRef (findings: Findings, at: JsonPath, value: string, baseDir: string, missing: Severity, kind: ValidatorFiles['kind'], cidOnly = false): void {
   if (value.includes('{{')) return
   const cid = cidPart(value)
   if (cid !== undefined || cidOnly) {
@@ -36,7 +36,7 @@ export function checkDataRef (findings: Findings, at: JsonPath, value: string, b
     return
   }
   const resolved = path.resolve(baseDir, value)
-  if (!existsSync(resolved)) {
+  if (kind(resolved) === undefined) {
     findings.add(at, 'value', missing, 'input/not-found', `'${value}' does not exist (looked for ${path.relative(process.cwd(), resolved) || '.'}); give a path relative to ${path.relative(process.cwd(), baseDir) || '.'} or a CID`)
   }
 }

@@ -4,6 +4,8 @@ import type { Severity } from '../interfaces/problem.js'
 import type { TemplateEngine } from '../interfaces/template.js'
 import { checkDataRef } from './check-data.js'
 import { checkTemplate } from './check-templates.js'
+import { checkConstraints } from './constraints.js'
+import type { ValidatorFiles } from './files.js'
 import type { Findings } from './findings.js'
 import type { NameScope } from './names.js'
 import { asMap, entries } from './raw.js'
@@ -22,10 +24,12 @@ export function inputTypes (raw: unknown): Map<string, InputType> {
 
 /**
  * Checks declared inputs: defaults that are templates read only names known when a run starts,
- * literal file defaults exist (relative to the file that declares them), cid defaults parse, and
- * `required` with a default is pointed out.
+ * literal file defaults exist (relative to the file that declares them), cid defaults parse,
+ * `pattern` and `enum` are usable and allow a literal default, and `required` with a default is
+ * pointed out.
  */
-export function checkInputs (findings: Findings, templates: TemplateEngine, raw: unknown, file: string, scope: NameScope, missing: Severity): void {
+export function checkInputs (findings: Findings, templates: TemplateEngine, raw: unknown, file: string, scope: NameScope, missing: Severity, files: ValidatorFiles): void {
+  checkConstraints(findings, raw)
   for (const [name, spec] of entries(raw)) {
     const map = asMap(spec)
     if (map === undefined) continue
@@ -36,7 +40,7 @@ export function checkInputs (findings: Findings, templates: TemplateEngine, raw:
     }
     if (typeof value !== 'string') continue
     checkTemplate(findings, templates, [...at, 'default'], value, { ...scope, where: `the default of input '${name}'` }, 'plain')
-    if (map.type === 'file') checkDataRef(findings, [...at, 'default'], value, path.dirname(file), missing)
-    if (map.type === 'cid') checkDataRef(findings, [...at, 'default'], value, path.dirname(file), 'error', true)
+    if (map.type === 'file') checkDataRef(findings, [...at, 'default'], value, path.dirname(file), missing, files.kind)
+    if (map.type === 'cid') checkDataRef(findings, [...at, 'default'], value, path.dirname(file), 'error', files.kind, true)
   }
 }

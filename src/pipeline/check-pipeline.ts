@@ -4,17 +4,24 @@ import type { Problem } from '../interfaces/problem.js'
 import type { TemplateEngine } from '../interfaces/template.js'
 import { checkBody } from './check-body.js'
 import { checkDataRef } from './check-data.js'
+import { checkCommandInjection } from './check-injection.js'
 import { checkInputs, inputTypes } from './check-inputs.js'
 import { checkCondition, checkTemplate } from './check-templates.js'
 import { checkGlob, checkTriggers } from './check-triggers.js'
+import { checkWithConstraints } from './constraints.js'
+import type { ValidatorFiles } from './files.js'
 import type { Findings } from './findings.js'
 import { ancestors, orderSteps } from './graph.js'
 import type { NameScope } from './names.js'
 import { asList, asMap, asString, asStrings, entries, type RawMap } from './raw.js'
 import { didYouMean, listNames } from './suggest.js'
+import { envOf, inputsOf, withMounts, type TaintScope } from './taint.js'
 
-/** A job template as the pipeline checker needs it: its raw data once it parsed, its problems. */
-export interface LoadedJob { readonly raw?: RawMap, readonly problems: readonly Problem[] }
+/**
+ * A job template as the pipeline checker needs it: its raw data once it parsed, its problems, or
+ * why the reader would not read it.
+ */
+export interface LoadedJob { readonly raw?: RawMap, readonly problems: readonly Problem[], readonly refused?: Error }
 
 /** Where the checker finds job templates: resolves `uses` and loads (and caches) templates. */
 export interface JobSource {
@@ -34,10 +41,10 @@ export interface PipelineCheck {
 }
 
 /** Semantic checks of a pipeline beyond its schema; every problem goes to `findings`. */
-export function checkPipeline (findings: Findings, templates: TemplateEngine, raw: RawMap, file: string, jobs: JobSource): PipelineCheck {
+export function checkPipeline (findings: Findings, templates: TemplateEngine, raw: RawMap, file: string, jobs: JobSource, files: ValidatorFiles): PipelineCheck {
   const dir = path.dirname(file)
   const on = asMap(raw.on)
-  const messageSchema = checkTriggers(findings, on, file)
+  const messageSchema = checkTriggers(findings, on, file, files)
   const fields = asMap(messageSchema?.properties)
   const trigger = {
     watch: on?.watch !== undefined,
@@ -51,7 +58,9 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     findings.error(['on', 'watch', 'input'], 'value', 'watch/unknown-input', `on.watch.input '${watchInput}' is not a file input of this pipeline${didYouMean(watchInput, files)}; ${files.length === 0 ? 'declare one under inputs: with type: file' : `file inputs: ${listNames(files)}`}`)
   }
   const pipelineEnv = new Set(Object.keys(asMap(raw.env) ?? {}))
-  checkInputs(findings, templates, raw.inputs, file, { trigger, run: true, where: '' }, 'warning')
+  const outside: TaintScope = { inputs: inputsOf(raw.inputs), env: new Map(), item: false }
+  const outsideEnv = envOf(templates, raw.env, outside)
+  checkInputs(findings, templates, raw.inputs, file, { trigger, run: true, where: '' }, 'warning', files)
   for (const [name, value] of entries(raw.env)) {
     if (typeof value === 'string') checkTemplate(findings, templates, ['env', name], value, { trigger, inputs: pipelineInputs, run: true, where: `env ${name}` }, 'plain')
   }
@@ -77,7 +86,7 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     outputs.set(id, new Set(Object.keys(asMap(step.outputs) ?? {})))
     const ref = asString(step.uses)
     if (ref === undefined) continue
-    const job = checkUses(findings, { at, step, ref, file, jobs, where })
+    const job = checkUses(findings, { at, step, ref, file, jobs, where, files })
     if (job === undefined) continue
     uses.set(id, job.file)
     related.push(...job.problems)
@@ -89,7 +98,7 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
 
   for (const [id, step] of steps) {
     checkStepTemplates(findings, templates, id, step, {
-      trigger, pipelineInputs, pipelineEnv, dir,
+      trigger, pipelineInputs, pipelineEnv, dir, files, outside: { ...outside, env: outsideEnv },
       steps: { all: ids, needed: ancestors(id, needs), outputs }
     })
   }
@@ -97,23 +106,28 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
 }
 
 /** Resolves and loads a step's job template, and checks its `with`; undefined when not found. */
-function checkUses (findings: Findings, s: { at: string[], step: RawMap, ref: string, file: string, jobs: JobSource, where: string }): (LoadedJob & { file: string }) | undefined {
+function checkUses (findings: Findings, s: { at: string[], step: RawMap, ref: string, file: string, jobs: JobSource, where: string, files: ValidatorFiles }): (LoadedJob & { file: string }) | undefined {
   const resolved = s.jobs.resolve(s.ref, s.file)
   if ('tried' in resolved) {
     findings.error([...s.at, 'uses'], 'value', 'uses/not-found', `job template '${s.ref}' not found; looked for ${resolved.tried.map((t) => path.relative(process.cwd(), t)).join(', ')}`)
     return undefined
   }
   const job = s.jobs.load(resolved.file)
+  if (job.refused !== undefined) {
+    findings.error([...s.at, 'uses'], 'value', 'uses/unreadable', `job template '${s.ref}' cannot be read: ${job.refused.message}`)
+    return undefined
+  }
   const errors = job.problems.filter((p) => p.severity === 'error')
   if (errors.length > 0 || job.raw === undefined) {
     findings.error([...s.at, 'uses'], 'value', 'uses/invalid', `job template ${path.relative(process.cwd(), resolved.file)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; fix ${errors.length === 1 ? 'it' : 'them'} first`)
     return { problems: job.problems, file: resolved.file }
   }
   checkWith(findings, s.at, s.step, job.raw, s.where)
+  checkWithConstraints(findings, s.at, s.step.with, job.raw.inputs, s.where)
   const types = inputTypes(job.raw.inputs)
   for (const [name, value] of entries(s.step.with)) {
     const type = types.get(name)
-    if (typeof value === 'string' && (type === 'file' || type === 'cid')) checkDataRef(findings, [...s.at, 'with', name], value, path.dirname(s.file), 'error', type === 'cid')
+    if (typeof value === 'string' && (type === 'file' || type === 'cid')) checkDataRef(findings, [...s.at, 'with', name], value, path.dirname(s.file), 'error', s.files.kind, type === 'cid')
   }
   return { ...job, file: resolved.file }
 }
@@ -132,6 +146,9 @@ interface StepContext {
   pipelineEnv: ReadonlySet<string>
   steps: NonNullable<NameScope['steps']>
   dir: string
+  files: ValidatorFiles
+  /** What the pipeline reads from outside: its inputs, and its env variables set from them. */
+  outside: TaintScope
 }
 
 /** Checks every templated field of a step with the names valid there, and its data inputs. */
@@ -153,7 +170,7 @@ function checkStepTemplates (findings: Findings, templates: TemplateEngine, id: 
     if (pipelineInputs.has(name)) findings.error([...at, 'inputs', name], 'key', 'step/input-shadows', `step '${id}' input '${name}' has the name of a pipeline input: rename one`)
     if (typeof value !== 'string') continue
     checkTemplate(findings, templates, [...at, 'inputs', name], value, { ...base, ...(foreach === undefined ? {} : { item: foreach }) }, 'plain')
-    checkDataRef(findings, [...at, 'inputs', name], value, dir, 'error')
+    checkDataRef(findings, [...at, 'inputs', name], value, dir, 'error', context.files.kind)
   }
   if (typeof step.run === 'string') checkTemplate(findings, templates, [...at, 'run'], step.run, inner, 'shell')
   if (typeof step.command === 'string') checkTemplate(findings, templates, [...at, 'command'], step.command, inner, 'plain')
@@ -166,6 +183,15 @@ function checkStepTemplates (findings: Findings, templates: TemplateEngine, id: 
   }
   if (typeof step.if === 'string') checkCondition(findings, templates, [...at, 'if'], step.if, { ...inner, outputs: undefined })
   checkForeach(findings, templates, at, step.foreach, mounts, base)
+  checkStepInjection(findings, templates, at, step, context)
+}
+
+/** Warns where a value from outside reaches an interpreter's script text in the step's command. */
+function checkStepInjection (findings: Findings, templates: TemplateEngine, at: readonly string[], step: RawMap, context: StepContext): void {
+  const item = typeof step.foreach === 'string' || asMap(step.foreach) !== undefined || asList(step.foreach).some((v) => typeof v === 'string' && v.includes('{{'))
+  const scope: TaintScope = { inputs: withMounts(context.outside.inputs, Object.keys(asMap(step.inputs) ?? {})), env: context.outside.env, item }
+  const env = envOf(templates, step.env, scope)
+  checkCommandInjection(findings, templates, at, step, { ...scope, env })
 }
 
 /** `with` must give every required input of the job template and nothing it does not declare. */

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import { UserError } from '../interfaces/errors.js'
+import { decodeUtf8 } from './encoding.js'
+import { readOrRefusal, type ValidatorFiles } from './files.js'
 import { ajvClass, lazy, load } from './lazy.js'
 import type { Findings } from './findings.js'
 import { asMap, asString, type RawMap } from './raw.js'
@@ -40,21 +42,38 @@ function checkTimezone (findings: Findings, at: JsonPath, timezone: string): boo
   }
 }
 
+/** Reads a message schema file through `files`: its JSON, or why not (reported at `at`). */
+function readSchemaFile (findings: Findings, at: JsonPath, file: string, pipelineFile: string, files: ValidatorFiles): { json: unknown } | undefined {
+  const resolved = path.resolve(path.dirname(pipelineFile), file)
+  const bytes = files.kind(resolved) === undefined ? undefined : readOrRefusal(files, resolved, 'message schema')
+  if (bytes === undefined || bytes instanceof UserError) {
+    findings.error(at, 'value', 'message/schema', `cannot load the message schema ${file}: ${bytes?.message ?? `no such file (looked for ${path.relative(process.cwd(), resolved)})`}`)
+    return undefined
+  }
+  const decoded = decodeUtf8(bytes)
+  if ('fault' in decoded) {
+    findings.error(at, 'value', 'message/schema', `cannot load the message schema ${file}: at line ${decoded.fault.line}, column ${decoded.fault.column}, ${decoded.fault.message}`)
+    return undefined
+  }
+  try {
+    return { json: JSON.parse(decoded.text) }
+  } catch (err) {
+    findings.error(at, 'value', 'message/schema', `cannot load the message schema ${file}: ${err instanceof Error ? err.message : String(err)}`)
+    return undefined
+  }
+}
+
 /**
- * Loads and compiles the message schema (inline, or a .json file relative to the pipeline).
- * Returns it, or undefined after reporting why it cannot be used.
+ * Loads and compiles the message schema (inline, or a .json file relative to the pipeline, read
+ * through `files`). Returns it, or undefined after reporting why it cannot be used.
  */
-export function loadMessageSchema (findings: Findings, at: JsonPath, value: unknown, pipelineFile: string): RawMap | undefined {
+export function loadMessageSchema (findings: Findings, at: JsonPath, value: unknown, pipelineFile: string, files: ValidatorFiles): RawMap | undefined {
   let schema = asMap(value)
   const file = asString(value)
   if (file !== undefined) {
-    const resolved = path.resolve(path.dirname(pipelineFile), file)
-    try {
-      schema = asMap(JSON.parse(readFileSync(resolved, 'utf8')))
-    } catch (err) {
-      findings.error(at, 'value', 'message/schema', `cannot load the message schema ${file}: ${err instanceof Error ? err.message : String(err)}`)
-      return undefined
-    }
+    const read = readSchemaFile(findings, at, file, pipelineFile, files)
+    if (read === undefined) return undefined
+    schema = asMap(read.json)
     if (schema === undefined) {
       findings.error(at, 'value', 'message/schema', `the message schema ${file} is not a JSON object`)
       return undefined
@@ -72,7 +91,7 @@ export function loadMessageSchema (findings: Findings, at: JsonPath, value: unkn
 }
 
 /** Checks `on:` beyond its schema; returns the message schema when there is a usable one. */
-export function checkTriggers (findings: Findings, on: RawMap | undefined, pipelineFile: string): RawMap | undefined {
+export function checkTriggers (findings: Findings, on: RawMap | undefined, pipelineFile: string, files: ValidatorFiles): RawMap | undefined {
   const watch = asMap(on?.watch)
   const glob = asString(watch?.glob)
   if (glob !== undefined) checkGlob(findings, ['on', 'watch', 'glob'], glob)
@@ -82,5 +101,5 @@ export function checkTriggers (findings: Findings, on: RawMap | undefined, pipel
   const expression = asString(schedule?.cron)
   if (expression !== undefined && zoneOk) checkCron(findings, ['on', 'schedule', 'cron'], expression, timezone)
   const message = asMap(on?.message)
-  return message?.schema === undefined ? undefined : loadMessageSchema(findings, ['on', 'message', 'schema'], message.schema, pipelineFile)
+  return message?.schema === undefined ? undefined : loadMessageSchema(findings, ['on', 'message', 'schema'], message.schema, pipelineFile, files)
 }

@@ -1,4 +1,5 @@
 export { PipelineValidator, type ValidationResult, type ValidatorComponents } from './validator.js'
+export { MAX_VALIDATED_FILE_BYTES, regularFiles, type PathKind, type RegularFilesInit, type ValidatedFileKind, type ValidatorFiles } from './files.js'
 export { readSchema, type SchemaKind } from './schema.js'
 export { isJobFile, resolveUses, findProjectRoot } from './jobstore.js'
 export { parseDuration, parseSize } from './units.js'

@@ -1,36 +1,32 @@
-import { existsSync, statSync } from 'node:fs'
 import path from 'node:path'
+import { regularFiles, type ValidatorFiles } from './files.js'
 
 /** The folder of reusable job templates inside a project. */
 export const JOBSTORE_DIR = 'jobstore'
 
-/** The nearest folder at or above `dir` that holds a `jobstore/` folder. */
-export function findProjectRoot (dir: string): string | undefined {
+type KindOf = ValidatorFiles['kind']
+
+/** The nearest folder at or above `dir` that holds a `jobstore/` folder (looked for with `kind`). */
+export function findProjectRoot (dir: string, kind: KindOf = regularFiles().kind): string | undefined {
   let current = path.resolve(dir)
   for (;;) {
-    if (isDirectory(path.join(current, JOBSTORE_DIR))) return current
+    if (kind(path.join(current, JOBSTORE_DIR)) === 'folder') return current
     const parent = path.dirname(current)
     if (parent === current) return undefined
     current = parent
   }
 }
 
-function isDirectory (p: string): boolean {
-  try {
-    return statSync(p).isDirectory()
-  } catch {
-    return false
-  }
-}
-
 /**
  * Resolves a step's `uses`: relative to the pipeline's folder, then to the project root, then
  * inside the project's `jobstore/`; `.yml`/`.yaml` may be left out (`uses: extract`).
- * Returns the file, or every place that was tried. `roots` caches project roots by folder.
+ * Returns the file, or every place that was tried. `roots` caches project roots by folder; `kind`
+ * says what a path is (the validator's `files.kind`): a folder is passed over, anything else is
+ * taken (the validator's reader refuses what is not a regular file, and says so).
  */
-export function resolveUses (ref: string, pipelineFile: string, roots: Map<string, string | undefined> = new Map()): { file: string } | { tried: string[] } {
+export function resolveUses (ref: string, pipelineFile: string, roots: Map<string, string | undefined> = new Map(), kind: KindOf = regularFiles().kind): { file: string } | { tried: string[] } {
   const base = path.dirname(pipelineFile)
-  if (!roots.has(base)) roots.set(base, findProjectRoot(base))
+  if (!roots.has(base)) roots.set(base, findProjectRoot(base, kind))
   const root = roots.get(base)
   const bases = [base, ...(root === undefined ? [] : [root, path.join(root, JOBSTORE_DIR)])]
   const tried: string[] = []
@@ -40,7 +36,9 @@ export function resolveUses (ref: string, pipelineFile: string, roots: Map<strin
       const candidate = path.resolve(dir, name)
       if (tried.includes(candidate)) continue
       tried.push(candidate)
-      if (existsSync(candidate) && statSync(candidate).isFile()) return { file: candidate }
+      // something that is not a regular file (a FIFO, a device) is taken, for the read to refuse it by name
+      const found = kind(candidate)
+      if (found === 'file' || found === 'other') return { file: candidate }
     }
   }
   return { tried }

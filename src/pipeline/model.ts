@@ -35,7 +35,9 @@ function buildInputs (raw: unknown): Record<string, InputSpec> {
       type: spec.type as InputType,
       required: spec.required === true,
       ...(typeof spec.description === 'string' ? { description: spec.description } : {}),
-      ...(spec.default !== undefined ? { default: spec.default as Scalar } : {})
+      ...(spec.default !== undefined ? { default: spec.default as Scalar } : {}),
+      ...(typeof spec.pattern === 'string' ? { pattern: spec.pattern } : {}),
+      ...(Array.isArray(spec.enum) ? { enum: spec.enum as Array<string | number> } : {})
     }
     return [name, input]
   }))

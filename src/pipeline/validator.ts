@@ -1,13 +1,14 @@
-import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { ValidateFunction } from 'ajv/dist/2020.js'
-import { FileReadError } from '../interfaces/errors.js'
+import { UserError } from '../interfaces/errors.js'
 import type { JobTemplate, Pipeline } from '../interfaces/pipeline.js'
 import type { Problem } from '../interfaces/problem.js'
 import { problemKey } from './problems.js'
 import type { TemplateEngine } from '../interfaces/template.js'
 import { checkJob } from './check-job.js'
 import { checkPipeline } from './check-pipeline.js'
+import { decodeUtf8, loneSurrogate, type EncodingFault } from './encoding.js'
+import { readOrRefusal, regularFiles, type ValidatorFiles } from './files.js'
 import { Findings } from './findings.js'
 import { isJobFile, resolveUses } from './jobstore.js'
 import { buildJob, buildPipeline } from './model.js'
@@ -17,6 +18,11 @@ import { YamlSource } from './source.js'
 
 export interface ValidatorComponents {
   templates: TemplateEngine
+  /**
+   * How files are read and looked for (pipelines, job templates, message schemas).
+   * @default regularFiles(): regular files of at most 64 MiB
+   */
+  files?: ValidatorFiles
 }
 
 /** The outcome of validating one file: the model when there are no errors, and every problem. */
@@ -30,6 +36,9 @@ export interface ValidationResult<T> {
 }
 
 interface Parsed { readonly raw?: RawMap, readonly findings?: Findings, readonly problems: Problem[] }
+
+/** A job template as loaded: its outcome, or (with no problems) the reader's refusal to read it. */
+type Job = ValidationResult<JobTemplate> & { raw?: RawMap, refused?: UserError }
 
 function sortProblems (problems: readonly Problem[]): Problem[] {
   const seen = new Set<string>()
@@ -56,37 +65,54 @@ function result<T> (file: string, problems: readonly Problem[], value: T | undef
  */
 export class PipelineValidator {
   private schemas: Record<SchemaKind, ValidateFunction> | undefined
-  private readonly jobs = new Map<string, ValidationResult<JobTemplate> & { raw?: RawMap }>()
+  private readonly jobs = new Map<string, Job>()
   private readonly roots = new Map<string, string | undefined>()
+  private readonly files: ValidatorFiles
 
-  constructor (private readonly components: ValidatorComponents) {}
+  constructor (private readonly components: ValidatorComponents) {
+    this.files = components.files ?? regularFiles()
+  }
 
   /** Validates a pipeline or, inside a `jobstore/` folder, a job template. */
   validateFile (file: string): ValidationResult<Pipeline | JobTemplate> {
     return isJobFile(file) ? this.validateJobFile(file) : this.validatePipelineFile(file)
   }
 
+  /**
+   * Validates a pipeline file. A file the reader refuses (not a regular file, too large, not
+   * allowed) throws the reader's `UserError`; everything in the file is reported as problems.
+   */
   validatePipelineFile (file: string): ValidationResult<Pipeline> {
-    return this.validatePipelineText(file, read(file))
+    const decoded = decodeUtf8(this.files.read(file, 'pipeline'))
+    if ('fault' in decoded) return result<Pipeline>(file, [encodingProblem(file, decoded.fault)], undefined)
+    return this.validatePipelineText(file, decoded.text)
   }
 
-  /** Validates pipeline text as if it were the file `file` (used by editors and tests). */
+  /**
+   * Validates pipeline text as if it were the file `file` (editors, tests, a pipeline sent over
+   * the HTTP API): the job templates and schema files it names are read through `files`.
+   */
   validatePipelineText (file: string, text: string): ValidationResult<Pipeline> {
+    const fault = loneSurrogate(text)
+    if (fault !== undefined) return result<Pipeline>(file, [encodingProblem(file, fault)], undefined)
     const absolute = path.resolve(file)
     const parsed = this.parse(file, text, 'pipeline')
     if (parsed.raw === undefined || parsed.findings === undefined) return result<Pipeline>(file, parsed.problems, undefined)
     const check = checkPipeline(parsed.findings, this.components.templates, parsed.raw, absolute, {
-      resolve: (ref, pipelineFile) => resolveUses(ref, pipelineFile, this.roots),
+      resolve: (ref, pipelineFile) => resolveUses(ref, pipelineFile, this.roots, this.files.kind),
       load: (job) => this.loadJob(job)
-    })
+    }, this.files)
     const problems = [...parsed.problems, ...parsed.findings.problems, ...check.related]
     if (problems.some((p) => p.severity === 'error')) return result<Pipeline>(file, problems, undefined)
     const jobs = new Map([...check.uses].map(([step, job]) => [step, this.jobs.get(job)?.value as JobTemplate]))
     return result(file, problems, buildPipeline(parsed.raw, absolute, jobs, check.order, check.messageSchema))
   }
 
+  /** Validates a job template file; a file the reader refuses throws, as for a pipeline. */
   validateJobFile (file: string): ValidationResult<JobTemplate> {
-    const { raw: _raw, ...outcome } = this.loadJob(path.resolve(file), file)
+    const job = this.loadJob(path.resolve(file), file)
+    if (job.refused !== undefined) throw job.refused
+    const { raw: _raw, refused: _refused, ...outcome } = job
     return outcome
   }
 
@@ -96,26 +122,32 @@ export class PipelineValidator {
     return outcome
   }
 
-  private loadJob (absolute: string, shown = path.relative(process.cwd(), absolute)): ValidationResult<JobTemplate> & { raw?: RawMap } {
+  private loadJob (absolute: string, shown = path.relative(process.cwd(), absolute)): Job {
     const cached = this.jobs.get(absolute)
     if (cached !== undefined) return cached
-    let outcome: ValidationResult<JobTemplate> & { raw?: RawMap }
-    try {
-      outcome = this.checkJobText(absolute, shown, read(absolute))
-    } catch (err) {
-      outcome = result<JobTemplate>(shown, [{ file: shown, line: 1, column: 1, severity: 'error', rule: 'uses/unreadable', message: (err as Error).message, path: '' }], undefined)
+    const bytes = readOrRefusal(this.files, absolute, 'job template')
+    let outcome: Job
+    if (bytes instanceof UserError) {
+      outcome = { ...result<JobTemplate>(shown, [], undefined), refused: bytes }
+    } else {
+      const decoded = decodeUtf8(bytes)
+      outcome = 'fault' in decoded
+        ? result<JobTemplate>(shown, [encodingProblem(shown, decoded.fault)], undefined)
+        : this.checkJobText(absolute, shown, decoded.text)
     }
     this.jobs.set(absolute, outcome)
     return outcome
   }
 
   private checkJobText (absolute: string, shown: string, text: string): ValidationResult<JobTemplate> & { raw?: RawMap } {
+    const fault = loneSurrogate(text)
+    if (fault !== undefined) return result<JobTemplate>(shown, [encodingProblem(shown, fault)], undefined)
     const parsed = this.parse(shown, text, 'job')
     let outcome: ValidationResult<JobTemplate> & { raw?: RawMap }
     if (parsed.raw === undefined || parsed.findings === undefined) {
       outcome = result<JobTemplate>(shown, parsed.problems, undefined)
     } else {
-      checkJob(parsed.findings, this.components.templates, parsed.raw, absolute)
+      checkJob(parsed.findings, this.components.templates, parsed.raw, absolute, this.files)
       const problems = [...parsed.problems, ...parsed.findings.problems]
       const clean = !problems.some((p) => p.severity === 'error')
       outcome = { ...result(shown, problems, clean ? buildJob(parsed.raw, absolute) : undefined), raw: parsed.raw }
@@ -140,10 +172,7 @@ export class PipelineValidator {
   }
 }
 
-function read (file: string): string {
-  try {
-    return readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new FileReadError(file, { cause: err })
-  }
+function encodingProblem (file: string, fault: EncodingFault): Problem {
+  return { file, line: fault.line, column: fault.column, severity: 'error', rule: 'yaml/encoding', message: fault.message, path: '' }
 }
+

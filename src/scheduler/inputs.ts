@@ -29,12 +29,32 @@ function storeOptions (sources: InputSources): { signal?: AbortSignal, within?: 
 const TRUE = new Set(['true', '1', 'yes', 'on'])
 const FALSE = new Set(['false', '0', 'no', 'off', ''])
 
+/** A value in a one-line error: control characters escaped, long text cut. */
+function shown (text: string): string {
+  const escaped = text.replace(/[\u0000-\u001f\u007f]/g, (c) => c === '\n' ? '\\n' : (c === '\t' ? '\\t' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))
+  return escaped.length > 80 ? `${escaped.slice(0, 77)}...` : escaped
+}
+
+/**
+ * Refuses a value outside the input's `enum` or not matching its `pattern` (the whole value, as
+ * src/pipeline/constraints.ts checks literal defaults), before any step runs.
+ */
+function constrain (spec: InputSpec, value: string | number): string | number {
+  if (spec.enum !== undefined && !spec.enum.some((v) => String(v) === String(value))) {
+    throw new InputError(spec.name, `'${shown(String(value))}' is not one of the allowed values (${spec.enum.map((v) => shown(String(v))).join(', ')})`)
+  }
+  if (spec.pattern !== undefined && !new RegExp(`^(?:${spec.pattern})$`, 'u').test(String(value))) {
+    throw new InputError(spec.name, `'${shown(String(value))}' does not match the pattern ${shown(spec.pattern)} (the whole value must match)`)
+  }
+  return value
+}
+
 async function convert (spec: InputSpec, raw: Scalar, baseDir: string, sources: InputSources): Promise<InputValue> {
   switch (spec.type) {
     case 'number': {
       const n = typeof raw === 'number' ? raw : Number(String(raw).trim())
-      if (String(raw).trim() === '' || !Number.isFinite(n)) throw new InputError(spec.name, `'${String(raw)}' is not a number`)
-      return n
+      if (String(raw).trim() === '' || !Number.isFinite(n)) throw new InputError(spec.name, `'${shown(String(raw))}' is not a number`)
+      return constrain(spec, n)
     }
     case 'boolean': {
       if (typeof raw === 'boolean') return raw
@@ -44,7 +64,7 @@ async function convert (spec: InputSpec, raw: Scalar, baseDir: string, sources: 
       throw new InputError(spec.name, `'${String(raw)}' is not true or false`)
     }
     case 'string':
-      return String(raw)
+      return constrain(spec, String(raw))
     case 'file':
     case 'cid':
       return await resolveData(spec.name, String(raw), baseDir, sources.store, storeOptions(sources))

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { bac } from '../helpers/cli.js'
-import { FIXTURES, ROOT } from '../helpers/paths.js'
+import { BAC_BIN, FIXTURES, ROOT } from '../helpers/paths.js'
 
 const INVALID = path.join(FIXTURES, 'invalid')
 /** What `bac validate` may load: parsers, schema runtime, templates, CLI; never libp2p, Helia or SQLite. */
@@ -77,6 +79,66 @@ describe('bac validate', () => {
     const r = bac(['validate', 'no/such/pipeline.yml'])
     assert.equal(r.code, 2)
     assert.equal(r.stderr, 'bac: no/such/pipeline.yml: no such file or folder\n')
+  })
+
+  it('exits 2 with one line for a device, a FIFO or a socket, without opening it', async () => {
+    const fifo = path.join(work, 'fifo.yml')
+    execFileSync('mkfifo', [fifo])
+    const socket = path.join(work, 'socket.yml')
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    try {
+      // a FIFO nobody writes to blocks whoever opens it: the process must end on its own, well
+      // within a bound derived from how long a bare bac takes to start here
+      const started = Date.now()
+      bac(['--version'])
+      const bound = Math.max(10_000, 20 * (Date.now() - started))
+      for (const [given, kind] of [['/dev/zero', 'a character device'], [fifo, 'a FIFO \\(named pipe\\)'], [socket, 'a socket']] as const) {
+        const r = spawnSync(process.execPath, [BAC_BIN, 'validate', given], { encoding: 'utf8', timeout: bound, env: { ...process.env, NO_COLOR: '1' } })
+        assert.equal(r.signal, null, `bac validate ${given} did not end within ${bound} ms`)
+        assert.equal(r.status, 2, r.stderr)
+        assert.match(r.stderr, new RegExp(`^bac: ${given.replaceAll('.', '\\.')} is ${kind}, not a file or folder; bac validates regular files only\n$`))
+      }
+    } finally {
+      server.close()
+    }
+  })
+
+  it('refuses a job template or a message schema file that is a FIFO, at the line naming it, without blocking', () => {
+    const dir = path.join(work, 'fifo-project')
+    mkdirSync(path.join(dir, 'jobstore'), { recursive: true })
+    execFileSync('mkfifo', [path.join(dir, 'jobstore', 'job.yml')])
+    execFileSync('mkfifo', [path.join(dir, 'schema.json')])
+    writeFileSync(path.join(dir, 'p.yml'), 'name: x\non:\n  message: { topic: t, schema: schema.json }\nsteps:\n  a:\n    uses: job\n')
+    const r = spawnSync(process.execPath, [BAC_BIN, 'validate', 'p.yml'], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } })
+    assert.equal(r.signal, null, 'bac validate blocked on a FIFO')
+    assert.equal(r.status, 1, r.stderr)
+    const lines = r.stdout.trim().split('\n')
+    assert.equal(lines.length, 2, r.stdout)
+    assert.match(lines[0] ?? '', /^p\.yml:3:32: error: cannot load the message schema schema\.json: .*schema\.json is a FIFO \(named pipe\), not a regular file; bac reads only regular files here \[message\/schema\]$/)
+    assert.match(lines[1] ?? '', /^p\.yml:6:11: error: job template 'job' cannot be read: .*job\.yml is a FIFO \(named pipe\), not a regular file; bac reads only regular files here \[uses\/unreadable\]$/)
+  })
+
+  it('takes only regular .yml files from a folder: FIFOs and links to devices are passed over', () => {
+    const dir = path.join(work, 'specials')
+    mkdirSync(dir)
+    execFileSync('mkfifo', [path.join(dir, 'a-fifo.yml')])
+    symlinkSync('/dev/zero', path.join(dir, 'b-zero.yml'))
+    symlinkSync(path.join(dir, 'a-fifo.yml'), path.join(dir, 'c-fifo-link.yml'))
+    writeFileSync(path.join(dir, 'd-real.yml'), 'name: x\nsteps:\n  a: { run: echo hi }\n')
+    symlinkSync(path.join(dir, 'd-real.yml'), path.join(dir, 'e-link.yml'))
+    const r = spawnSync(process.execPath, [BAC_BIN, 'validate', '--format', 'json', dir], { encoding: 'utf8', timeout: 30_000 })
+    assert.equal(r.signal, null, 'bac validate hung on a special file')
+    assert.equal(r.status, 0, r.stderr)
+    assert.deepEqual((JSON.parse(r.stdout) as { files: string[] }).files.map((f) => path.basename(f)), ['d-real.yml', 'e-link.yml'])
+  })
+
+  it('reports a file in invalid UTF-8 at its first bad byte', () => {
+    const file = path.join(work, 'latin1.yml')
+    writeFileSync(file, Buffer.concat([Buffer.from('name: x\nsteps:\n  a: { run: echo caf'), Buffer.from([0xe9]), Buffer.from(' }\n')]))
+    const r = bac(['validate', file])
+    assert.equal(r.code, 1)
+    assert.equal(r.stdout, `${file}:3:21: error: the file is not valid UTF-8: byte 0xe9 here is not part of a character; save it as UTF-8 [yaml/encoding]\n`)
   })
 
   it('exits 2 when the paths hold no YAML file', () => {

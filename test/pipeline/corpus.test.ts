@@ -30,7 +30,7 @@ describe('broken-pipeline corpus', () => {
   it('has at least 40 broken files, each with an expectation', () => {
     assert.ok(files.length >= 40, `only ${files.length} files`)
     // valid job templates the broken pipelines use
-    const helpers = ['jobstore/greet.yml', 'jobstore/takes-file.yml']
+    const helpers = ['jobstore/greet.yml', 'jobstore/takes-file.yml', 'jobstore/constrained.yml']
     for (const file of files.filter((f) => !helpers.includes(f))) {
       assert.ok(expected(file).length > 0, `${file} states no expectation`)
     }
@@ -63,7 +63,8 @@ describe('broken-pipeline corpus', () => {
       'uses/invalid', 'with/unknown-input', 'with/missing-input', 'template/syntax', 'template/unknown-name', 'template/unknown-step',
       'template/step-not-needed', 'template/unknown-helper', 'template/partial', 'template/raw', 'template/quoted', 'duration/invalid',
       'cron/invalid', 'timezone/invalid', 'glob/invalid', 'cid/invalid', 'input/not-found', 'foreach/unknown-input', 'message/schema',
-      'watch/unknown-input', 'resources/memory', 'step/shell-without-run', 'step/inputs-with-uses', 'yaml/empty', 'input/required-with-default', 'template/decorator']
+      'watch/unknown-input', 'resources/memory', 'step/shell-without-run', 'step/inputs-with-uses', 'yaml/empty', 'input/required-with-default', 'template/decorator',
+      'yaml/encoding', 'input/pattern', 'input/enum', 'input/not-allowed', 'with/not-allowed', 'template/script-injection']
     assert.deepEqual(families.filter((r) => !rules.has(r)), [])
   })
 })
