@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, statSync, type BigIntStats } from 'node:fs'
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type BigIntStats } from 'node:fs'
 import { lstat, open, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { FileTooLargeError, NotRegularFileError, PathNotAllowedError, UnsafeContentError } from '../interfaces/errors.js'
@@ -20,6 +20,11 @@ export interface OpenFileOptions {
   readonly nofollow?: boolean
   /** Leave the access time alone where the system allows it (the owner, or root). */
   readonly noatime?: boolean
+  /**
+   * Real folders the file must lie in, as opened (its descriptor's real path: links resolved, and
+   * a link swapped in before the open is seen), else `PathNotAllowedError`.
+   */
+  readonly within?: readonly string[]
 }
 
 /**
@@ -66,6 +71,7 @@ export async function openRegularFile (file: string, options: OpenFileOptions = 
     const stats = await handle.stat({ bigint: true })
     if (!stats.isFile()) refuse(file, stats)
     if (!sameFile(before, stats)) throw new UnsafeContentError(file, 'changed into another file while it was opened; try again')
+    if (options.within !== undefined) assertInside(file, openedPath(handle.fd) ?? await realpath(file), options.within)
     return { handle, stats }
   } catch (err) {
     await handle.close()
@@ -87,6 +93,7 @@ export function openRegularFileSync (file: string, options: OpenFileOptions = {}
     const stats = fstatSync(fd, { bigint: true })
     if (!stats.isFile()) refuse(file, stats)
     if (!sameFile(before, stats)) throw new UnsafeContentError(file, 'changed into another file while it was opened; try again')
+    if (options.within !== undefined) assertInside(file, openedPath(fd) ?? realpathSync(file), options.within)
     return { fd, stats }
   } catch (err) {
     closeSync(fd)
@@ -168,24 +175,10 @@ export function isInside (file: string, folder: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
 }
 
-/** Whether a path exists as a symbolic link (not followed); false when it does not exist. */
-export function isSymbolicLinkSync (file: string): boolean {
-  try {
-    return lstatSync(file).isSymbolicLink()
-  } catch {
-    return false
-  }
-}
-
 /**
  * Refuses a real path outside every one of `roots` with `PathNotAllowedError`; `shown` is the
  * path as the caller gave it, `allow` the folder the error suggests allowing.
  */
 export function assertInside (shown: string, real: string, roots: readonly string[], allow = path.dirname(real)): void {
   if (!roots.some((root) => isInside(real, root))) throw new PathNotAllowedError(shown === real ? real : `${shown} (${real})`, roots, allow)
-}
-
-/** The real path of an open file: its descriptor's, else its path's (resolved now). */
-export async function realPathOf (fd: number, file: string): Promise<string> {
-  return openedPath(fd) ?? await realpath(file)
 }

@@ -14,7 +14,7 @@ import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './
 import { readRunLogs } from './run-logs.js'
 import { RunBoard } from './run-board.js'
 import { createValidator } from './validation.js'
-import { onExecutor } from '../pipeline/index.js'
+import { MAX_VALIDATED_FILE_BYTES, onExecutor, regularFiles, type PipelineValidator } from '../pipeline/index.js'
 import { PathPolicy } from './path-policy.js'
 
 /** Everything a serving node reports: run progress, files taken, schedule fires, messages. */
@@ -80,8 +80,6 @@ export interface ServingNode {
 /** Where a serving node leaves its API address and token (mode 0600), for the CLI on the same machine. */
 export const API_FILE = 'api.json'
 
-/** The most a pipeline sent or named through the API may weigh. */
-const MAX_PIPELINE_BYTES = 64 * 1024 * 1024
 
 /** The API of the node serving on a data dir, if one is (its process is alive): its URL and token. */
 export function runningApi (dataDir: string): { url: string, pid: number, node: string, token?: string } | undefined {
@@ -158,8 +156,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     const runPipeline = (request: RunRequest): Pipeline => {
       const served = init.pipelines.find((p) => p.name === request.pipeline)
       if (served !== undefined) return served
-      let file: string
-      let text: string
+      let validation
       if (request.pipeline !== undefined) {
         const absolute = path.resolve(init.cwd, request.pipeline)
         let real: string
@@ -171,18 +168,36 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         const same = init.pipelines.find((p) => { try { return realpathSync(p.file) === real } catch { return false } })
         if (same !== undefined) return same
         if (!pipelineFolders.some((f) => isInside(real, f))) throw new UsageError(`${absolute}${real !== absolute ? ` (${real})` : ''} is not under this node's pipelines folders (${pipelineFolders.join(', ') || 'none'}); name a pipeline it serves, or send the pipeline's text`)
-        file = real
-        text = readPipelineText(real)
+        validation = confinedValidator().validatePipelineFile(real)
       } else {
-        file = policy.writable(request.file ?? path.join(pipelineFolders[0] ?? init.dataDir, 'api-pipeline.yml'), init.cwd, 'file')
-        text = request.text ?? ''
+        const file = policy.writable(request.file ?? path.join(pipelineFolders[0] ?? init.dataDir, 'api-pipeline.yml'), init.cwd, 'file')
+        validation = confinedValidator().validatePipelineText(file, request.text ?? '')
       }
-      const validation = createValidator().validatePipelineText(file, text)
       if (validation.value === undefined) {
         const first = validation.errors[0]
-        throw new UsageError(`${file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}${first !== undefined ? `; the first: ${first.line}:${first.column} ${first.message}` : ''} (bac validate shows them all)`)
+        throw new UsageError(`${validation.file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}${first !== undefined ? `; the first: ${first.line}:${first.column} ${first.message}` : ''} (bac validate shows them all)`)
       }
       return validation.value
+    }
+    /**
+     * A validator for what a caller sends or names: every file it reads (the pipeline, the job
+     * templates it uses, message schema files) must lie in the allowed folders, checked on the
+     * file as opened; files outside look present to it, so the refusal is said where they are named.
+     */
+    const confinedValidator = (): PipelineValidator => {
+      const regular = regularFiles()
+      return createValidator({
+        files: {
+          read: (file, kind) => readRegularFileSync(file, MAX_VALIDATED_FILE_BYTES, `a ${kind}`, { within: policy.roots }),
+          kind: (file) => {
+            try {
+              return policy.roots.some((root) => isInside(realpathSync(file), root)) ? regular.kind(file) : 'file'
+            } catch {
+              return undefined
+            }
+          }
+        }
+      })
     }
     if (init.api !== undefined) {
       const token = init.api.token ?? newApiToken()
@@ -303,14 +318,4 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
 async function * heldContent (store: ContentStore, cid: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
   if (!await store.has(cid, { signal })) throw new ContentNotFoundError(cid, 'this node does not hold it')
   yield * store.exportCar(cid, { signal })
-}
-
-/** A pipeline file an API request named, read as a regular file of bounded size, strict UTF-8. */
-function readPipelineText (file: string): string {
-  const bytes = readRegularFileSync(file, MAX_PIPELINE_BYTES, 'a pipeline')
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-  } catch {
-    throw new UsageError(`${file} is not UTF-8 text`)
-  }
 }

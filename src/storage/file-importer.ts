@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
-import { assertInside, openRegularFile, realPathOf } from '../common/files.js'
+import { openRegularFile } from '../common/files.js'
 import { blockCid } from './blocks.js'
 
 /** Kubo's defaults: 256 KiB fixed-size chunks, at most 174 links per node of a balanced DAG. */
@@ -131,9 +131,8 @@ class FileDag {
  * file as opened must lie in one of those real folders.
  */
 export async function importFile (file: string, put: PutBlock, signal?: AbortSignal, within?: readonly string[]): Promise<ImportedNode> {
-  const { handle } = await openRegularFile(file, { noatime: true })
+  const { handle } = await openRegularFile(file, { noatime: true, ...(within !== undefined ? { within } : {}) })
   try {
-    if (within !== undefined) assertInside(file, await realPathOf(handle.fd, file), within)
     return await importHandle(handle, put, signal)
   } finally {
     await handle.close()

@@ -1,7 +1,7 @@
 import { lstat, readdir, realpath } from 'node:fs/promises'
 import path from 'node:path'
 import type { ImportCandidate } from 'ipfs-unixfs-importer'
-import { assertInside, openRegularFile, realPathOf } from '../common/files.js'
+import { assertInside, openRegularFile } from '../common/files.js'
 import { UnsafeContentError } from '../interfaces/errors.js'
 
 /** The name the root folder gets inside an import; a folder's CID does not depend on it. */
@@ -36,9 +36,8 @@ export async function * folderSource (dir: string, signal?: AbortSignal, within?
 
 /** A file's bytes, opened as a regular file only when the importer gets to it (checked against `within` as opened). */
 async function * fileContent (file: string, within: readonly string[] | undefined, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-  const { handle } = await openRegularFile(file, { noatime: true })
+  const { handle } = await openRegularFile(file, { noatime: true, ...(within !== undefined ? { within } : {}) })
   try {
-    if (within !== undefined) assertInside(file, await realPathOf(handle.fd, file), within)
     for await (const chunk of handle.createReadStream({ autoClose: false, signal })) yield chunk as Buffer
   } finally {
     await handle.close()

@@ -132,6 +132,9 @@ steps:
       [{ pipeline: 'sales-report', inputs: { archive: '/etc/shadow' } }, /input 'archive': \/etc\/shadow is outside the folders this node allows \(.*\); start the node with --allow-path \/etc/],
       [{ text: 'name: x\nsteps:\n  a:\n    run: "true"\n', file: '/etc/x.yml' }, /file: \/etc\/x.yml is outside the folders this node allows/],
       [{ text: 'name: x\ninputs:\n  f: { type: file, default: /etc/shadow }\nsteps:\n  a:\n    run: cat {{ inputs.f.path }}\n' }, /input 'f': \/etc\/shadow is outside/],
+      // what the validator reads for a pipeline sent is confined too: nothing of the file comes back
+      [{ text: 'name: x\non:\n  message: { topic: t, schema: /etc/passwd }\nsteps:\n  a:\n    run: "true"\n' }, /3:\d+ .*\/etc\/passwd is outside the folders this node allows/],
+      [{ text: 'name: x\nsteps:\n  a:\n    uses: /etc/passwd\n' }, /4:\d+ .*\/etc\/passwd is outside the folders this node allows/],
       [{ pipeline: 'hello', concurrency: 0 }, /concurrency must be a whole number from 1/],
       [{ pipeline: 'hello', concurrency: 1e308 }, /concurrency must be a whole number from 1/],
       [{ pipeline: 'hello', inputs: { who: { $ne: 1 } } }, /inputs must be an object of strings/],
@@ -143,7 +146,11 @@ steps:
       const answer = await raw(url, { method: 'POST', path: '/api/v1/runs', ...json(body) })
       assert.equal(answer.status, 400, `${JSON.stringify(body)}: ${answer.body}`)
       assert.match(error(answer), message)
+      assert.doesNotMatch(answer.body, /root:/, 'a file outside came back in the answer')
     }
+    // a pipeline sent as text may use the node's job templates (in its project folder)
+    const sent = await raw(url, { method: 'POST', path: '/api/v1/runs', ...json({ text: readFileSync(path.join(project, 'pipelines', 'sales-report.yml'), 'utf8').replace('name: sales-report', 'name: sent') }) })
+    assert.equal(sent.status, 202, sent.body)
     assert.equal(runCount(), 0)
     // a pipeline it serves, by name, runs
     const ok = await raw(url, { method: 'POST', path: '/api/v1/runs', ...json({ pipeline: 'hello', inputs: { who: 'api' } }) })
