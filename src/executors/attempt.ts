@@ -28,8 +28,6 @@ export interface Launch {
   describe: string
   /** Folders to make first, unless they exist. */
   folders?: string[]
-  /** What the program reads from file descriptors 3, 4, … (each a pipe closed after its content). */
-  files?: Uint8Array[]
   /** A line the attempt's stderr starts with (a warning of bac's, not the step's). */
   notice?: string
 }
@@ -63,7 +61,7 @@ export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, 
       env: launch.env,
       extendEnv: false,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', ...launch.files ?? []],
+      stdin: 'ignore',
       buffer: false,
       reject: false,
       encoding: 'buffer',

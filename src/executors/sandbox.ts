@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { ExecutionLayout, ExecutionResult, ExecutionSpec, Executor } from '../interfaces/executor.js'
 import { refused, runAttempt } from './attempt.js'
 import { attemptSettings, command, DEFAULT_KILL_GRACE_MS } from './process.js'
-import { SANDBOX_HOSTNAME, sandboxEtc, type StepUser } from './sandbox-etc.js'
+import { SANDBOX_HOSTNAME, SandboxEtc, type StepUser } from './sandbox-etc.js'
 
 export { refused }
 
@@ -35,7 +35,7 @@ export interface SandboxExecutorInit {
 
 /**
  * The `sandbox` executor: each attempt runs under bubblewrap with /usr read-only, a minimal /etc
- * (see `sandboxEtc`: no shadow, no keys), a private /tmp, /proc and /dev, no network (its own
+ * (see `SandboxEtc`: no shadow, no keys), a private /tmp, /proc and /dev, no network (its own
  * network, PID, IPC, UTS and cgroup namespaces), inputs read-only at `/inputs/<name>` and
  * `/ipfs/<cid>`, outputs read-write at `/outputs`, the work folder at `/work`, a clean
  * environment, and death with its parent (bac).
@@ -54,7 +54,7 @@ export function createSandboxExecutor (init: SandboxExecutorInit = {}): Executor
   }
   const asRoot = process.getuid?.() === 0
   const user = asRoot ? init.user ?? DEFAULT_SANDBOX_USER : { uid: process.getuid?.() ?? 65534, gid: process.getgid?.() ?? 65534 }
-  const etc = sandboxEtc(user, 3)
+  const etc = new SandboxEtc(user)
   const layout = (spec: Pick<ExecutionSpec, 'inputs' | 'outputsDir' | 'cids'>): ExecutionLayout => ({
     inputs: Object.fromEntries(Object.keys(spec.inputs).map((name) => [name, `/inputs/${name}`])),
     outputs: '/outputs',
@@ -76,8 +76,7 @@ export function createSandboxExecutor (init: SandboxExecutorInit = {}): Executor
       const copies = spec.writableCids === true ? await privateCopies(spec, asRoot ? user : undefined) : undefined
       const result = await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
         file: bwrap,
-        args: bwrapArgs(spec, layout(spec), { etc: etc.args, ...(copies !== undefined ? { writableRoot: copies.root } : {}), ...(setpriv !== undefined ? { drop: dropTo(setpriv, user) } : {}) }),
-        files: etc.files,
+        args: bwrapArgs(spec, layout(spec), { etc: await etc.args(), ...(copies !== undefined ? { writableRoot: copies.root } : {}), ...(setpriv !== undefined ? { drop: dropTo(setpriv, user) } : {}) }),
         env: {},
         cwd: spec.workDir,
         describe: command(spec).describe

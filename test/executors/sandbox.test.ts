@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { createSandboxExecutor } from '../../src/executors/index.js'
+import { SandboxEtc } from '../../src/executors/sandbox-etc.js'
 import type { ExecutionSpec } from '../../src/interfaces/executor.js'
 import { ROOT } from '../helpers/paths.js'
 import { executorCompliance } from './compliance.js'
@@ -128,6 +129,23 @@ describe('sandbox executor: isolation', () => {
     assert.equal((await executor.execute(spec)).exitCode, 0)
     assert.equal(statSync(path.join(base, 'target')).mode & 0o777, 0o444)
     assert.equal(statSync(path.join(base, 'target')).uid, process.getuid?.())
+  })
+
+  it('makes its /etc once, and uses one found in place only if no one else may have written it', async () => {
+    const root = path.join(dir, `etc-${n++}`)
+    mkdirSync(root)
+    const user = { uid: 65534, gid: 65534 }
+    const folderOf = async (etc: SandboxEtc): Promise<string> => (await etc.args())[1] ?? ''
+    const first = await folderOf(new SandboxEtc(user, root))
+    assert.match(path.basename(first), /^bac-sandbox-etc-\d+-[0-9a-f]{16}$/)
+    assert.match(readFileSync(path.join(first, 'passwd'), 'utf8'), /^root:x:0:0:.*\nnobody:x:65534:65534:/)
+    assert.equal(statSync(first).mode & 0o777, 0o755)
+    assert.equal(await folderOf(new SandboxEtc(user, root)), first, 'made again')
+    chmodSync(first, 0o777)
+    writeFileSync(path.join(first, 'passwd'), 'planted\n')
+    const own = await folderOf(new SandboxEtc(user, root))
+    assert.notEqual(own, first, 'a folder others may write was used')
+    assert.match(readFileSync(path.join(own, 'passwd'), 'utf8'), /^root:x:0:0:/)
   })
 
   it('refuses root as the user steps run as', () => {
