@@ -17,11 +17,16 @@ const PROBE_TIMEOUT_MS = 10_000
  */
 const INIT = 'echo "$1" 2>/dev/null >/proc/sys/kernel/ns_last_pid; shift; "$@"; exit $?'
 
-/** How the process executor keeps an attempt's processes together. */
+/**
+ * How the process executor keeps an attempt's processes together: in a PID namespace (`wrap`
+ * gives the command line that runs a program there), or as a plain process group (`reason` says
+ * why no namespace could be made).
+ */
 export type Containment =
   | { readonly kind: 'pid-namespace', readonly wrap: (program: string, args: readonly string[]) => { file: string, args: string[] } }
   | { readonly kind: 'process-group', readonly reason: string }
 
+/** Where the tools that contain an attempt are (for a test, or a system that keeps them elsewhere). */
 export interface ContainmentTools {
   /** util-linux's setpriv. @default the first found in /usr/bin, /bin, /usr/sbin, /sbin */
   setpriv?: string
