@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
+import { constants } from 'node:os'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { StringDecoder } from 'node:string_decoder'
@@ -11,13 +12,34 @@ import { groupAlive, signalGroup, terminateGroup } from './process-group.js'
 
 export interface AttemptSettings { killGraceMs: number, maxLogBytes: number, maxOutputBytes: number }
 
+/**
+ * How long output may still come once the attempt's process has ended. Whatever it wrote is read
+ * at once; only a process outside its reach (one that left the group where nothing else contains
+ * it) keeps the pipes open longer, and the attempt does not wait for it.
+ */
+export const DRAIN_MS = 1000
+
 /** How an executor starts an attempt: the program, its arguments, environment and folder. */
-export interface Launch { file: string, args: string[], env: Record<string, string>, cwd: string, describe: string, folders?: string[] }
+export interface Launch {
+  file: string
+  args: string[]
+  env: Record<string, string>
+  cwd: string
+  describe: string
+  /** Folders to make first, unless they exist. */
+  folders?: string[]
+  /** A line the attempt's stderr starts with (a warning of bac's, not the step's). */
+  notice?: string
+}
 
 /**
- * Runs one attempt as a process group (the step itself, or a sandbox around it): streams output to
- * capped logs and `onLog`, stops the group on timeout or abort (SIGTERM, then SIGKILL after the
- * grace period), kills what the step left behind when it exits, and measures its outputs.
+ * Runs one attempt as a process group (the step itself, or a wrapper or sandbox around it):
+ * streams output to capped logs and `onLog`, stops the group on timeout or abort (SIGTERM, then
+ * SIGKILL after the grace period), kills what the step left behind in its group when it exits,
+ * stops reading output `DRAIN_MS` after that, and measures its outputs.
+ *
+ * A wrapper whose own pid 1 cannot die of a signal reports a step killed by signal N as exit
+ * code 128+N; when bac itself stopped the attempt with that signal, the result says so.
  */
 export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, settings: AttemptSettings, launch: Launch): Promise<ExecutionResult> {
   const started = performance.now()
@@ -27,6 +49,10 @@ export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, 
   const logs = attemptLogs(spec, settings)
   const state = { timedOut: false, cancelled: options.signal?.aborted === true }
   const timers = new Set<NodeJS.Timeout>()
+  if (launch.notice !== undefined && !state.cancelled) {
+    logs.stderr.write(Buffer.from(`${launch.notice}\n`))
+    options.onLog?.({ stream: 'stderr', text: `${launch.notice}\n` })
+  }
 
   const subprocess = state.cancelled
     ? undefined
@@ -54,8 +80,14 @@ export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, 
   }
   for (const stream of ['stdout', 'stderr'] as const) followOutput(subprocess?.[stream], stream, logs, options.onLog)
   // when the step's own process ends, whatever it left running in its group goes too; this also
-  // closes pipes a background child held open, which would otherwise keep the step waiting
-  subprocess?.on('exit', () => { if (pid !== undefined && groupAlive(pid)) signalGroup(pid, 'SIGKILL') })
+  // closes pipes a background child held open, which would otherwise keep the step waiting. A
+  // process that left the group (and that nothing else contains) may still hold them: output is
+  // read for DRAIN_MS more, then the pipes are let go
+  subprocess?.on('exit', () => {
+    if (pid !== undefined && groupAlive(pid)) signalGroup(pid, 'SIGKILL')
+    const drained = setTimeout(() => { subprocess.stdout?.destroy(); subprocess.stderr?.destroy() }, DRAIN_MS)
+    timers.add(drained)
+  })
 
   let result: Awaited<NonNullable<typeof subprocess>> | undefined
   try {
@@ -71,9 +103,10 @@ export async function runAttempt (spec: ExecutionSpec, options: ExecuteOptions, 
       ? `cannot start '${launch.describe}': no such program`
       : `cannot start '${launch.describe}': ${result?.shortMessage ?? 'unknown error'}`
   }
+  const stopped = (state.timedOut || state.cancelled) && result?.exitCode === 128 + constants.signals.SIGTERM
   return await attemptResult(spec, settings, logs, {
-    exitCode: typeof result?.exitCode === 'number' ? result.exitCode : null,
-    signal: result?.signal ?? null,
+    exitCode: typeof result?.exitCode === 'number' && !stopped ? result.exitCode : null,
+    signal: stopped ? 'SIGTERM' : result?.signal ?? null,
     timedOut: state.timedOut,
     cancelled: state.cancelled,
     ...(error !== undefined ? { error } : {}),
@@ -114,4 +147,9 @@ export async function attemptResult (spec: ExecutionSpec, settings: AttemptSetti
     logTruncated: logs.stdout.truncated || logs.stderr.truncated,
     outputBytes
   }
+}
+
+/** The result of an attempt that could not start. */
+export function refused (error: string): ExecutionResult {
+  return { exitCode: null, signal: null, timedOut: false, cancelled: false, error, durationMs: 0, stdoutBytes: 0, stderrBytes: 0, logTruncated: false, outputBytes: 0 }
 }

@@ -1,6 +1,8 @@
 import path from 'node:path'
-import type { ExecutionLayout, ExecutionSpec, Executor } from '../interfaces/executor.js'
-import { runAttempt, type AttemptSettings } from './attempt.js'
+import type { ExecutionLayout, ExecutionResult, ExecutionSpec, Executor } from '../interfaces/executor.js'
+import { refused, runAttempt, type AttemptSettings } from './attempt.js'
+import { probeContainment, type Containment, type ContainmentTools } from './pid-namespace.js'
+import { programPath } from './program-path.js'
 
 /** Time between SIGTERM and SIGKILL when a step is stopped. */
 export const DEFAULT_KILL_GRACE_MS = 5000
@@ -9,7 +11,7 @@ export const DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024
 /** Bytes an attempt's outputs folder may hold. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 10 * 1024 ** 3
 
-export interface ProcessExecutorInit {
+export interface ProcessExecutorInit extends ContainmentTools {
   /** The PATH steps get. @default the PATH bac runs with */
   path?: string
   /** @default 5000 */
@@ -21,10 +23,15 @@ export interface ProcessExecutorInit {
 }
 
 /**
- * The `process` executor: each attempt is a raw process in its own process group, with a clean
- * environment (the step's env plus PATH, HOME, TMPDIR and LANG), its output streamed to capped
- * log files and to `onLog`, stopped on timeout or cancel by SIGTERM then SIGKILL to the whole
- * group. Anything the step left running in its group is killed when the step exits.
+ * The `process` executor: each attempt is a raw process with a clean environment (the step's env
+ * plus PATH, HOME, TMPDIR and LANG), its output streamed to capped log files and to `onLog`,
+ * stopped on timeout or cancel by SIGTERM then SIGKILL to its whole process group.
+ *
+ * Each attempt runs in a PID namespace of its own (see `probeContainment`), so every process it
+ * starts, even one that called setsid, dies when the step ends, is stopped, or bac dies. Where no
+ * PID namespace can be made, attempts run as plain process groups (anything left in the group dies
+ * when the step exits, but a process in a new session can outlive it), and the first attempt's
+ * stderr starts with a warning saying so.
  *
  * Inputs are the host paths as given: a raw process is not isolated, so "read-only" holds only
  * as far as file permissions do (use the sandbox or vm executor for real isolation).
@@ -32,15 +39,35 @@ export interface ProcessExecutorInit {
 export function createProcessExecutor (init: ProcessExecutorInit = {}): Executor {
   const stepPath = init.path ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'
   const killGraceMs = init.killGraceMs ?? DEFAULT_KILL_GRACE_MS
+  let containment: Promise<Containment> | undefined
+  let warned = false
   return {
     kind: 'process',
     layout: (spec): ExecutionLayout => ({ inputs: { ...spec.inputs }, outputs: spec.outputsDir, cids: { ...spec.cids } }),
-    execute: async (spec, options = {}) => await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
-      ...command(spec),
-      env: { PATH: stepPath, HOME: spec.workDir, TMPDIR: spec.tmpDir ?? path.join(spec.workDir, 'tmp'), LANG: 'C.UTF-8', ...spec.env },
-      cwd: spec.workDir,
-      folders: spec.tmpDir === undefined ? [path.join(spec.workDir, 'tmp')] : []
-    })
+    async execute (spec, options = {}): Promise<ExecutionResult> {
+      containment ??= probeContainment(init)
+      const contained = await containment
+      const env = { PATH: stepPath, HOME: spec.workDir, TMPDIR: spec.tmpDir ?? path.join(spec.workDir, 'tmp'), LANG: 'C.UTF-8', ...spec.env }
+      const { file, args, describe } = command(spec)
+      let launch: { file: string, args: string[], notice?: string } = { file, args }
+      if (contained.kind === 'pid-namespace' && options.signal?.aborted !== true) {
+        // found here as execvp would: a missing program is reported as such (the wrapper's shell
+        // would only exit 127), and no shell builtin stands in for the program
+        const program = programPath(file, env.PATH, spec.workDir)
+        if (program === undefined) return refused(`cannot start '${describe}': no such program`)
+        launch = contained.wrap(program, args)
+      } else if (contained.kind === 'process-group' && !warned) {
+        warned = true
+        launch.notice = `bac: warning: steps run as plain process groups here (${contained.reason}): a process a step starts in a new session (setsid) can outlive the step and bac`
+      }
+      return await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
+        ...launch,
+        describe,
+        env,
+        cwd: spec.workDir,
+        folders: spec.tmpDir === undefined ? [path.join(spec.workDir, 'tmp')] : []
+      })
+    }
   }
 }
 

@@ -7,6 +7,8 @@ import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { bac, startBac } from '../helpers/cli.js'
 import { ROOT } from '../helpers/paths.js'
+import { processes, processesWith } from '../helpers/processes.js'
+import { until } from '../helpers/until.js'
 
 const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-run-'))
 after(() => rmSync(work, { recursive: true, force: true }))
@@ -89,6 +91,44 @@ describe('bac run and the job commands', () => {
     assert.equal(described.status, 'succeeded')
     assert.equal(described.executions.filter((e) => e.stepId === 'first').length, 1)
     assert.ok(existsSync(path.join(project, 'outputs', crashed?.id ?? '', 'second', 'merged', 'copied')))
+  })
+
+  it('after kill -9, nothing of the killed step runs on, even a child that called setsid; the resumed step runs alone', async () => {
+    const log = path.join(work, 'leftovers.log')
+    const flag = path.join(work, 'leftovers-go')
+    const marker = `30.${process.pid}7`
+    writeFileSync(path.join(project, 'pipelines', 'leftovers.yml'), [
+      'name: leftovers',
+      'steps:',
+      '  b:',
+      `    run: echo start >> ${log}; setsid sleep ${marker} & echo started; while [ ! -f ${flag} ]; do sleep 0.05; done; echo end >> ${log}`
+    ].join('\n'))
+    try {
+      const { child } = await startUntil(['run', 'pipelines/leftovers.yml'], /b \| started/)
+      await until(() => processes((c) => c === `sleep\0${marker}\0`).length === 1, 'the step\'s child in a new session')
+      child.kill('SIGKILL')
+      await exited(child)
+      await until(() => processesWith(marker).length === 0, 'every process of the killed step to end', 10_000)
+      const [crashed] = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string, status: string, pipeline: string }>
+      assert.equal(crashed?.pipeline, 'leftovers')
+      assert.equal(crashed?.status, 'interrupted')
+      writeFileSync(flag, '')
+      const resumed = bac(['run', 'pipelines/leftovers.yml', '--resume', crashed?.id ?? ''], { env, cwd: project })
+      assert.equal(resumed.code, 0, resumed.stderr)
+      assert.equal(readFileSync(log, 'utf8'), 'start\nstart\nend\n', 'the killed attempt never went on beside the resumed one')
+      assert.deepEqual(processesWith(marker), [], 'the resumed step left its child running')
+    } finally {
+      for (const pid of processesWith(marker)) { try { process.kill(pid, 'SIGKILL') } catch {} }
+    }
+  })
+
+  it('runs the demo in the sandbox (as an unprivileged user when bac runs as root, the data dir in a private folder)', () => {
+    const outputs = path.join(work, 'outputs-sandbox')
+    const r = bac(['run', 'pipelines/sales-report.yml', '--executor', 'sandbox', '--outputs', outputs], { env })
+    assert.equal(r.code, 0, r.stderr)
+    const run = /run ([0-9a-f]+) succeeded/.exec(r.stderr)?.[1] ?? ''
+    const summary = JSON.parse(readFileSync(path.join(outputs, run, 'aggregate', 'merged', 'summary.json'), 'utf8')) as { total_rows: number }
+    assert.equal(summary.total_rows, 7)
   })
 
   it('writes a run\'s result out with job get, and says clearly when a run has none', () => {

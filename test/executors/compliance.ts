@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test'
 import type { ExecutionAction, ExecutionSpec, Executor, LogChunk } from '../../src/interfaces/executor.js'
 import { FIXTURES } from '../helpers/paths.js'
 import { processes } from '../helpers/processes.js'
+import { until } from '../helpers/until.js'
 
 /** A step's log; a stream it never wrote to has no file, which reads as empty. */
 function readLog (dir: string, stream: 'stdout' | 'stderr'): string {
@@ -19,6 +20,17 @@ const SCRIPTS = path.join(FIXTURES, 'executors')
 export function running (args: readonly string[]): number[] {
   const wanted = `${args.join('\0')}\0`
   return processes((cmdline) => cmdline === wanted)
+}
+
+/** Waits until no process runs `sleep <marker>` for any marker; kills (by pid) and fails on what is left. */
+async function noneLeft (markers: readonly string[], what: string): Promise<void> {
+  const left = (): number[] => markers.flatMap((m) => running(['sleep', m]))
+  try {
+    await until(() => left().length === 0, what, 3000)
+  } catch (err) {
+    for (const pid of left()) { try { process.kill(pid, 'SIGKILL') } catch {} }
+    throw err
+  }
 }
 
 /**
@@ -51,6 +63,10 @@ export function executorCompliance (name: string, create: (init: { killGraceMs: 
     }
     const layoutOf = (s: ExecutionSpec): ReturnType<Executor['layout']> => executor.layout(s)
     const sh = (script: string): ExecutionAction => ({ kind: 'shell', shell: 'sh', script })
+    /** Two unique sleep durations (20 s and a bit) a test's children sleep, to find them by. */
+    const markers = (): [string, string] => [`20.${process.pid}${n}1`, `20.${process.pid}${n}2`]
+    /** The fixture script that starts two children in new sessions (setsid), as the step sees it. */
+    const setsidChildren = (s: ExecutionSpec, ...args: string[]): ExecutionAction => ({ kind: 'command', command: 'sh', args: [path.join(layoutOf(s).inputs.scripts ?? '', 'setsid-children.sh'), ...args] })
 
     it('runs a shell script and reports success', async () => {
       const s = spec(sh('echo hello'))
@@ -121,13 +137,15 @@ export function executorCompliance (name: string, create: (init: { killGraceMs: 
       assert.ok(r.durationMs < 200 + 300 + 3000, `${r.durationMs} ms`)
     })
 
-    it('cancels on abort, and never starts when already aborted', async () => {
-      const s = spec(sh('sleep 600'))
+    it('cancels on abort, leaving nothing running, and never starts when already aborted', async () => {
+      const s = spec(sh(''))
+      const held = markers()
       const controller = new AbortController()
-      setTimeout(() => { controller.abort() }, 200)
-      const r = await executor.execute(s, { signal: controller.signal })
+      const r = await executor.execute({ ...s, action: setsidChildren(s, ...held, 'hang') }, { signal: controller.signal, onLog: () => { controller.abort() } })
       assert.equal(r.cancelled, true)
       assert.notEqual(r.exitCode, 0)
+      assert.ok(r.durationMs < 300 + 3000, `${r.durationMs} ms`)
+      await noneLeft(held, 'the children in new sessions to end with the cancelled step')
       const pre = await executor.execute(spec(sh('touch ran')), { signal: AbortSignal.abort() })
       assert.equal(pre.cancelled, true)
       assert.equal(pre.exitCode, null)
@@ -141,6 +159,25 @@ export function executorCompliance (name: string, create: (init: { killGraceMs: 
       assert.ok(r.durationMs < 5000, 'the step waited for its background child')
       await new Promise((resolve) => setTimeout(resolve, 100))
       assert.deepEqual(running(['sleep', marker]), [], 'the background child still runs')
+    })
+
+    it('leaves nothing running: children that called setsid die when the step ends, and it does not wait for them', async () => {
+      const s = spec(sh(''))
+      const held = markers()
+      const r = await executor.execute({ ...s, action: setsidChildren(s, ...held) })
+      assert.equal(r.exitCode, 0)
+      assert.equal(readLog(s.logsDir, 'stdout'), 'started\n')
+      assert.ok(r.durationMs < 5000, `${r.durationMs} ms: the step waited for a child that holds its output`)
+      await noneLeft(held, 'the children in new sessions to end with the step')
+    })
+
+    it('ends at its timeout even when a child in a new session holds its output, and leaves nothing running', async () => {
+      const s = spec(sh(''), { timeoutMs: 300 })
+      const held = markers()
+      const r = await executor.execute({ ...s, action: setsidChildren(s, ...held, 'hang') })
+      assert.equal(r.timedOut, true)
+      assert.ok(r.durationMs < 300 + 300 + 3000, `${r.durationMs} ms`)
+      await noneLeft(held, 'the children in new sessions to end with the timed-out step')
     })
 
     it('caps log files, counting everything', async () => {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { cancelRun, fetchRun, followRun, startRun } from '../../src/index.js'
 import { api } from '../helpers/api.js'
 import { bac as run } from '../helpers/cli.js'
+import { processes } from '../helpers/processes.js'
 import { connectedPeers, scratch, startDevstack, startNode, TOKEN, until, type NodeProcess } from './helpers.js'
 
 /** The CLI with the nodes' token ($BAC_TOKEN), as a user of these nodes runs it. */
@@ -279,19 +280,20 @@ describe('failures on a network of separate processes', () => {
   })
 
   it('cancels: the cancel reaches the remote node, which kills the step\'s process', async () => {
-    const pidFile = path.join(dir, 'remote.pid')
+    const startedFile = path.join(dir, 'remote.started')
+    // the step's $$ is a pid of its own PID namespace: it is found on the host by its command line
+    const marker = `60.${process.pid}5`
     const file = pipeline(dir, 'cancel', `steps:
   long:
     runs-on: compute
     run: |
-      echo $$ > ${pidFile}
-      sleep 60
+      echo started > ${startedFile}
+      sleep ${marker}
 `)
     const { runId } = await startRun(requester, { ...request(file, dir), noCache: true })
-    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 'the remote step to write its pid')
-    const pid = Number(readFileSync(pidFile, 'utf8').trim())
-    const alive = (): boolean => { try { process.kill(pid, 0); return spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim().startsWith('Z') === false } catch { return false } }
-    assert.ok(alive())
+    await until(() => existsSync(startedFile) && readFileSync(startedFile, 'utf8').trim() !== '', 'the remote step to start')
+    const alive = (): boolean => processes((cmdline) => cmdline === `sleep\0${marker}\0`).length > 0
+    await until(alive, 'the remote step\'s sleep to run')
     await cancelRun(requester, runId)
     await until(() => !alive(), 'the remote process to be killed', 10_000)
     await until(async () => (await fetchRun(requester, runId)).status === 'cancelled', 'the run to end cancelled')
