@@ -52,6 +52,20 @@ describe('the CLI and a node\'s token, and files the CLI reads', () => {
     assert.match(short.stderr, /at least 32 printable characters/)
   })
 
+  it('bac run takes a FIFO or a device as an input file nowhere: one clear line, at once', () => {
+    const fifo = path.join(work, 'input.fifo')
+    execFileSync('mkfifo', [fifo])
+    for (const [file, kind] of [['/dev/zero', 'a character device'], [fifo, 'a FIFO']]) {
+      const started = Date.now()
+      // an embedded node on another data dir: the CLI's own run, not the serving node's
+      const r = bac(['run', 'pipelines/sales-report.yml', '-i', `archive=${file as string}`, '--data-dir', path.join(work, 'local')], { env: { BAC_HOME: path.join(work, 'local') }, cwd: project })
+      assert.equal(r.code, 1, r.stderr)
+      assert.match(r.stderr, new RegExp(`input 'archive': .*is ${kind as string}`))
+      assert.doesNotMatch(r.stderr, /internal error|bug in bac/)
+      assert.ok(Date.now() - started < 20_000)
+    }
+  })
+
   it('message send --file reads a regular file only: /dev/zero and a FIFO are refused at once', () => {
     const fifo = path.join(work, 'rows.fifo')
     execFileSync('mkfifo', [fifo])
