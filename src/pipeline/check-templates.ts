@@ -61,6 +61,6 @@ function checkAnalysis (findings: Findings, analysis: TemplateAnalysis, path: Js
   }
   for (const loc of analysis.quoted) {
     findings.inString(path, value, loc.start, loc.end, 'warning', 'template/quoted',
-      `'${value.slice(loc.start, loc.end)}' is shell-quoted already: remove the quotes around it, or they become part of the value`)
+      `'${value.slice(loc.start, loc.end)}' is inside quotes: its value is escaped for them and stays data, but {{ }} alone is one word already, so the quotes are not needed`)
   }
 }

@@ -1,5 +1,6 @@
 import type { TemplateAnalysis, TemplateLocation, TemplateReference } from '../interfaces/template.js'
-import { LineIndex, quotedRegions } from './locations.js'
+import { LineIndex } from './locations.js'
+import { shellContexts, templateSpans } from './shell-context.js'
 import type { HelperTable, HbsNode, HbsProgram } from './hbs-types.js'
 
 type Problem = TemplateAnalysis['problems'][number]
@@ -24,7 +25,8 @@ export class TemplateAnalyzer {
 
   run (program: HbsProgram): TemplateAnalysis {
     this.program(program, [])
-    const isQuoted = quotedRegions(this.source, [...this.escaped, ...this.raw])
+    const contexts = shellContexts(this.source, templateSpans(this.source))
+    const isQuoted = (start: number): boolean => { const kind = contexts.get(start)?.kind; return kind === 'double' || kind === 'single' }
     return {
       references: this.refs,
       raw: this.raw,

@@ -4,7 +4,9 @@ import type { RenderMode, TemplateAnalysis, TemplateEngine } from '../interfaces
 import { TemplateAnalyzer } from './analyze.js'
 import type { HelperTable, HbsProgram } from './hbs-types.js'
 import { BUILTIN_HELPERS, HELPERS } from './helpers.js'
-import { OUTPUT_HELPER, rewriteOutputs } from './rewrite.js'
+import { LineIndex } from './locations.js'
+import { OUTPUT_HELPER, rewriteOutputs, type ContextOf } from './rewrite.js'
+import { shellContexts, templateSpans, type ShellContext } from './shell-context.js'
 import { formatValue } from './values.js'
 import { renderError, syntaxError } from './errors.js'
 import { makeStrict } from './strict.js'
@@ -45,8 +47,8 @@ export function createTemplateEngine (init: TemplateEngineInit = {}): TemplateEn
   const analyses = new Map<string, TemplateAnalysis>()
 
   for (const mode of ['shell', 'plain'] as const) {
-    hbs.registerHelper(`${OUTPUT_HELPER}_${mode}`, (value: unknown, options: { hash: { expr: string, raw: boolean } }) =>
-      formatValue(value, options.hash.expr, mode, options.hash.raw))
+    hbs.registerHelper(`${OUTPUT_HELPER}_${mode}`, (value: unknown, options: { hash: { expr: string, raw: boolean, context?: string } }) =>
+      formatValue(value, options.hash.expr, mode, options.hash.raw, options.hash.context === undefined ? undefined : JSON.parse(options.hash.context) as ShellContext))
   }
 
   function parse (source: string): HbsProgram {
@@ -63,7 +65,8 @@ export function createTemplateEngine (init: TemplateEngineInit = {}): TemplateEn
     } catch (err) {
       throw syntaxError(err, source)
     }
-    const rewritten = rewriteOutputs(program, source, table)
+    // in a shell script, each value is escaped for where it stands (a word, in quotes, in a here-document)
+    const rewritten = rewriteOutputs(program, source, table, mode === 'shell' ? shellContextOf(source) : undefined)
     renameOutputHelper(rewritten, `${OUTPUT_HELPER}_${mode}`)
     const fn = hbs.compile(rewritten as unknown as hbs.AST.Program, { strict: true, noEscape: true, knownHelpersOnly: false }) as Compiled
     if (cache.size >= cacheSize) cache.clear()
@@ -98,6 +101,16 @@ export function createTemplateEngine (init: TemplateEngineInit = {}): TemplateEn
         throw renderError(err, source)
       }
     }
+  }
+}
+
+/** The context of each expression of a shell script, found by its start. */
+function shellContextOf (source: string): ContextOf {
+  const contexts = shellContexts(source, templateSpans(source))
+  const lines = new LineIndex(source)
+  return (node) => {
+    const context = contexts.get(lines.location(node.loc).start)
+    return context === undefined || (context.kind === 'word' && context.backquotes === undefined) ? undefined : JSON.stringify(context)
   }
 }
 

@@ -1,5 +1,8 @@
 import type { HelperTable, HbsNode, HbsProgram } from './hbs-types.js'
 
+/** Where each output expression stands, for the formatting of its value (JSON of a `ShellContext`). */
+export type ContextOf = (node: HbsNode) => string | undefined
+
 /** The internal helper every output expression is routed through. */
 export const OUTPUT_HELPER = '__bac_output'
 
@@ -8,15 +11,15 @@ export const OUTPUT_HELPER = '__bac_output'
  * formatting (shell quoting, JSON for lists, the undefined check) is the engine's, not
  * handlebars' HTML escaping. A helper call with arguments becomes a sub-expression argument.
  */
-export function rewriteOutputs (program: HbsProgram, source: string, helpers: HelperTable): HbsProgram {
-  for (const node of program.body) rewriteStatement(node, source, helpers)
+export function rewriteOutputs (program: HbsProgram, source: string, helpers: HelperTable, contextOf?: ContextOf): HbsProgram {
+  for (const node of program.body) rewriteStatement(node, source, helpers, contextOf)
   return program
 }
 
-function rewriteStatement (node: HbsNode, source: string, helpers: HelperTable): void {
+function rewriteStatement (node: HbsNode, source: string, helpers: HelperTable, contextOf?: ContextOf): void {
   if (node.type === 'BlockStatement') {
-    if (node.program !== undefined) rewriteOutputs(node.program, source, helpers)
-    if (node.inverse !== undefined) rewriteOutputs(node.inverse, source, helpers)
+    if (node.program !== undefined) rewriteOutputs(node.program, source, helpers, contextOf)
+    if (node.inverse !== undefined) rewriteOutputs(node.inverse, source, helpers, contextOf)
     return
   }
   if (node.type !== 'MustacheStatement' || node.path === undefined) return
@@ -28,13 +31,15 @@ function rewriteStatement (node: HbsNode, source: string, helpers: HelperTable):
     ? { type: 'SubExpression', path, params, hash: node.hash ?? { type: 'Hash', pairs: [] }, loc: node.loc ?? null }
     : path
   const text = expressionText(node, source)
+  const context = contextOf?.(node)
   node.path = { type: 'PathExpression', data: false, depth: 0, parts: [OUTPUT_HELPER], original: OUTPUT_HELPER, loc: node.loc ?? null }
   node.params = [argument]
   node.hash = {
     type: 'Hash',
     pairs: [
       { type: 'HashPair', key: 'expr', value: { type: 'StringLiteral', value: text, original: text, loc: node.loc ?? null } },
-      { type: 'HashPair', key: 'raw', value: { type: 'BooleanLiteral', value: node.escaped !== true, loc: node.loc ?? null } }
+      { type: 'HashPair', key: 'raw', value: { type: 'BooleanLiteral', value: node.escaped !== true, loc: node.loc ?? null } },
+      ...(context !== undefined ? [{ type: 'HashPair' as const, key: 'context', value: { type: 'StringLiteral' as const, value: context, original: context, loc: node.loc ?? null } }] : [])
     ]
   }
 }

@@ -71,6 +71,47 @@ describe('shell quoting of template values', () => {
   })
 })
 
+describe('values stay data wherever they stand in a script', () => {
+  /** Where a value may stand, and how the script prints it back (one printf argument, NUL-ended). */
+  const PLACES: Array<[string, string, (v: string) => string | string[]]> = [
+    ['inside double quotes', 'printf \'%s\\0\' "{{ inputs.v }}"', (v) => v],
+    ['inside double quotes, among text', 'printf \'%s\\0\' "[{{ inputs.v }}]"', (v) => `[${v}]`],
+    ['inside single quotes', "printf '%s\\0' '<{{ inputs.v }}>'", (v) => `<${v}>`],
+    ['in $( ) inside double quotes', 'printf \'%s\\0\' "$(printf %s {{ inputs.v }})"', (v) => v],
+    ['in "…" in $( ) in "…"', 'printf \'%s\\0\' "$(printf %s "{{ inputs.v }}")"', (v) => v],
+    ['in backquotes inside double quotes', 'printf \'%s\\0\' "`printf %s "{{ inputs.v }}"`"', (v) => v],
+    ['in ${ } inside double quotes', 'printf \'%s\\0\' "${UNSET:-{{ inputs.v }} }"', (v) => `${v} `],
+    ['in a here-document', "cat <<EOF | tr '\\n' '\\0'\n{{ inputs.v }}\nEOF", (v) => v.split('\n')],
+    ['in a here-document with a quoted delimiter', "cat <<'EOF' | tr '\\n' '\\0'\n{{ inputs.v }}\nEOF", (v) => v.split('\n')],
+    ['in a here-document with <<-', "cat <<-END | tr '\\n' '\\0'\n\t{{ inputs.v }}\n\tEND", (v) => v.split('\n')]
+  ]
+  for (const [where, template, expected] of PLACES) {
+    it(`keeps every hostile value inert ${where}`, () => {
+      for (const value of HOSTILE) {
+        // a leading tab of a line is the here-document's to strip with <<-
+        if (template.includes('<<-') && value.includes('\t')) continue
+        const command = t.render(template, { inputs: { v: value } }, 'shell')
+        const want = expected(value)
+        assert.deepEqual(shellArgs(command), Array.isArray(want) ? want : [want], `${JSON.stringify(value)} rendered as ${JSON.stringify(command)}`)
+        assert.equal(existsSync(canary), false, `a command inside ${JSON.stringify(value)} ran`)
+      }
+    })
+  }
+
+  it('refuses a value that would end the here-document it is written in', () => {
+    assert.throws(() => t.render('cat <<EOF\n{{ inputs.v }}\nEOF', { inputs: { v: `x\nEOF\ntouch ${canary}` } }, 'shell'), /holds a line 'EOF', which would end the here-document/)
+    assert.throws(() => t.render('cat <<-EOF\n{{ inputs.v }}\n\tEOF', { inputs: { v: '\t\tEOF' } }, 'shell'), TemplateError)
+    // the same text elsewhere in the script is only a word
+    assert.deepEqual(shellArgs(t.render("printf '%s\\0' {{ inputs.v }}", { inputs: { v: 'x\nEOF' } }, 'shell')), ['x\nEOF'])
+  })
+
+  it('reads a comment and an escaped quote as the shell does', () => {
+    const value = `$(touch ${canary})'"`
+    assert.deepEqual(shellArgs(t.render("# a comment's quote\nprintf '%s\\0' \\' {{ inputs.v }}", { inputs: { v: value } }, 'shell')), ["'", value])
+    assert.equal(existsSync(canary), false)
+  })
+})
+
 describe('strict rendering', () => {
   const ctx = { inputs: { a: 'x', n: null, list: [1, 2], file: { path: '/in/f', cid: 'Qm1', toString () { return '/in/f' } } } }
 
