@@ -50,54 +50,90 @@ function linkRefused (file: string, err: unknown): never {
 const sameFile = (a: BigIntStats, b: BigIntStats): boolean => a.dev === b.dev && a.ino === b.ino
 
 /**
- * Opens a regular file for reading; anything else (a folder, a FIFO, a socket, a device) is
- * refused with `NotRegularFileError` before it is opened, so a device is never opened and a FIFO
- * never blocks. The open file is checked again (`fstat`): a path swapped for something else
- * between the check and the open is refused too. The caller closes the handle.
+ * Linux's O_PATH: a descriptor that names a file without opening it (no device is opened, no
+ * FIFO blocks), which `fstat` can look at and `/proc/self/fd/<n>` can open for real, as the very
+ * file it names. Elsewhere (no /proc), the path is checked, then opened non-blocking and checked again.
  */
-export async function openRegularFile (file: string, options: OpenFileOptions = {}): Promise<{ handle: FileHandle, stats: BigIntStats }> {
-  const before = await (options.nofollow === true ? lstat : stat)(file, { bigint: true })
-  if (!before.isFile()) refuse(file, before)
-  let handle: FileHandle
+const O_PATH = process.platform === 'linux' ? 0o10000000 : undefined
+
+/** `openSync` with O_PATH: the file named (or the link itself with `nofollow`), not yet opened; undefined where O_PATH is not had. */
+function nameSync (file: string, nofollow: boolean): number | undefined {
+  if (O_PATH === undefined) return undefined
   try {
-    handle = await open(file, flags(options, options.noatime === true))
+    return openSync(file, O_PATH | (nofollow ? constants.O_NOFOLLOW : 0))
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    // O_NOATIME is for the file's owner (or root) only
-    if (code === 'EPERM' && options.noatime === true) handle = await open(file, flags(options, false))
-    else linkRefused(file, err)
-  }
-  try {
-    const stats = await handle.stat({ bigint: true })
-    if (!stats.isFile()) refuse(file, stats)
-    if (!sameFile(before, stats)) throw new UnsafeContentError(file, 'changed into another file while it was opened; try again')
-    if (options.within !== undefined) assertInside(file, openedPath(handle.fd) ?? await realpath(file), options.within)
-    return { handle, stats }
-  } catch (err) {
-    await handle.close()
+    if (code === 'EINVAL' || code === 'EOPNOTSUPP') return undefined
     throw err
+  }
+}
+
+/**
+ * Opens a regular file for reading; anything else (a folder, a FIFO, a socket, a device) is
+ * refused with `NotRegularFileError` before it is opened, so a device is never opened and a FIFO
+ * never blocks, even when a link is swapped in meanwhile: on Linux the file is first named
+ * (O_PATH) and looked at, then that very file is opened through its descriptor; elsewhere the
+ * path is checked, opened non-blocking and checked again. With `within`, the file as named must
+ * lie in those folders. The caller closes the handle.
+ */
+export async function openRegularFile (file: string, options: OpenFileOptions = {}): Promise<{ handle: FileHandle, stats: BigIntStats }> {
+  const named = nameSync(file, options.nofollow === true)
+  let before: BigIntStats
+  let target = file
+  try {
+    before = named !== undefined ? fstatSync(named, { bigint: true }) : await (options.nofollow === true ? lstat : stat)(file, { bigint: true })
+    if (!before.isFile()) refuse(file, before)
+    if (options.within !== undefined) assertInside(file, (named !== undefined ? openedPath(named) : undefined) ?? await realpath(file), options.within)
+    if (named !== undefined) target = `/proc/self/fd/${named}`
+    let handle: FileHandle
+    try {
+      handle = await open(target, flags(named !== undefined ? {} : options, options.noatime === true))
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      // O_NOATIME is for the file's owner (or root) only
+      if (code === 'EPERM' && options.noatime === true) handle = await open(target, flags(named !== undefined ? {} : options, false))
+      else linkRefused(file, err)
+    }
+    try {
+      const stats = await handle.stat({ bigint: true })
+      if (!stats.isFile()) refuse(file, stats)
+      if (!sameFile(before, stats)) throw new UnsafeContentError(file, 'changed into another file while it was opened; try again')
+      if (named === undefined && options.within !== undefined) assertInside(file, openedPath(handle.fd) ?? await realpath(file), options.within)
+      return { handle, stats }
+    } catch (err) {
+      await handle.close()
+      throw err
+    }
+  } finally {
+    if (named !== undefined) closeSync(named)
   }
 }
 
 /** `openRegularFile`, synchronously: returns the file descriptor, which the caller closes. */
 export function openRegularFileSync (file: string, options: OpenFileOptions = {}): { fd: number, stats: BigIntStats } {
-  const before = (options.nofollow === true ? lstatSync : statSync)(file, { bigint: true })
-  if (!before.isFile()) refuse(file, before)
-  let fd: number
+  const named = nameSync(file, options.nofollow === true)
   try {
-    fd = openSync(file, flags(options, false))
-  } catch (err) {
-    linkRefused(file, err)
-  }
-  try {
-    const stats = fstatSync(fd, { bigint: true })
-    if (!stats.isFile()) refuse(file, stats)
-    if (!sameFile(before, stats)) throw new UnsafeContentError(file, 'changed into another file while it was opened; try again')
-    if (options.within !== undefined) assertInside(file, openedPath(fd) ?? realpathSync(file), options.within)
-    return { fd, stats }
-  } catch (err) {
-    closeSync(fd)
-    throw err
+    const before = named !== undefined ? fstatSync(named, { bigint: true }) : (options.nofollow === true ? lstatSync : statSync)(file, { bigint: true })
+    if (!before.isFile()) refuse(file, before)
+    if (options.within !== undefined) assertInside(file, (named !== undefined ? openedPath(named) : undefined) ?? realpathSync(file), options.within)
+    let fd: number
+    try {
+      fd = openSync(named !== undefined ? `/proc/self/fd/${named}` : file, flags(named !== undefined ? {} : options, false))
+    } catch (err) {
+      linkRefused(file, err)
+    }
+    try {
+      const stats = fstatSync(fd, { bigint: true })
+      if (!stats.isFile()) refuse(file, stats)
+      if (!sameFile(before, stats)) throw new UnsafeContentError(file, 'changed into another file while it was opened; try again')
+      if (named === undefined && options.within !== undefined) assertInside(file, openedPath(fd) ?? realpathSync(file), options.within)
+      return { fd, stats }
+    } catch (err) {
+      closeSync(fd)
+      throw err
+    }
+  } finally {
+    if (named !== undefined) closeSync(named)
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, readlinkSync, readFileSync, statSync } from 'node:fs'
+import { lstatSync, readlinkSync, readFileSync, statSync } from 'node:fs'
 import { chmod, lstat, mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -53,8 +53,9 @@ export class SandboxEtc {
 
   /** bubblewrap's arguments for /etc: the folder read-only, the host's files bound over their placeholders. */
   async args (): Promise<string[]> {
-    // a temporary folder may be cleaned up while bac runs: it is made again then
-    if (this.ready !== undefined && !existsSync(await this.ready)) this.ready = undefined
+    // checked at every use: a temporary folder may be cleaned up while bac runs, and its name then
+    // taken by another user; a folder that is no longer this user's alone is made again
+    if (this.ready !== undefined && !await this.trusted(await this.ready)) this.ready = undefined
     this.ready ??= this.make()
     const folder = await this.ready
     return [
@@ -64,6 +65,7 @@ export class SandboxEtc {
   }
 
   private async make (): Promise<string> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 })
     if (await this.trusted(this.name)) return this.name
     const made = await mkdtemp(path.join(this.root, 'bac-sandbox-etc-'))
     for (const [file, entry] of Object.entries(this.entries)) {

@@ -12,6 +12,8 @@ export { refused }
 export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 /** Where bubblewrap is looked for. */
 const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/bin/bwrap', '/usr/local/bin/bwrap']
+/** coreutils' env, which sets the step's environment after the drop to its user (under /usr, shown at the same path). */
+const ENV_PROGRAM = '/usr/bin/env'
 /** Where util-linux's setpriv is looked for (under /usr, which the sandbox shows at the same path). */
 const SETPRIV_CANDIDATES = ['/usr/bin/setpriv', '/usr/sbin/setpriv']
 /** Names that can be mount points: one plain path segment. */
@@ -27,6 +29,11 @@ export interface SandboxExecutorInit {
    * the user bac runs as. @default nobody and nogroup, 65534:65534
    */
   user?: StepUser
+  /**
+   * The folder the sandbox's /etc is made in: one only this user may write (a node gives its data
+   * dir's). @default the system's temporary folder
+   */
+  etcRoot?: string
   /** @default 5000 */
   killGraceMs?: number
   maxLogBytes?: number
@@ -54,7 +61,7 @@ export function createSandboxExecutor (init: SandboxExecutorInit = {}): Executor
   }
   const asRoot = process.getuid?.() === 0
   const user = asRoot ? init.user ?? DEFAULT_SANDBOX_USER : { uid: process.getuid?.() ?? 65534, gid: process.getgid?.() ?? 65534 }
-  const etc = new SandboxEtc(user)
+  const etc = new SandboxEtc(user, init.etcRoot)
   const layout = (spec: Pick<ExecutionSpec, 'inputs' | 'outputsDir' | 'cids'>): ExecutionLayout => ({
     inputs: Object.fromEntries(Object.keys(spec.inputs).map((name) => [name, `/inputs/${name}`])),
     outputs: '/outputs',
@@ -157,6 +164,16 @@ export async function keepCopies (root: string, cids: readonly string[], outputs
 function bwrapArgs (spec: ExecutionSpec, paths: ExecutionLayout, how: { etc: string[], writableRoot?: string, drop?: string[] }): string[] {
   const env = { PATH: SANDBOX_PATH, HOME: '/work', TMPDIR: '/tmp', LANG: 'C.UTF-8', ...spec.env }
   const { file, args } = command(spec)
+  // as root, the step's environment is set only after setpriv has dropped to the step's user
+  // (env -i, run by that user): LD_PRELOAD and the like must never reach a process with root's rights
+  const setenv = how.drop !== undefined
+    ? ['--setenv', 'PATH', SANDBOX_PATH]
+    : Object.entries(env).flatMap(([key, value]) => ['--setenv', key, value])
+  // env reads NAME=VALUE words up to the first without '=': names are checked by the schema, and a
+  // program whose name holds '=' runs by its path (./), so it is never read as one
+  const program = how.drop !== undefined
+    ? [...how.drop, ENV_PROGRAM, '-i', '--', ...Object.entries(env).map(([key, value]) => `${key}=${value}`), file.includes('=') && !file.includes('/') ? `./${file}` : file, ...args]
+    : [file, ...args]
   const cids = Object.entries(spec.cids ?? {})
   return [
     '--die-with-parent',
@@ -178,11 +195,9 @@ function bwrapArgs (spec: ExecutionSpec, paths: ExecutionLayout, how: { etc: str
     '--bind', spec.workDir, '/work',
     '--chdir', '/work',
     '--clearenv',
-    ...Object.entries(env).flatMap(([key, value]) => ['--setenv', key, value]),
+    ...setenv,
     '--',
-    ...how.drop ?? [],
-    file,
-    ...args
+    ...program
   ]
 }
 

@@ -86,7 +86,8 @@ export function imagesDirOf (dataDir: string, given?: string): string {
 /** The executors of a node: `vm` only where QEMU is installed. */
 function nodeExecutors (dataDir: string, imagesDir?: string): EngineComponents['executors'] & { vm?: ReturnType<typeof createVmExecutor> } {
   const vm = createVmExecutor({ imagesDir: imagesDirOf(dataDir, imagesDir) })
-  return { process: createProcessExecutor(), sandbox: createSandboxExecutor(), ...(vm.available ? { vm } : {}) }
+  // the sandbox's /etc is made in the data dir, which only this user may write
+  return { process: createProcessExecutor(), sandbox: createSandboxExecutor({ etcRoot: path.join(dataDir, 'sandbox') }), ...(vm.available ? { vm } : {}) }
 }
 
 /** A node that lives as long as one command: the content store, run store, executors, engine. */
@@ -120,7 +121,8 @@ function nodeId (dataDir: string): string {
 /** Opens an embedded node on a data dir. */
 export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<EmbeddedNode> {
   const dataDir = path.resolve(init.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  // content, runs, logs and the API token: the node's user's alone
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const id = nodeId(dataDir)
   const ipfsApi = ipfsApiOf(dataDir, init.ipfsApi)
   // loaded only by a node that uses a Kubo daemon

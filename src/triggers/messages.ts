@@ -17,6 +17,14 @@ export const MESSAGE_TYPES = {
   arrowFile: 'application/vnd.apache.arrow.file'
 } as const
 
+/** Rows one batch may hold: each becomes a run, recorded in one transaction. */
+export const MAX_BATCH_ROWS = 100_000
+
+/** A batch with more rows than a node takes at once: refused before any is read. */
+function tooMany (rows?: number): MessageError {
+  return new MessageError(413, `the batch has ${rows === undefined ? `more than ${MAX_BATCH_ROWS}` : rows} rows; at most ${MAX_BATCH_ROWS} are taken at once (split it)`)
+}
+
 /** Arrow values as JSON sees them: 64-bit integers as numbers (as text beyond 2^53), bytes as base64. */
 function plain (value: unknown): unknown {
   if (value === null || value === undefined) return null
@@ -38,6 +46,8 @@ async function arrowRows (body: Uint8Array, kind: string): Promise<MessageRow[]>
   const { tableFromIPC } = await import('apache-arrow')
   try {
     const table = tableFromIPC(body)
+    // a few bytes may declare billions of rows (of nulls): counted before any is made
+    if (table.numRows > MAX_BATCH_ROWS) throw tooMany(table.numRows)
     const names = table.schema.fields.map((f) => f.name)
     const columns = names.map((name) => table.getChild(name))
     const rows: MessageRow[] = []
@@ -48,6 +58,7 @@ async function arrowRows (body: Uint8Array, kind: string): Promise<MessageRow[]>
     }
     return rows
   } catch (err) {
+    if (err instanceof MessageError) throw err
     // a broken stream, or types nested past what a walk of them can take
     throw new MessageError(400, `the body is not Arrow IPC (${kind}) bac can read: ${err instanceof RangeError ? 'its types nest too deeply' : (err instanceof Error ? err.message : String(err)).slice(0, 300)}`)
   }
@@ -86,6 +97,7 @@ export async function decodeMessages (body: Uint8Array, contentType: string | un
     case MESSAGE_TYPES.json: {
       // an array of rows nests one level more than each row
       const value = json(utf8(body), 'the body')
+      if (Array.isArray(value) && value.length > MAX_BATCH_ROWS) throw tooMany(value.length)
       return Array.isArray(value) ? value.map((v, i) => jsonRow(v, `row ${i}`)) : [jsonRow(value, 'the message')]
     }
     case MESSAGE_TYPES.ndjson:
@@ -94,6 +106,7 @@ export async function decodeMessages (body: Uint8Array, contentType: string | un
       const rows: MessageRow[] = []
       utf8(body).split('\n').forEach((line, i) => {
         if (line.trim() === '') return
+        if (rows.length >= MAX_BATCH_ROWS) throw tooMany()
         rows.push(jsonRow(json(line, `line ${i + 1}`), `line ${i + 1}`))
       })
       return rows
