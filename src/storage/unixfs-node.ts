@@ -82,7 +82,8 @@ export async function blockAt (cid: CID, where: string, blockstore: Pick<Blockst
     return await readBlock(cid, blockstore, signal)
   } catch (err) {
     if (err instanceof Error && !(err instanceof ContentNotFoundError) && /NotFound/i.test(err.name)) {
-      throw new ContentNotFoundError(printable(where), `its block ${cid.toString()} is not in the local store`, { cause: err })
+      const detail = where === cid.toString() ? 'it is not in the local store' : `its block ${cid.toString()} is not in the local store`
+      throw new ContentNotFoundError(printable(where), detail, { cause: err })
     }
     throw err
   }
