@@ -1,5 +1,5 @@
 // Peak memory of a command, measured as the user runs it: a fresh process. For node programs
-// (bac), the process itself reports its peak RSS as it exits (peak-rss-hook.mjs); other commands
+// (bac), the process itself reports its peak RSS (VmHWM) as it exits (peak-rss-hook.mjs); others
 // (cp, cat) are measured by GNU time where it is installed. Used by test/storage/memory.test.ts
 // and bench/memory.bench.mjs.
 import { spawn } from 'node:child_process'
