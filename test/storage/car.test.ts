@@ -46,6 +46,18 @@ describe('writing content out of a CAR stream (bac job get)', () => {
     })
   }
 
+  it('refuses folders so wide nested so deep that following them would hold more than 64 MiB', async () => {
+    // 60 levels, each a folder of 6,000 names (one of them the next level): 14 MB of blocks, 360,000 entries
+    const b = new Builder()
+    const leaf = b.file('x')
+    const names = Array.from({ length: 5999 }, (_, i): [string, typeof leaf] => [`f-${String(i).padStart(4, '0')}`, leaf])
+    let cid = leaf
+    for (let level = 0; level < 60; level++) cid = b.folder([['d', cid], ...names])
+    const dag = b.dag(cid)
+    const { dir, target } = place()
+    await refused(writeCarOut([await carOf(dag)], dag.root.toString(), target), dir, /^\S+(\/d){30,}: nests nodes so wide so deep that following it would hold more than 64 MiB/)
+  })
+
   it('refuses a CAR rooted at another CID than the one asked for, or at several', async () => {
     const b = new Builder()
     const asked = b.folder({ 'a.txt': b.file('a') })
