@@ -4,6 +4,7 @@
  * such as `bac validate` start fast.
  */
 import './polyfills.js'
+import type { GetOptions } from './interfaces/content-store.js'
 
 export * from './interfaces/errors.js'
 export type * from './interfaces/pipeline.js'
@@ -84,12 +85,13 @@ export async function runningApi (dataDir: string): Promise<{ url: string, pid: 
 }
 
 /**
- * Writes the file or folder `cid` out of a CAR stream (such as `fetchContent` gives) to `target`,
- * which must not exist; every block is checked against its CID, and none is kept.
+ * Writes the file or folder `cid` (or `cid/path`) out of a CAR stream (such as `fetchContent`
+ * gives) to `target`, which must not exist; every block is checked against its CID, the CAR must
+ * be rooted at `cid`, what is written is checked as `ContentStore.get` checks it, and no block is kept.
  */
-export async function writeCarOut (car: AsyncIterable<Uint8Array>, cid: string, target: string): Promise<void> {
+export async function writeCarOut (car: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, cid: string, target: string, options: GetOptions = {}): Promise<void> {
   const { writeCarOut: write } = await import('./storage/car-out.js')
-  await write(car, cid, target)
+  await write(car, cid, target, options)
 }
 
 export type { ImageInfo, ImageKind } from './executors/vm/images.js'

@@ -19,6 +19,13 @@ export interface AddPathOptions extends StoreOptions {
   readonly within?: readonly string[]
 }
 
+export interface GetOptions extends StoreOptions {
+  /** Files and folders written out at most: more is refused before anything is written. @default 1,000,000 */
+  readonly maxEntries?: number
+  /** Bytes of file content written out at most, likewise (the free disk space bounds it too). @default 1 TiB */
+  readonly maxBytes?: number
+}
+
 /**
  * Content-addressed storage: the embedded Helia store, or a Kubo daemon. CIDs are strings; by
  * default they are those `ipfs add` gives with Kubo's defaults (CIDv0, 256 KiB chunks, balanced
@@ -36,8 +43,15 @@ export interface ContentStore {
   addBytes: (content: Uint8Array | AsyncIterable<Uint8Array>, options?: StoreOptions) => Promise<string>
   /** The bytes of a file (`cid` or `cid/sub/path`). */
   cat: (cid: string, options?: StoreOptions) => AsyncIterable<Uint8Array>
-  /** Writes a file or folder to `target` (which must not exist), atomically. */
-  get: (cid: string, target: string, options?: StoreOptions) => Promise<void>
+  /**
+   * Writes a file or folder to `target` (which must not exist), atomically. Nothing in the DAG is
+   * trusted: names that are not one plain path segment, duplicate names, symbolic links, nodes
+   * that are not UnixFS files or folders, a DAG nested deeper than 256 levels or expanding past
+   * `maxEntries`/`maxBytes` or the free disk space reject with `UnsafeContentError` (or
+   * `DiskSpaceError`) before anything is written; file contents are checked as they are written,
+   * and nothing is left at `target` when it fails.
+   */
+  get: (cid: string, target: string, options?: GetOptions) => Promise<void>
   stat: (cid: string, options?: StoreOptions) => Promise<ContentStat>
   /**
    * Builds a folder from stored content without copying bytes: `{ 'extract/node-1': cid }` makes

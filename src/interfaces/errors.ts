@@ -121,6 +121,15 @@ export class UnsafeContentError extends UserError {
   }
 }
 
+/** Content to be written out does not fit on the disk where it goes (checked first, or the disk filled up meanwhile). */
+export class DiskSpaceError extends UserError {
+  readonly path: string
+  constructor (path: string, detail: string, options?: { cause?: unknown }) {
+    super(`${path}: ${detail}`, options)
+    this.path = path
+  }
+}
+
 /** The run store cannot be opened or used (written by a newer bac, corrupt, locked). */
 export class RunStoreError extends UserError {}
 

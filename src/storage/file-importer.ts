@@ -131,33 +131,49 @@ class FileDag {
  * file as opened must lie in one of those real folders.
  */
 export async function importFile (file: string, put: PutBlock, signal?: AbortSignal, within?: readonly string[]): Promise<ImportedNode> {
-  const { handle } = await openRegularFile(file, { noatime: true, ...(within !== undefined ? { within } : {}) })
+  const { handle, stats } = await openRegularFile(file, { noatime: true, ...(within !== undefined ? { within } : {}) })
   try {
-    return await importHandle(handle, put, signal)
+    return await importHandle(handle, put, signal, Number(stats.size))
   } finally {
     await handle.close()
   }
 }
 
-/** Imports an open file from where it stands, reading each chunk straight into its leaf block, one read ahead. The caller closes it. */
-export async function importHandle (handle: FileHandle, put: PutBlock, signal?: AbortSignal): Promise<ImportedNode> {
+/**
+ * Imports an open file from where it stands, reading each chunk straight into its leaf block, one
+ * read ahead. `sizeHint` (the file's size when opened) sizes the buffers of a small file or a
+ * short last chunk to what they hold, not a whole chunk each; a file that grew meanwhile is read
+ * whole all the same. The caller closes it.
+ */
+export async function importHandle (handle: FileHandle, put: PutBlock, signal?: AbortSignal, sizeHint?: number): Promise<ImportedNode> {
   const dag = new FileDag(put, signal)
   let next: Promise<{ buffer: Buffer, n: number }> | undefined
+  let offset = 0
   try {
     const read = async (): Promise<{ buffer: Buffer, n: number }> => {
-      const buffer = fullLeafBuffer()
+      // room for what is left by the hint, and one byte more so that the end shows at once
+      let room = sizeHint === undefined ? CHUNK_SIZE : Math.min(CHUNK_SIZE, Math.max(0, sizeHint - offset) + 1)
+      let buffer = room === CHUNK_SIZE ? fullLeafBuffer() : Buffer.allocUnsafe(FULL_HEADER + room)
       let n = 0
-      while (n < CHUNK_SIZE) {
-        const { bytesRead } = await handle.read(buffer, FULL_HEADER + n, CHUNK_SIZE - n, null)
-        if (bytesRead === 0) break
-        n += bytesRead
+      for (;;) {
+        while (n < room) {
+          const { bytesRead } = await handle.read(buffer, FULL_HEADER + n, room - n, null)
+          if (bytesRead === 0) return { buffer, n }
+          n += bytesRead
+        }
+        if (room === CHUNK_SIZE) return { buffer, n }
+        // the file is longer than it was: a whole chunk's room after all
+        const full = fullLeafBuffer()
+        buffer.copy(full, FULL_HEADER, FULL_HEADER, FULL_HEADER + n)
+        buffer = full
+        room = CHUNK_SIZE
       }
-      return { buffer, n }
     }
     next = read()
     for (;;) {
       const { buffer, n } = await next
       if (n === 0) break
+      offset += n
       if (n === CHUNK_SIZE) next = read()
       await dag.leaf(leafFrom(buffer, n), n)
       if (n < CHUNK_SIZE) break

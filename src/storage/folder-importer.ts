@@ -13,8 +13,9 @@ const CIDV0_BYTES = 34
 /** Files imported at once (in the whole tree): enough to keep the disk busy on many small files. */
 const FILES_IN_FLIGHT = 8
 
+/** A folder's file names and sub-folders: names only (paths are joined as files are imported), so a tree of 100,000 files is a few MB. */
 interface FolderPlan {
-  files: Array<{ name: string, file: string }>
+  files: string[]
   folders: Array<{ name: string, plan: FolderPlan }>
 }
 
@@ -32,13 +33,13 @@ async function plan (dir: string, within: readonly string[] | undefined, signal?
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name)
     if (entry.isDirectory()) result.folders.push({ name: entry.name, plan: await plan(full, within, signal) })
-    else if (entry.isFile()) result.files.push({ name: entry.name, file: full })
+    else if (entry.isFile()) result.files.push(entry.name)
     else {
       const kind = (await lstat(full)).isSymbolicLink() ? 'a symbolic link' : 'a special file'
       throw new UnsafeContentError(full, `is ${kind}; only files and folders can be stored`)
     }
   }
-  const names = [...result.files, ...result.folders].map((e) => e.name)
+  const names = [...result.files, ...result.folders.map((e) => e.name)]
   if (!fitsOneNode(names.map((name) => ({ name, cidBytes: CIDV0_BYTES })))) throw new ShardedFolder()
   return result
 }
@@ -46,10 +47,10 @@ async function plan (dir: string, within: readonly string[] | undefined, signal?
 /** Too large for one node: Kubo would shard it, which the caller's general importer does. */
 export class ShardedFolder extends Error {}
 
-async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, limit: Limit, within: readonly string[] | undefined, signal?: AbortSignal): Promise<ImportedNode> {
-  const files = await Promise.all(folder.files.map(async ({ name, file }) => ({ name, ...await limit(async () => await importFile(file, put, signal, within)) })))
+async function importPlan (dir: string, folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, limit: Limit, within: readonly string[] | undefined, signal?: AbortSignal): Promise<ImportedNode> {
+  const files = await Promise.all(folder.files.map(async (name) => ({ name, ...await limit(async () => await importFile(path.join(dir, name), put, signal, within)) })))
   const folders: Array<FolderLink & ImportedNode> = []
-  for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(sub, put, blockstore, limit, within, signal) })
+  for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(path.join(dir, name), sub, put, blockstore, limit, within, signal) })
   const links = [...files, ...folders]
   const node = await writeFolderNode(links, blockstore)
   return { ...node, fileSize: links.reduce((sum, l) => sum + l.fileSize, 0) }
@@ -62,5 +63,5 @@ async function importPlan (folder: FolderPlan, put: PutBlock, blockstore: Pick<B
  * one of those real folders.
  */
 export async function importFolder (dir: string, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal, within?: readonly string[]): Promise<ImportedNode> {
-  return await importPlan(await plan(dir, within, signal), put, blockstore, limiter(FILES_IN_FLIGHT), within, signal)
+  return await importPlan(dir, await plan(dir, within, signal), put, blockstore, limiter(FILES_IN_FLIGHT), within, signal)
 }

@@ -1,97 +1,153 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
-import { createWriteStream, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
+import { mkdir, open, rename, rm, statfs } from 'node:fs/promises'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
-import * as dagPb from '@ipld/dag-pb'
-import { UnixFS } from 'ipfs-unixfs'
-import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
-import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
-import { UnsafeContentError } from '../interfaces/errors.js'
-import { limiter, readBlock, type Limit } from './blocks.js'
+import type { CID } from 'multiformats/cid'
+import { DiskSpaceError, InvalidOptionError, UnsafeContentError } from '../interfaces/errors.js'
+import { fileContent } from './file-content.js'
+import { measure, type Measure } from './measure.js'
+import { WritePool } from './write-pool.js'
+import { folderEntries, MAX_DEPTH, OpenNodes, printable, readNode, type FileNode, type FolderNode, type UnixfsNode } from './unixfs-node.js'
 
-/** A name from a DAG: one plain path segment, never `.`, `..`, empty or holding a separator. */
-function safeSegment (name: string, cid: string): string {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0')) {
-    throw new UnsafeContentError(cid, `holds an entry named ${JSON.stringify(name)}, which cannot be written safely`)
-  }
-  return name
-}
-
-/**
- * Writes the file or folder at `source` (a CID or `cid/path`) to `target`: first into a temporary
- * sibling, renamed into place when complete, so `target` never holds a partial copy.
- */
-export async function materialize (source: string, target: string, blockstore: Pick<Blockstore, 'get'>, signal?: AbortSignal): Promise<void> {
-  if (existsSync(target)) throw new UnsafeContentError(target, 'already exists; give a path that does not exist yet')
-  const staging = `${target}.partial-${process.pid}-${Date.now()}`
-  await mkdir(path.dirname(target), { recursive: true })
-  try {
-    await writeTree(source, staging, blockstore, limiter(FILES_IN_FLIGHT), signal)
-    await rename(staging, target)
-  } catch (err) {
-    await rm(staging, { recursive: true, force: true })
-    throw err
-  }
-}
-
+/** Files and folders written out at most, by default: a folder linked over and over (a "DAG bomb") expands past it from a few KiB. */
+export const DEFAULT_MAX_ENTRIES = 1_000_000
+/** Bytes of file content written out at most, by default (1 TiB); the free disk space bounds it too. */
+export const DEFAULT_MAX_BYTES = 1024 ** 4
 /** Files written at once. */
 const FILES_IN_FLIGHT = 8
 
+export interface MaterializeOptions {
+  readonly signal?: AbortSignal
+  /** Files and folders written at most. @default DEFAULT_MAX_ENTRIES */
+  readonly maxEntries?: number
+  /** Bytes of file content written at most. @default DEFAULT_MAX_BYTES */
+  readonly maxBytes?: number
+}
+
 /**
- * A folder node or a one-block file, read straight from its block; undefined for anything else
- * (a sharded folder, a file of several blocks, a raw block), which the exporter handles.
+ * Writes the file or folder at `root` (the node of `source`, shown in errors as `source`) to
+ * `target`: first into a temporary sibling, renamed into place when complete, so `target` never
+ * holds a partial copy, and nothing is left behind when it fails.
+ *
+ * Nothing from the DAG is trusted: before anything is written, the whole DAG's folders are read
+ * once and checked (names, kinds, depth, duplicates, how many entries and bytes it expands to,
+ * and that the disk has room); the file contents are checked as they are written. A refusal is
+ * an `UnsafeContentError` naming the entry's path inside the DAG and what is wrong with it.
+ * Memory stays bounded whatever the DAG: folders are walked depth first, at most
+ * FILES_IN_FLIGHT files written at once, each read a few blocks ahead.
  */
-async function simpleNode (cid: CID, blockstore: Pick<Blockstore, 'get'>, signal?: AbortSignal): Promise<{ kind: 'folder', links: dagPb.PBLink[] } | { kind: 'file', data: Uint8Array } | undefined> {
-  if (cid.code !== dagPb.code) return undefined
-  const node = dagPb.decode(await readBlock(cid, blockstore, signal))
-  if (node.Data === undefined) return undefined
-  let data: UnixFS
+export async function materialize (root: CID, source: string, target: string, blockstore: Pick<Blockstore, 'get'>, options: MaterializeOptions = {}): Promise<void> {
+  const { signal } = options
+  const limits = { maxEntries: options.maxEntries ?? DEFAULT_MAX_ENTRIES, maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES }
+  if (!(limits.maxEntries >= 1)) throw new InvalidOptionError('maxEntries', `must be a number of at least 1, got ${limits.maxEntries}`)
+  if (!(limits.maxBytes >= 0)) throw new InvalidOptionError('maxBytes', `must be a number of at least 0, got ${limits.maxBytes}`)
+  if (existsSync(target)) throw new UnsafeContentError(target, 'already exists; give a path that does not exist yet')
+  const totals = await measure(root, source, blockstore, signal)
+  checkLimits(totals, source, limits)
+  const parent = path.dirname(target)
+  await mkdir(parent, { recursive: true })
+  await checkSpace(totals, parent, target)
+  const staging = `${target}.partial-${process.pid}-${Date.now()}`
+  const pool = new WritePool(FILES_IN_FLIGHT, signal)
   try {
-    data = UnixFS.unmarshal(node.Data)
-  } catch {
-    return undefined
+    const node = await readNode(root, source, blockstore, pool.signal)
+    await writeNode(node, source, staging, 0, { blockstore, pool, open: new OpenNodes() })
+    await pool.drain()
+    await rename(staging, target)
+  } catch (err) {
+    await pool.settle()
+    await rm(staging, { recursive: true, force: true })
+    throw spaceError(err, target)
   }
-  if (data.type === 'directory') return { kind: 'folder', links: node.Links }
-  if (data.type === 'file' && node.Links.length === 0) return { kind: 'file', data: data.data ?? new Uint8Array(0) }
-  return undefined
 }
 
-/**
- * Writes one entry, and a folder's children under it. Siblings are written side by side (files
- * at most FILES_IN_FLIGHT at once): a result holds many small folders, each a round trip. Plain
- * folders and one-block files are decoded here; the rest goes through the exporter.
- */
-async function writeTree (source: string | CID, destination: string, blockstore: Pick<Blockstore, 'get'>, limit: Limit, signal?: AbortSignal): Promise<void> {
-  const simple = typeof source === 'string' ? undefined : await simpleNode(source, blockstore, signal)
-  if (simple?.kind === 'folder') {
-    await mkdir(destination)
-    await settleAll(simple.links.map(async (link) => { await writeTree(link.Hash, path.join(destination, safeSegment(link.Name ?? '', source.toString())), blockstore, limit, signal) }))
+function checkLimits (totals: Measure, source: string, { maxEntries, maxBytes }: { maxEntries: number, maxBytes: number }): void {
+  if (totals.entries > maxEntries) {
+    throw new UnsafeContentError(printable(source), `expands to ${count(totals.entries)} files and folders, more than the ${count(maxEntries)} bac writes out (is one folder linked many times over?); nothing was written`)
+  }
+  if (totals.bytes > maxBytes) {
+    throw new UnsafeContentError(printable(source), `expands to ${bytes(totals.bytes)} of files, more than the ${bytes(maxBytes)} bac writes out (is one file linked many times over?); nothing was written`)
+  }
+}
+
+/** Refuses at once what would not fit on the disk (each entry counted as a block more than its bytes). */
+async function checkSpace (totals: Measure, folder: string, target: string): Promise<void> {
+  const disk = await statfs(folder)
+  const free = disk.bavail * disk.bsize
+  const need = totals.bytes + totals.entries * disk.bsize
+  if (need > free) throw new DiskSpaceError(target, `needs about ${bytes(need)} of disk and only ${bytes(free)} is free there; free some space or write it elsewhere`)
+}
+
+function spaceError (err: unknown, target: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new DiskSpaceError(target, 'the disk filled up while it was written; nothing was kept. Free some space or write it elsewhere', { cause: err })
+  return err
+}
+
+const count = (n: number): string => Number.isFinite(n) ? n.toLocaleString('en-US') : 'countless'
+function bytes (n: number): string {
+  if (!Number.isFinite(n)) return 'countless bytes'
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB']
+  let unit = 0
+  while (n >= 1024 && unit < units.length - 1) { n /= 1024; unit++ }
+  return unit === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[unit] as string}`
+}
+
+interface WriteContext {
+  readonly blockstore: Pick<Blockstore, 'get'>
+  readonly pool: WritePool
+  readonly open: OpenNodes
+}
+
+/** Writes one node: a folder (its entries depth first, in order) or a file (in the pool). */
+async function writeNode (node: UnixfsNode, where: string, destination: string, depth: number, ctx: WriteContext): Promise<void> {
+  if (node.kind === 'file') {
+    await ctx.pool.add(async (signal) => { await writeFile(node, where, destination, depth, ctx, signal) })
     return
   }
-  if (simple?.kind === 'file') {
-    await limit(async () => { await writeFile(destination, simple.data, { flag: 'wx', signal }) })
-    return
-  }
-  const entry: UnixFSEntry = await exporter(source, blockstore, { signal })
-  if (entry.type === 'directory') {
+  await writeFolder(node, where, destination, depth, ctx)
+}
+
+async function writeFolder (folder: FolderNode, where: string, destination: string, depth: number, ctx: WriteContext): Promise<void> {
+  try {
     await mkdir(destination)
-    const children: Array<Promise<void>> = []
-    for await (const child of entry.entries({ signal })) {
-      children.push(writeTree(child.cid, path.join(destination, safeSegment(child.name, entry.cid.toString())), blockstore, limit, signal))
+  } catch (err) {
+    throw duplicate(err, where)
+  }
+  const share = ctx.open.take(folder, where)
+  try {
+    for await (const entry of folderEntries(folder, where, depth, ctx.blockstore, ctx.open, ctx.pool.signal)) {
+      ctx.pool.check()
+      const at = `${where}/${entry.name}`
+      if (depth + 1 > MAX_DEPTH) throw new UnsafeContentError(printable(at), `nests deeper than ${MAX_DEPTH} levels; bac does not follow it`)
+      const child = await readNode(entry.cid, at, ctx.blockstore, ctx.pool.signal)
+      await writeNode(child, at, path.join(destination, entry.name), depth + 1, ctx)
     }
-    await settleAll(children)
-  } else if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
-    await limit(async () => { await pipeline(Readable.from(entry.content({ signal })), createWriteStream(destination, { flags: 'wx' }), { signal }) })
-  } else {
-    throw new UnsafeContentError(entry.cid.toString(), `is a ${entry.type} node, not a UnixFS file or folder`)
+  } finally {
+    ctx.open.give(share)
   }
 }
 
-/** Waits for every task, then fails with the first failure: nothing is left writing. */
-async function settleAll (tasks: Array<Promise<void>>): Promise<void> {
-  const settled = await Promise.allSettled(tasks)
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-  if (failed !== undefined) throw failed.reason
+async function writeFile (file: FileNode, where: string, destination: string, depth: number, ctx: WriteContext, signal: AbortSignal): Promise<void> {
+  let handle
+  try {
+    handle = await open(destination, 'wx')
+  } catch (err) {
+    throw duplicate(err, where)
+  }
+  try {
+    for await (const piece of fileContent(file, where, ctx.blockstore, { signal, depth, open: ctx.open })) {
+      let written = 0
+      while (written < piece.length) written += (await handle.write(piece, written, piece.length - written)).bytesWritten
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+/** A name taken twice in one folder shows as an entry that already exists. */
+function duplicate (err: unknown, where: string): unknown {
+  if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return err
+  const slash = where.lastIndexOf('/')
+  return new UnsafeContentError(printable(where.slice(0, slash)), `holds two entries named ${JSON.stringify(where.slice(slash + 1))}; nothing was written`)
 }

@@ -1,8 +1,8 @@
 import { unixfs } from '@helia/unixfs'
 import type { Blockstore } from 'interface-blockstore'
-import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
+import { exporter } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
-import type { AddPathOptions, ContentStat, ContentStore, StoreOptions } from '../interfaces/content-store.js'
+import type { AddPathOptions, ContentStat, ContentStore, GetOptions, StoreOptions } from '../interfaces/content-store.js'
 import { ContentNotFoundError, InvalidCidError, MergeClashError, UnsafeContentError } from '../interfaces/errors.js'
 
 export { parseContentPath }
@@ -13,7 +13,11 @@ import { importBytes, importFile, type PutBlock } from './file-importer.js'
 import { importFolder, ShardedFolder } from './folder-importer.js'
 import { fitsOneNode, writeFolderNode } from './folder-node.js'
 import { materialize } from './materialize.js'
+import { measure } from './measure.js'
 import { exportCar, importCar } from './car.js'
+import { fileContent } from './file-content.js'
+import { readNode } from './unixfs-node.js'
+import { readBlock } from './blocks.js'
 
 export interface UnixfsStoreComponents {
   blockstore: Blockstore
@@ -22,6 +26,20 @@ export interface UnixfsStoreComponents {
 function normalize (text: string): string {
   const { cid, path } = parseContentPath(text)
   return path === '' ? cid.toString() : `${cid.toString()}/${path}`
+}
+
+/**
+ * The CID a content path names: the CID itself, or what its path leads to (read through the
+ * exporter, which finds names in sharded folders). With `through`, every block read on the way
+ * is given to it, in order.
+ */
+export async function resolvePath (source: string, blockstore: Pick<Blockstore, 'get'>, signal?: AbortSignal, through?: (cid: CID, bytes: Uint8Array) => void): Promise<CID> {
+  const { cid, path } = parseContentPath(source)
+  if (path === '') return cid
+  const recording: Pick<Blockstore, 'get'> = through === undefined
+    ? blockstore
+    : { get: async function * (c: CID, options?: { signal?: AbortSignal }) { const bytes = await readBlock(c, blockstore, options?.signal); through(c, bytes); yield bytes } }
+  return (await exporter(`${cid.toString()}/${path}`, recording as Blockstore, { signal })).cid
 }
 
 /**
@@ -34,14 +52,6 @@ export async function * abortable<T> (source: AsyncIterable<T> | Iterable<T>, si
     signal?.throwIfAborted()
     yield item
   }
-}
-
-/** Bytes of file content under an entry (a file's size, or all files of a folder). */
-async function contentSize (entry: UnixFSEntry, blockstore: Blockstore, signal?: AbortSignal): Promise<number> {
-  if (entry.type !== 'directory') return Number(entry.size)
-  let size = 0
-  for await (const child of entry.entries({ signal })) size += await contentSize(await exporter(child.cid, blockstore, { signal }), blockstore, signal)
-  return size
 }
 
 /**
@@ -139,32 +149,30 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
       return sizes.root(await importBytes(content instanceof Uint8Array ? [content] : content, put, options.signal))
     },
     async * cat (source: string, options: StoreOptions = {}): AsyncIterable<Uint8Array> {
-      const path = normalize(source)
-      let entry
+      const { signal } = options
+      const where = normalize(source)
       try {
-        entry = await exporter(path, blockstore, { signal: options.signal })
-      } catch (err) {
-        notFound(source, err)
-      }
-      if (entry.type === 'directory' || entry.type === 'object') throw new UnsafeContentError(source, `is a ${entry.type === 'directory' ? 'folder' : 'non-UnixFS object'}, not a file: use get to write it out`)
-      try {
-        yield * entry.content({ signal: options.signal })
+        const node = await readNode(await resolvePath(source, blockstore, signal), where, blockstore, signal)
+        if (node.kind !== 'file') throw new UnsafeContentError(source, 'is a folder, not a file: use get to write it out')
+        yield * fileContent(node, where, blockstore, { signal })
       } catch (err) {
         notFound(source, err)
       }
     },
-    async get (source: string, target: string, options: StoreOptions = {}): Promise<void> {
+    async get (source: string, target: string, options: GetOptions = {}): Promise<void> {
       try {
-        await materialize(normalize(source), target, blockstore, options.signal)
+        await materialize(await resolvePath(source, blockstore, options.signal), normalize(source), target, blockstore, options)
       } catch (err) {
         notFound(source, err)
       }
     },
     async stat (source: string, options: StoreOptions = {}): Promise<ContentStat> {
-      const path = normalize(source)
+      const { signal } = options
       try {
-        const entry = await exporter(path, blockstore, { signal: options.signal })
-        return { cid: entry.cid.toString(), type: entry.type === 'directory' ? 'directory' : 'file', size: await contentSize(entry, blockstore, options.signal) }
+        const cid = await resolvePath(source, blockstore, signal)
+        const node = await readNode(cid, normalize(source), blockstore, signal)
+        if (node.kind === 'file') return { cid: cid.toString(), type: 'file', size: node.size }
+        return { cid: cid.toString(), type: 'directory', size: (await measure(cid, normalize(source), blockstore, signal)).bytes }
       } catch (err) {
         notFound(source, err)
       }
@@ -196,10 +204,13 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
       }
     },
     async * exportCar (source: string, options: StoreOptions = {}): AsyncIterable<Uint8Array> {
+      const { signal } = options
       try {
-        const { cid, path } = parseContentPath(source)
-        const root = path === '' ? cid : (await exporter(normalize(source), blockstore, { signal: options.signal })).cid
-        yield * exportCar(root, blockstore, options.signal)
+        // a sub-path's CAR starts with the blocks down the path, rooted at the CID it starts from
+        const through = new Map<string, { cid: CID, bytes: Uint8Array }>()
+        const root = await resolvePath(source, blockstore, signal, (cid, bytes) => { through.set(cid.toString(), { cid, bytes }) })
+        through.delete(root.toString())
+        yield * exportCar(root, blockstore, signal, [...through.values()])
       } catch (err) {
         notFound(source, err)
       }

@@ -125,7 +125,7 @@ export function contentStoreCompliance (name: string, create: (dataDir: string) 
       const out = path.join(fresh(), 'never')
       await assert.rejects(store.get(missing, out), (err: Error) => err.name === 'ContentNotFoundError')
       assert.equal(existsSync(out), false)
-      assert.deepEqual(readdirSync(path.dirname(out)), [])
+      assert.ok(!existsSync(path.dirname(out)) || readdirSync(path.dirname(out)).length === 0)
     })
 
     it('reports missing content and bad CIDs clearly', async () => {
@@ -168,7 +168,9 @@ export function contentStoreCompliance (name: string, create: (dataDir: string) 
       } finally {
         await other.stop()
       }
-      await assert.rejects(collect(store.exportCar('bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi')), (err: Error) => err.name === 'ContentNotFoundError')
+      // a missing root fails before the CAR's first byte, so the HTTP API can answer 404
+      const first = store.exportCar('bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi')[Symbol.asyncIterator]().next()
+      await assert.rejects(first, (err: Error) => err.name === 'ContentNotFoundError')
     })
 
     it('stops adding when aborted', async () => {

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
-import { CHUNK_SIZE, MAX_LINKS, importBytes, importFile } from '../../src/storage/file-importer.js'
+import { CHUNK_SIZE, MAX_LINKS, importBytes, importFile, importHandle } from '../../src/storage/file-importer.js'
 import { importFolder, ShardedFolder } from '../../src/storage/folder-importer.js'
 import { kuboImportOptions } from '../../src/storage/kubo-import.js'
 
@@ -53,6 +54,22 @@ describe('file importer: the same DAG as ipfs-unixfs-importer with Kubo defaults
       assert.equal((await importBytes(pieces(), memoryPut(fromStream))).cid.toString(), expected.cid)
     })
   }
+
+  it('a file longer than the size it had when opened (it grew meanwhile) is read whole all the same', async () => {
+    const content = randomBytes(CHUNK_SIZE + 5000)
+    const file = path.join(work, 'grew')
+    writeFileSync(file, content)
+    const expected = await reference([{ path: 'f', content }])
+    for (const hint of [0, 10, CHUNK_SIZE - 1, CHUNK_SIZE + 100]) {
+      const handle = await open(file, 'r')
+      try {
+        const imported = await importHandle(handle, memoryPut(new MemoryBlockstore()), undefined, hint)
+        assert.equal(imported.cid.toString(), expected.cid, `with a size hint of ${hint}`)
+      } finally {
+        await handle.close()
+      }
+    }
+  })
 
   it('a folder tree: files, nested and empty folders, hidden and unicode names', async () => {
     const dir = path.join(work, 'tree')

@@ -10,12 +10,14 @@ import { createFsStore } from '../../src/storage/index.js'
 import { createKuboStore, ipfsApiUrl } from '../../src/storage/kubo-store.js'
 import { startIpfsRpcServer } from '../helpers/ipfs-rpc-server.js'
 import { contentStoreCompliance } from './compliance.js'
+import { hostileDagCompliance } from './hostile-dags.js'
 
 const server = await startIpfsRpcServer()
 after(async () => { await server.stop() })
 
 // a short timeout: the suite asks for content that is nowhere, which a daemon searches for until then
 contentStoreCompliance('Kubo RPC (kubo-rpc-client against a real RPC server)', () => createKuboStore({ api: server.url, timeoutMs: 1500 }))
+hostileDagCompliance('Kubo RPC (kubo-rpc-client against a real RPC server)', () => createKuboStore({ api: server.url, timeoutMs: 1500 }))
 
 const work = mkdtempSync(path.join(tmpdir(), 'bac-kubo-store-'))
 after(() => rmSync(work, { recursive: true, force: true }))
