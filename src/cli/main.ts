@@ -67,7 +67,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--json', 'print events as JSON lines')
     .option('-v, --verbose', 'print the steps\' output too')
     .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
-    .option('--allow-path <folder>', 'a folder the runs\' templated input paths may name (repeatable; default: the pipelines\' folders, their project folders and the data dir)', collect, [])
+    .option('--allow-path <folder>', 'a folder the runs may read input files from (repeatable; default: the pipelines\' folders and their project folders; never the data dir)', collect, [])
     .action(async (files: string[], options: ServeOptions) => { result.code = await watchCommand(files, options, io) })
 
   root.command('serve')
@@ -88,7 +88,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--dev', 'trust every peer on loopback (for a network on one machine)')
     .option('--slots <n>', 'steps run here for peers at once at most (default: the number of cores)')
     .option('--token <token>', 'the API\'s token, which every request must carry (default: $BAC_TOKEN, else a random one written to <data-dir>/api.json); required with a --api beyond loopback')
-    .option('--allow-path <folder>', 'a folder API callers and message fields may name as input, cwd or outputs (repeatable; default: the pipelines folders, their project folders and the data dir)', collect, [])
+    .option('--allow-path <folder>', 'a folder API callers and message fields may name as input, cwd or outputs (repeatable; default: the pipelines folders and their project folders; never the data dir)', collect, [])
     .option('--api-host <name>', 'a host name requests may address the API by, besides loopback names and its address (repeatable)', collect, [])
     .action(async (options: ServeOptions) => { result.code = await serveCommand(options, io) })
 

@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type BigIntStats } from 'node:fs'
 import { lstat, open, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
+import type { PathScope } from '../interfaces/content-store.js'
 import { FileTooLargeError, NotRegularFileError, PathNotAllowedError, UnsafeContentError } from '../interfaces/errors.js'
 
 /** What a path names, in words for an error message. */
@@ -24,7 +25,7 @@ export interface OpenFileOptions {
    * Real folders the file must lie in, as opened (its descriptor's real path: links resolved, and
    * a link swapped in before the open is seen), else `PathNotAllowedError`.
    */
-  readonly within?: readonly string[]
+  readonly within?: PathScope
 }
 
 /**
@@ -212,9 +213,13 @@ export function isInside (file: string, folder: string): boolean {
 }
 
 /**
- * Refuses a real path outside every one of `roots` with `PathNotAllowedError`; `shown` is the
- * path as the caller gave it, `allow` the folder the error suggests allowing.
+ * Refuses a real path outside the scope with `PathNotAllowedError`: in none of its roots, or in one
+ * of its exceptions. `shown` is the path as the caller gave it, `allow` the folder the error
+ * suggests allowing.
  */
-export function assertInside (shown: string, real: string, roots: readonly string[], allow = path.dirname(real)): void {
-  if (!roots.some((root) => isInside(real, root))) throw new PathNotAllowedError(shown === real ? real : `${shown} (${real})`, roots, allow)
+export function assertInside (shown: string, real: string, scope: PathScope, allow = path.dirname(real)): void {
+  const named = shown === real ? real : `${shown} (${real})`
+  const own = scope.except?.find((folder) => isInside(real, folder))
+  if (own !== undefined) throw new PathNotAllowedError(named, scope.roots, allow, `it lies in ${own}, which is the node's own (its data dir: its token, key, runs and content) and never allowed`)
+  if (!scope.roots.some((root) => isInside(real, root))) throw new PathNotAllowedError(named, scope.roots, allow)
 }

@@ -9,6 +9,15 @@ export interface StoreOptions {
   readonly signal?: AbortSignal
 }
 
+/**
+ * The folders a caller may name: real paths (links resolved) inside one of `roots` and inside none
+ * of `except` (what lies there is the node's own, such as its data dir, even when a root holds it).
+ */
+export interface PathScope {
+  readonly roots: readonly string[]
+  readonly except?: readonly string[]
+}
+
 export interface AddPathOptions extends StoreOptions {
   /**
    * Real folders (symbolic links resolved) that everything read must lie in: each folder before
@@ -16,7 +25,7 @@ export interface AddPathOptions extends StoreOptions {
    * link swapped in meanwhile is not followed out. Anything else rejects with
    * `PathNotAllowedError`. Unset: no such limit (a user's own command).
    */
-  readonly within?: readonly string[]
+  readonly within?: PathScope
 }
 
 export interface GetOptions extends StoreOptions {

@@ -93,8 +93,10 @@ export class FileTooLargeError extends UserError {
 export class PathNotAllowedError extends UserError {
   readonly path: string
   readonly roots: readonly string[]
-  constructor (path: string, roots: readonly string[], allow: string) {
-    super(`${path} is outside the folders this node allows (${roots.length === 0 ? 'none' : roots.join(', ')}); start the node with --allow-path ${allow} to allow it`)
+  constructor (path: string, roots: readonly string[], allow: string, own?: string) {
+    super(own !== undefined
+      ? `${path} is not allowed: ${own}`
+      : `${path} is outside the folders this node allows (${roots.length === 0 ? 'none' : roots.join(', ')}); start the node with --allow-path ${allow} to allow it`)
     this.path = path
     this.roots = roots
   }

@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { readRegularFileSync } from '../common/files.js'
-import type { ContentStore } from '../interfaces/content-store.js'
+import type { ContentStore, PathScope } from '../interfaces/content-store.js'
 import { UserError } from '../interfaces/errors.js'
 import type { Engine, RunOptions, RunOutcome } from '../interfaces/engine.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
@@ -50,7 +50,7 @@ export interface EmbeddedNodeInit {
    * Real folders every path a run reads as content must lie in (a serving node's allowed
    * folders). @default any path
    */
-  within?: readonly string[]
+  within?: PathScope
 }
 
 /**
@@ -188,7 +188,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
 }
 
 /** The node's parts on an open content store. */
-async function assemble (dataDir: string, id: string, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>, within?: readonly string[]): Promise<EmbeddedNode> {
+async function assemble (dataDir: string, id: string, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>, within?: PathScope): Promise<EmbeddedNode> {
   await store.start()
   const runs = openRunStore({ file: path.join(dataDir, 'runs.db') })
   const recovered = runs.recoverInterrupted()

@@ -1,6 +1,7 @@
 import { realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { assertInside, isInside } from '../common/files.js'
+import type { PathScope } from '../interfaces/content-store.js'
 import { PathNotAllowedError, UsageError } from '../interfaces/errors.js'
 import { findProjectRoot } from '../pipeline/index.js'
 
@@ -23,29 +24,38 @@ function realOrPlanned (target: string): string {
 /**
  * The folders a serving node lets callers name (HTTP API requests, message fields): input paths,
  * `cwd` and `outputsDir` must lie in one of them, symbolic links resolved. By default: each
- * pipelines folder (a file's folder), the project folder around it (the nearest folder holding
- * `jobstore/`, where `uses:` finds job templates and their scripts), and the data dir.
+ * pipelines folder (a file's folder) and the project folder around it (the nearest folder holding
+ * `jobstore/`, where `uses:` finds job templates and their scripts). The node's data dir is never
+ * allowed, even inside such a folder: it holds the node's token, key, runs and content.
  */
 export class PathPolicy {
   /** Real paths, each once. */
   readonly roots: readonly string[]
+  /** Real folders never allowed, whatever the roots: the data dir. */
+  readonly except: readonly string[]
 
-  constructor (folders: readonly string[]) {
+  constructor (folders: readonly string[], dataDir: string) {
     const roots: string[] = []
     for (const folder of folders) {
       const real = realOrPlanned(folder)
       if (!roots.some((r) => isInside(real, r))) roots.push(real)
     }
     this.roots = roots.filter((r, i) => !roots.some((o, j) => j !== i && o !== r && isInside(r, o)))
+    this.except = [realOrPlanned(dataDir)]
   }
 
-  /** The default roots of a node: its pipelines folders, their project folders, and its data dir. */
+  /** The scope the engine and the stores check paths against. */
+  get scope (): PathScope {
+    return { roots: this.roots, except: this.except }
+  }
+
+  /** The default roots of a node: its pipelines folders and their project folders. */
   static defaults (pipelineFolders: readonly string[], dataDir: string): PathPolicy {
     const folders = pipelineFolders.flatMap((f) => {
       const project = findProjectRoot(f)
       return project === undefined ? [f] : [f, project]
     })
-    return new PathPolicy([...folders, dataDir])
+    return new PathPolicy(folders, dataDir)
   }
 
   /**
@@ -75,9 +85,9 @@ export class PathPolicy {
 
   private assert (shown: string, real: string, what: string, allow: string): void {
     try {
-      assertInside(shown, real, this.roots, allow)
+      assertInside(shown, real, this.scope, allow)
     } catch (err) {
-      if (err instanceof PathNotAllowedError) throw new PathNotAllowedError(`${what}: ${err.path}`, this.roots, allow)
+      if (err instanceof PathNotAllowedError) throw new PathNotAllowedError(`${what}: ${err.path}`, this.roots, allow, this.except.some((own) => isInside(real, own)) ? `it lies in ${this.except.join(', ')}, which is the node's own (its data dir: its token, key, runs and content) and never allowed` : undefined)
       throw err
     }
   }

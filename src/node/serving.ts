@@ -47,14 +47,14 @@ export interface ServeInit {
   readonly api?: { readonly host: string, readonly port: number, readonly token?: string, readonly hosts?: readonly string[] }
   /**
    * The folders the pipelines were loaded from (`--pipelines`): an API request may name a
-   * pipeline file under them, and with `allowPaths` unset they (with their project folders and
-   * the data dir) are the folders callers may name.
+   * pipeline file under them, and with `allowPaths` unset they (with their project folders) are
+   * the folders callers may name.
    */
   readonly pipelineFolders?: readonly string[]
   /**
    * The folders API callers and message fields may name (input paths, cwd, outputsDir); links
-   * are resolved before the check. @default the pipelines folders, their project folders (the
-   * nearest folder above with a jobstore/) and the data dir
+   * are resolved before the check. The data dir is never allowed. @default the pipelines folders
+   * and their project folders (the nearest folder above with a jobstore/)
    */
   readonly allowPaths?: readonly string[]
   /** Join the network of bac nodes; alone when undefined. */
@@ -110,8 +110,8 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     if (other !== undefined) throw new UsageError(`two pipelines are named '${p.name}' (${other} and ${p.file}); names must be unique on a node`)
     names.set(p.name, p.file)
   }
-  const policy = init.allowPaths !== undefined ? new PathPolicy(init.allowPaths) : PathPolicy.defaults(init.pipelineFolders ?? [], init.dataDir)
-  const node = await openEmbeddedNode({ dataDir: init.dataDir, within: policy.roots, ...(init.network !== undefined ? { network: init.network } : {}) })
+  const policy = init.allowPaths !== undefined ? new PathPolicy(init.allowPaths, init.dataDir) : PathPolicy.defaults(init.pipelineFolders ?? [], init.dataDir)
+  const node = await openEmbeddedNode({ dataDir: init.dataDir, within: policy.scope, ...(init.network !== undefined ? { network: init.network } : {}) })
   const pipelineFolders = (init.pipelineFolders ?? []).flatMap((f) => { try { return [realpathSync(f)] } catch { return [] } })
   const board = new RunBoard()
   const emit = (event: NodeEvent): void => {
@@ -170,7 +170,8 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         if (!pipelineFolders.some((f) => isInside(real, f))) throw new UsageError(`${absolute}${real !== absolute ? ` (${real})` : ''} is not under this node's pipelines folders (${pipelineFolders.join(', ') || 'none'}); name a pipeline it serves, or send the pipeline's text`)
         validation = confinedValidator().validatePipelineFile(real)
       } else {
-        const file = policy.writable(request.file ?? path.join(pipelineFolders[0] ?? init.dataDir, 'api-pipeline.yml'), init.cwd, 'file')
+        // where the caller says the text stands must be allowed; the node's own default need not be
+        const file = request.file !== undefined ? policy.writable(request.file, init.cwd, 'file') : path.join(pipelineFolders[0] ?? init.dataDir, 'api-pipeline.yml')
         validation = confinedValidator().validatePipelineText(file, request.text ?? '')
       }
       if (validation.value === undefined) {
@@ -188,10 +189,11 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
       const regular = regularFiles()
       return createValidator({
         files: {
-          read: (file, kind) => readRegularFileSync(file, MAX_VALIDATED_FILE_BYTES, `a ${kind}`, { within: policy.roots }),
+          read: (file, kind) => readRegularFileSync(file, MAX_VALIDATED_FILE_BYTES, `a ${kind}`, { within: policy.scope }),
           kind: (file) => {
             try {
-              return policy.roots.some((root) => isInside(realpathSync(file), root)) ? regular.kind(file) : 'file'
+              const real = realpathSync(file)
+              return policy.roots.some((root) => isInside(real, root)) && !policy.except.some((own) => isInside(real, own)) ? regular.kind(file) : 'file'
             } catch {
               return undefined
             }

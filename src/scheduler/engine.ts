@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
+import type { PathScope } from '../interfaces/content-store.js'
 import type { Engine, RunEvent, RunOptions, RunOutcome, StepOutcome } from '../interfaces/engine.js'
 import { InvalidOptionError, NodeStoppingError, RunNotFoundError, RunTakenError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
@@ -28,7 +29,7 @@ export interface EngineInit {
    * Real folders every path a run reads as content must lie in (a serving node's allowed
    * folders: its runs come from API callers and messages). Unset: any path (a user's own run).
    */
-  within?: readonly string[]
+  within?: PathScope
 }
 
 const DONE = new Set(['succeeded', 'cached'])

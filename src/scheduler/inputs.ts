@@ -1,4 +1,4 @@
-import type { ContentStore } from '../interfaces/content-store.js'
+import type { ContentStore, PathScope } from '../interfaces/content-store.js'
 import { InputError } from '../interfaces/errors.js'
 import type { InputSpec, Scalar } from '../interfaces/pipeline.js'
 import type { GivenInput } from '../interfaces/run-store.js'
@@ -17,12 +17,12 @@ export interface InputSources {
   readonly render: (template: string) => string
   readonly store: ContentStore
   /** Real folders every path read must lie in (a serving node's allowed folders); unset: any. */
-  readonly within?: readonly string[]
+  readonly within?: PathScope
   readonly signal?: AbortSignal
 }
 
 /** How inputs are added to the store: with the caller's signal and allowed folders. */
-function storeOptions (sources: InputSources): { signal?: AbortSignal, within?: readonly string[] } {
+function storeOptions (sources: InputSources): { signal?: AbortSignal, within?: PathScope } {
   return { ...(sources.signal !== undefined ? { signal: sources.signal } : {}), ...(sources.within !== undefined ? { within: sources.within } : {}) }
 }
 

@@ -2,6 +2,7 @@ import { realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
 import { assertInside, kindOf } from '../common/files.js'
+import type { PathScope } from '../interfaces/content-store.js'
 import type { QueueOptions } from '../interfaces/engine.js'
 import { InputError, UserError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
@@ -23,7 +24,7 @@ function isCid (value: string): boolean {
  * a file or folder, and lie in `within`. Throws the input's `InputError`, so a bad message is refused (400) rather than
  * queued to fail. The run checks again as it reads (this is only the early answer).
  */
-export function preflightInputs (pipeline: Pipeline, queue: Pick<QueueOptions, 'trigger' | 'inputs' | 'cwd'>, templates: TemplateEngine, within: readonly string[]): void {
+export function preflightInputs (pipeline: Pipeline, queue: Pick<QueueOptions, 'trigger' | 'inputs' | 'cwd'>, templates: TemplateEngine, within: PathScope): void {
   for (const spec of Object.values(pipeline.inputs)) {
     if (spec.type !== 'file' && spec.type !== 'cid') continue
     const given = queue.inputs?.[spec.name]

@@ -1,4 +1,4 @@
-import type { ContentStore } from '../interfaces/content-store.js'
+import type { ContentStore, PathScope } from '../interfaces/content-store.js'
 import type { RunEvent } from '../interfaces/engine.js'
 import type { Executor } from '../interfaces/executor.js'
 import type { StepNetwork } from '../interfaces/network.js'
@@ -35,7 +35,7 @@ export interface RunContext {
   readonly placement?: Placement
   readonly noCache: boolean
   /** Real folders every path read as content must lie in; unset: any. */
-  readonly within?: readonly string[]
+  readonly within?: PathScope
   readonly signal?: AbortSignal
   readonly emit: (event: RunEvent) => void
 }

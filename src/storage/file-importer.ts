@@ -1,3 +1,4 @@
+import type { PathScope } from '../interfaces/content-store.js'
 import type { FileHandle } from 'node:fs/promises'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
@@ -130,7 +131,7 @@ class FileDag {
  * every watcher of its folder (chokidar then reads the whole folder again). With `within`, the
  * file as opened must lie in one of those real folders.
  */
-export async function importFile (file: string, put: PutBlock, signal?: AbortSignal, within?: readonly string[]): Promise<ImportedNode> {
+export async function importFile (file: string, put: PutBlock, signal?: AbortSignal, within?: PathScope): Promise<ImportedNode> {
   const { handle, stats } = await openRegularFile(file, { noatime: true, ...(within !== undefined ? { within } : {}) })
   try {
     return await importHandle(handle, put, signal, Number(stats.size))

@@ -1,3 +1,4 @@
+import type { PathScope } from '../interfaces/content-store.js'
 import { lstat, readdir, realpath } from 'node:fs/promises'
 import path from 'node:path'
 import type { Blockstore } from 'interface-blockstore'
@@ -23,7 +24,7 @@ interface FolderPlan {
  * Reads a folder tree, hidden files included. Symbolic links and special files are refused before
  * anything is stored: what a step writes must not point outside itself once stored.
  */
-async function plan (dir: string, within: readonly string[] | undefined, signal?: AbortSignal): Promise<FolderPlan> {
+async function plan (dir: string, within: PathScope | undefined, signal?: AbortSignal): Promise<FolderPlan> {
   signal?.throwIfAborted()
   if (within !== undefined) {
     const real = await realpath(dir)
@@ -47,7 +48,7 @@ async function plan (dir: string, within: readonly string[] | undefined, signal?
 /** Too large for one node: Kubo would shard it, which the caller's general importer does. */
 export class ShardedFolder extends Error {}
 
-async function importPlan (dir: string, folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, limit: Limit, within: readonly string[] | undefined, signal?: AbortSignal): Promise<ImportedNode> {
+async function importPlan (dir: string, folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, limit: Limit, within: PathScope | undefined, signal?: AbortSignal): Promise<ImportedNode> {
   const files = await Promise.all(folder.files.map(async (name) => ({ name, ...await limit(async () => await importFile(path.join(dir, name), put, signal, within)) })))
   const folders: Array<FolderLink & ImportedNode> = []
   for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(path.join(dir, name), sub, put, blockstore, limit, within, signal) })
@@ -62,6 +63,6 @@ async function importPlan (dir: string, folder: FolderPlan, put: PutBlock, block
  * falls back to an importer that shards. With `within`, every folder and file read must lie in
  * one of those real folders.
  */
-export async function importFolder (dir: string, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal, within?: readonly string[]): Promise<ImportedNode> {
+export async function importFolder (dir: string, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, signal?: AbortSignal, within?: PathScope): Promise<ImportedNode> {
   return await importPlan(dir, await plan(dir, within, signal), put, blockstore, limiter(FILES_IN_FLIGHT), within, signal)
 }

@@ -1,3 +1,4 @@
+import type { PathScope } from '../interfaces/content-store.js'
 import { lstat, readdir, realpath } from 'node:fs/promises'
 import path from 'node:path'
 import type { ImportCandidate } from 'ipfs-unixfs-importer'
@@ -12,7 +13,7 @@ export const ROOT_NAME = 'root'
  * when empty, hidden files included. Symbolic links and special files are refused: what a step
  * writes must not point outside itself once stored.
  */
-export async function * folderSource (dir: string, signal?: AbortSignal, within?: readonly string[]): AsyncGenerator<ImportCandidate> {
+export async function * folderSource (dir: string, signal?: AbortSignal, within?: PathScope): AsyncGenerator<ImportCandidate> {
   const pending: string[] = ['']
   while (pending.length > 0) {
     const relative = pending.shift() as string
@@ -35,7 +36,7 @@ export async function * folderSource (dir: string, signal?: AbortSignal, within?
 }
 
 /** A file's bytes, opened as a regular file only when the importer gets to it (checked against `within` as opened). */
-async function * fileContent (file: string, within: readonly string[] | undefined, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+async function * fileContent (file: string, within: PathScope | undefined, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   const { handle } = await openRegularFile(file, { noatime: true, ...(within !== undefined ? { within } : {}) })
   try {
     for await (const chunk of handle.createReadStream({ autoClose: false, signal })) yield chunk as Buffer

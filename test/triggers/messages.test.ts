@@ -131,3 +131,32 @@ steps:
     assert.ok(path.isAbsolute(p.dataDir))
   })
 })
+
+describe('message fields and the node\'s own files', () => {
+  const p = new Project()
+  let node: ServingNode
+  before(async () => {
+    const read = p.pipeline('read', `name: read
+on:
+  message: { topic: read }
+inputs:
+  f: { type: file, default: "{{ trigger.message.f }}" }
+steps:
+  count:
+    run: wc -c < {{ inputs.f.path }}
+`)
+    node = await p.start([read], { api: { host: '127.0.0.1', port: 0 } })
+  })
+  after(async () => { await p.close() })
+
+  it('refuses a field that names the node\'s own files (its token, its runs), even inside an allowed folder', async () => {
+    // the data dir lies inside the project folder the node allows
+    for (const own of ['api.json', 'node-id', 'runs.db', 'blocks']) {
+      const r = await post(node, 'read', JSON.stringify({ f: path.join(p.dataDir, own) }), 'application/json')
+      assert.equal(r.status, 400, `${own}: ${JSON.stringify(r.body)}`)
+      assert.match(String(r.body.error), /row 0: input 'f': .* is not allowed: it lies in .*, which is the node's own \(its data dir/)
+    }
+    const allowed = await post(node, 'read', JSON.stringify({ f: path.join(p.dir, 'pipelines', 'read.yml') }), 'application/json')
+    assert.equal(allowed.status, 202, JSON.stringify(allowed.body))
+  })
+})
