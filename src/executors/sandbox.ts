@@ -203,13 +203,17 @@ function bwrapArgs (spec: ExecutionSpec, paths: ExecutionLayout, how: { etc: str
 
 /**
  * bubblewrap reports a program it cannot start as `bwrap: execvp <name>: <reason>` on stderr with
- * exit code 1, setpriv as `setpriv: failed to execute <name>: <reason>` with 127 or 126; turn
+ * exit code 1, setpriv as `setpriv: failed to execute <name>: <reason>` and env (as root) as
+ * `/usr/bin/env: '<name>': <reason>`, with 127 or 126; turn
  * that into the same clear error the process executor gives.
  */
 async function explainStartFailure (result: ExecutionResult, spec: ExecutionSpec): Promise<ExecutionResult> {
   if (result.exitCode === null || ![1, 126, 127].includes(result.exitCode) || result.stderrBytes > 4096) return result
   const stderr = await readFile(path.join(spec.logsDir, 'stderr.log'), 'utf8').catch(() => '')
-  const match = /^(?:bwrap: execvp|setpriv: failed to execute) [^:]*: (.*)$/m.exec(stderr)
+  // as root, env starts the program (see bwrapArgs): its complaint must be the whole of stderr, so
+  // that a step printing the same words is not taken for one that never started
+  const match = /^(?:bwrap: execvp|setpriv: failed to execute) [^:]*: (.*)$/m.exec(stderr) ??
+    new RegExp(`^${ENV_PROGRAM}: '[^'\\n]*': (.*)\\n?$`).exec(stderr)
   if (match === null) return result
   const reason = /No such file/.test(match[1] ?? '') ? 'no such program' : (match[1] ?? 'cannot execute')
   return { ...result, exitCode: null, error: `cannot start '${command(spec).describe}': ${reason} in the sandbox (PATH is ${SANDBOX_PATH})` }
