@@ -14,6 +14,11 @@ import { hostileDagCompliance } from './hostile-dags.js'
 
 const server = await startIpfsRpcServer()
 after(async () => { await server.stop() })
+// the tests below collect garbage: on a daemon of their own, for js-ipfs's collector walks every
+// pinned DAG without noting what it saw, and the hostile DAGs the suites above pin (a folder that
+// names another thousands of times) took it minutes; Kubo's marks each block once
+const daemon = await startIpfsRpcServer()
+after(async () => { await daemon.stop() })
 
 // a short timeout: the suite asks for content that is nowhere, which a daemon searches for until then
 contentStoreCompliance('Kubo RPC (kubo-rpc-client against a real RPC server)', () => createKuboStore({ api: server.url, timeoutMs: 1500 }))
@@ -29,8 +34,8 @@ async function collect (source: AsyncIterable<Uint8Array>): Promise<Buffer> {
 }
 
 describe('Kubo store', () => {
-  const store = createKuboStore({ api: server.url })
-  const rpc = create({ url: `${server.url}/api/v0` })
+  const store = createKuboStore({ api: daemon.url })
+  const rpc = create({ url: `${daemon.url}/api/v0` })
   before(async () => { await store.start() })
   after(async () => { await store.stop() })
 
@@ -82,7 +87,7 @@ describe('Kubo store', () => {
 
   it('reads what the daemon got from elsewhere: a CID bac never added', async () => {
     const bytes = randomBytes(600_000)
-    const { cid } = await server.ipfs.add(bytes)
+    const { cid } = await daemon.ipfs.add(bytes)
     assert.deepEqual(await collect(store.cat(cid.toString())), bytes)
     const target = path.join(work, 'got-elsewhere')
     await store.get(cid.toString(), target)
@@ -91,7 +96,7 @@ describe('Kubo store', () => {
   })
 
   it('says clearly when a CID cannot be found before the timeout', async () => {
-    const impatient = createKuboStore({ api: server.url, timeoutMs: 300 })
+    const impatient = createKuboStore({ api: daemon.url, timeoutMs: 300 })
     const missing = 'bafkreidkuuhimcrxy7ie7wfhb6iu3kkpu2u2scimbzpgjclc2ha6tjgkoq'
     await assert.rejects(collect(impatient.cat(missing)), /content bafkreidkuuhimcrxy7ie7wfhb6iu3kkpu2u2scimbzpgjclc2ha6tjgkoq not found: the IPFS daemon at http:\/\/127\.0\.0\.1:\d+ found no copy within 0 s/)
     assert.equal(await impatient.has(missing), false)
