@@ -64,6 +64,7 @@ export type { WatchEvent, ScheduleEvent } from './triggers/index.js'
 export { ApiError, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeers, fetchRun, followRun, listRuns, postMessages, startRun, type MessageFormat, type NodeTarget, type PostedBatch } from './api/client.js'
 export type { RunRequest } from './api/requests.js'
 export { readRegularFile } from './common/files.js'
+export { printable } from './common/text.js'
 export { parseContentPath } from './common/cid.js'
 
 /** Run ids as nodes make them (and as a client accepts them from a server): letters, digits, `_` and `-`, never a path. */

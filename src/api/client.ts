@@ -1,3 +1,5 @@
+import { parseUntrustedJson } from '../common/json.js'
+import { printable } from '../common/text.js'
 import { UserError } from '../interfaces/errors.js'
 import type { RunRequest } from './requests.js'
 
@@ -57,15 +59,38 @@ async function call (url: string, init: RequestInit): Promise<unknown> {
     const cause = inner?.code ?? inner?.message ?? (err instanceof Error ? err.message : String(err))
     throw new ApiError(`no bac node answers at ${new URL(url).origin} (${cause}); start one with bac serve, or give --node <url>`)
   }
-  const text = await res.text()
+  const text = await boundedText(res, MAX_ANSWER_BYTES, url)
   let body: unknown
   try {
-    body = JSON.parse(text)
+    body = parseUntrustedJson(text, 'the answer', ANSWER_DEPTH)
   } catch {
-    throw new ApiError(`${new URL(url).origin} did not answer as a bac node (HTTP ${res.status}: ${text.slice(0, 200)})`, res.status)
+    throw new ApiError(`${new URL(url).origin} did not answer as a bac node (HTTP ${res.status}: ${printable(text, 200)})`, res.status)
   }
-  if (!res.ok) throw refusal(res.status, String((body as { error?: unknown }).error ?? `HTTP ${res.status}`))
+  if (!res.ok) throw refusal(res.status, printable(String((body as { error?: unknown }).error ?? `HTTP ${res.status}`), 2000))
   return body
+}
+
+/** How deeply a node's answer may nest: a message row may nest 64 levels, and the run around it a few more. */
+const ANSWER_DEPTH = 128
+
+/** The most a JSON answer (or one NDJSON line) of a node may hold: a run with every attempt is far less. */
+const MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+/** An answer's text, read up to `max` bytes: a node that sends more is not a bac node, and is not read on. */
+async function boundedText (res: Response, max: number, url: string): Promise<string> {
+  const pieces: Uint8Array[] = []
+  let size = 0
+  if (res.body !== null) {
+    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+      size += piece.length
+      if (size > max) {
+        await res.body.cancel().catch(() => {})
+        throw new ApiError(`${new URL(url).origin} sent an answer over ${max} bytes; a bac node does not`)
+      }
+      pieces.push(piece)
+    }
+  }
+  return new TextDecoder().decode(Buffer.concat(pieces, size))
 }
 
 /** What a node's refusal tells the user; a 401 says where the token comes from. */
@@ -117,10 +142,10 @@ async function stream (node: NodeTarget, path: string, signal?: AbortSignal): Pr
     throw new ApiError(`no bac node answers at ${new URL(url).origin} (${inner?.code ?? inner?.message ?? (err as Error).message}); start one with bac serve, or give --node <url>`)
   }
   if (!res.ok || res.body === null) {
-    const text = await res.text()
+    const text = await boundedText(res, 64 * 1024, url).catch(() => '')
     let reason = text.slice(0, 300)
-    try { reason = String((JSON.parse(text) as { error?: unknown }).error ?? reason) } catch {}
-    throw refusal(res.status, reason)
+    try { reason = String((parseUntrustedJson(text, 'the answer') as { error?: unknown }).error ?? reason) } catch {}
+    throw refusal(res.status, printable(reason, 2000))
   }
   return res.body as unknown as AsyncIterable<Uint8Array>
 }
@@ -135,8 +160,9 @@ async function readNdjson<T> (node: NodeTarget, path: string, onValue: (value: T
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl)
       buffered = buffered.slice(nl + 1)
-      if (line.trim() !== '') onValue(JSON.parse(line) as T)
+      if (line.trim() !== '') onValue(parseUntrustedJson(line, 'a line of the node\'s answer', ANSWER_DEPTH) as T)
     }
+    if (buffered.length > MAX_ANSWER_BYTES) throw new ApiError(`${node.url} sent a line over ${MAX_ANSWER_BYTES} bytes; a bac node does not`)
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,6 +12,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { bacAsync } from '../helpers/cli.js'
+import { BAC_BIN } from '../helpers/paths.js'
 
 /** A dag-pb block of a UnixFS node, with its CIDv0. */
 async function block (data: UnixFS, links: dagPb.PBLink[] = []): Promise<{ cid: CID, bytes: Uint8Array }> {
@@ -44,6 +46,24 @@ describe('the CLI against a hostile node: no name from a server is trusted', () 
 
   before(async () => {
     server = createServer((req, res) => {
+      if (req.url === '/api/v1/runs/long') {
+        // an answer far longer than any a bac node gives (128 MiB; a hostile node need never end it)
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.write('{"id":"')
+        const piece = 'a'.repeat(1024 * 1024)
+        let sent = 0
+        const more = (): void => {
+          while (sent < 128) {
+            sent++
+            if (!res.write(piece)) return
+          }
+          res.end()
+        }
+        res.on('drain', more)
+        res.on('close', () => { sent = 128 })
+        more()
+        return
+      }
       const answer = answers.get(`${req.method ?? 'GET'} ${req.url ?? ''}`) ?? { status: 404, body: '{"error":"no such thing"}' }
       res.writeHead(answer.status ?? 200, { 'content-type': answer.type ?? 'application/json' })
       res.end(answer.body)
@@ -52,6 +72,7 @@ describe('the CLI against a hostile node: no name from a server is trusted', () 
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   })
   after(async () => {
+    server.closeAllConnections()
     await new Promise((resolve) => server.close(resolve))
     rmSync(work, { recursive: true, force: true })
   })
@@ -81,7 +102,7 @@ describe('the CLI against a hostile node: no name from a server is trusted', () 
     answers.set('GET /api/v1/runs/abc', { body: JSON.stringify({ id: 'abcdef012345', status: 'succeeded', resultCid: { $gt: '' }, steps: [] }) })
     let r = await run(['job', 'get', 'abc'])
     assert.equal(r.code, 1)
-    assert.match(r.stderr, /gives a result that is not a CID/)
+    assert.match(r.stderr, /is not a run as a bac node gives it; nothing was done with it/)
     answers.set('GET /api/v1/runs/abc', { body: JSON.stringify({ id: 'abcdef012345', status: 'succeeded', resultCid: '../../etc', steps: [] }) })
     r = await run(['job', 'get', 'abc'])
     assert.equal(r.code, 1)
@@ -123,5 +144,40 @@ describe('the CLI against a hostile node: no name from a server is trusted', () 
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stderr, /names the run "..\/..\/..\/escaped", which is not a run id/)
     assert.deepEqual(tree(), before)
+  })
+
+  it('job list and describe: a node\'s fields carry no terminal escape to the screen', async () => {
+    const esc = '\u001b]0;owned\u0007\u001b[2J\u001b[32mall good\u001b[0m'
+    answers.set('GET /api/v1/runs?limit=20', { body: JSON.stringify([{ id: 'abc', summary: `x${esc}`, data: [], status: esc, createdAt: 0 }]) })
+    answers.set('GET /api/v1/runs/esc', { body: JSON.stringify({ id: 'esc', status: 'succeeded', pipeline: esc, pipelineFile: esc, trigger: { kind: esc }, inputs: {}, steps: [{ stepId: esc, status: 'succeeded' }], executions: [] }) })
+    for (const args of [['job', 'list'], ['job', 'describe', 'esc']]) {
+      const r = await run(args)
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+      assert.equal(r.stdout.includes('\u001b') || r.stdout.includes('\u0007'), false, `${args.join(' ')} printed the node's escape sequences: ${JSON.stringify(r.stdout.slice(0, 200))}`)
+      assert.match(r.stdout, /all good/)
+    }
+  })
+
+  it('job list and describe: an answer that is not runs is refused in one line', async () => {
+    answers.set('GET /api/v1/runs?limit=20', { body: JSON.stringify([{ id: 7, status: null }]) })
+    answers.set('GET /api/v1/runs/odd', { body: JSON.stringify({ id: 'odd', status: 'succeeded', steps: 'none' }) })
+    for (const args of [['job', 'list'], ['job', 'describe', 'odd']]) {
+      const r = await run(args)
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`)
+      assert.match(r.stderr, /is not a run as a bac node gives it/)
+      assert.doesNotMatch(r.stderr, /internal error|bug in bac|TypeError/)
+    }
+  })
+
+  it('job describe: an answer longer than any a node gives is not read whole', { skip: !existsSync('/usr/bin/time') ? 'needs /usr/bin/time' : false }, async () => {
+    const child = spawn('/usr/bin/time', ['-f', 'peak %M KB', process.execPath, BAC_BIN, 'job', 'describe', 'long', '--node', url, '--token', 'x'.repeat(40)], { cwd, env: { ...process.env, BAC_HOME: path.join(work, 'home'), NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const code = await new Promise((resolve) => child.once('close', resolve))
+    const peak = Number(/peak (\d+) KB/.exec(stderr)?.[1] ?? NaN)
+    assert.equal(code, 1, stderr)
+    assert.match(stderr, /sent an answer over \d+ bytes; a bac node does not/)
+    // a fresh bac takes about 70 MiB; the answer is cut at 32 MiB, where reading it whole took 128 MiB more
+    assert.ok(peak < 160 * 1024, `the CLI took ${Math.round(peak / 1024)} MiB for one answer of a node: ${stderr.split('\n')[0] ?? ''}`)
   })
 })

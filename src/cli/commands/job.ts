@@ -1,6 +1,6 @@
 import path from 'node:path'
 import {
-  cancelRun, defaultDataDir, fetchContent, parseContentPath, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RUN_ID_PATTERN, RunNotFoundError, UnsafeContentError, UsageError, writeCarOut,
+  cancelRun, defaultDataDir, fetchContent, parseContentPath, printable, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RUN_ID_PATTERN, RunNotFoundError, UnsafeContentError, UsageError, writeCarOut,
   type ExecutionRecord, type LogChunk, type RunRecord, type RunStore, type StepRecord
 } from '../../index.js'
 import { EXIT } from '../exit.js'
@@ -30,10 +30,18 @@ async function withHistory<T> (options: HistoryOptions, fn: (history: History) =
   const node = await nodeTarget(options)
   if (node !== undefined) {
     return await fn({
-      list: async (limit) => await listRuns(node, { limit }) as unknown as RunRecord[],
+      list: async (limit) => {
+        const list: unknown = await listRuns(node, { limit })
+        if (!Array.isArray(list) || !list.every(isRunShaped)) throw notRuns()
+        return list as RunRecord[]
+      },
       describe: async (id) => {
-        const { steps, executions, ...run } = await fetchRun(node, id) as unknown as RunRecord & { steps: StepRecord[], executions?: ExecutionRecord[] }
-        return { run, steps, executions: executions ?? [] }
+        const answer: unknown = await fetchRun(node, id)
+        if (!isRunShaped(answer)) throw notRuns()
+        const { steps, executions, ...run } = answer as unknown as RunRecord & { steps: unknown, executions?: unknown }
+        if (!Array.isArray(steps) || !steps.every((s) => typeof s === 'object' && s !== null && typeof (s as StepRecord).stepId === 'string' && typeof (s as StepRecord).status === 'string')) throw notRuns()
+        if (executions !== undefined && (!Array.isArray(executions) || !executions.every((e) => typeof e === 'object' && e !== null && typeof (e as ExecutionRecord).stepId === 'string'))) throw notRuns()
+        return { run, steps: steps as StepRecord[], executions: (executions ?? []) as ExecutionRecord[] }
       },
       logs: async (id, logOptions, onChunk) => { await fetchLogs(node, id, logOptions, onChunk) },
       get: async (cid, target) => { await writeCarOut(await fetchContent(node, cid), cid, target) }
@@ -55,6 +63,21 @@ async function withHistory<T> (options: HistoryOptions, fn: (history: History) =
     runs.close()
   }
 }
+
+/** Whether a node's answer looks like a run (its fields of the types bac gives them), before any is used. */
+function isRunShaped (value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const run = value as Record<string, unknown>
+  const text = (key: string, optional = false): boolean => (optional && run[key] === undefined) || typeof run[key] === 'string'
+  const time = (key: string): boolean => run[key] === undefined || typeof run[key] === 'number'
+  return text('id') && text('status') && text('pipeline', true) && text('pipelineFile', true) && text('summary', true) && text('reason', true) && text('resultCid', true) &&
+    time('createdAt') && time('startedAt') && time('endedAt') &&
+    (run.data === undefined || (Array.isArray(run.data) && run.data.every((d) => typeof d === 'string'))) &&
+    (run.trigger === undefined || (typeof run.trigger === 'object' && run.trigger !== null)) &&
+    (run.inputs === undefined || (typeof run.inputs === 'object' && run.inputs !== null))
+}
+
+const notRuns = (): UnsafeContentError => new UnsafeContentError('the node\'s answer', 'is not a run as a bac node gives it; nothing was done with it')
 
 function find (runs: RunStore, id: string): RunRecord {
   const run = runs.findRun(id)
@@ -79,11 +102,13 @@ export async function jobListCommand (options: HistoryOptions & { limit?: string
     return EXIT.ok
   }
   const rows = [['JOB ID', 'COMMAND', 'DATA', 'STATUS', 'STARTED', 'DURATION'], ...list.map((r) => [
-    r.id, clip(r.summary, 32), r.data.length === 0 ? '-' : `${r.data[0]?.slice(0, 12) ?? ''}${r.data.length > 1 ? ` +${r.data.length - 1}` : ''}`,
+    r.id, clip(r.summary ?? '', 32), (r.data ?? []).length === 0 ? '-' : `${r.data[0]?.slice(0, 12) ?? ''}${r.data.length > 1 ? ` +${r.data.length - 1}` : ''}`,
     r.status, time(r.startedAt ?? r.createdAt), took(r)
   ])]
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0))) ?? []
-  io.out(rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n')
+  // what a node answers is shown, never obeyed: no control character reaches the terminal
+  const shown = rows.map((row) => row.map((cell) => printable(String(cell), 400)))
+  const widths = shown[0]?.map((_, i) => Math.max(...shown.map((row) => row[i]?.length ?? 0))) ?? []
+  io.out(shown.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n')
   return EXIT.ok
 }
 
@@ -98,10 +123,10 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
     `run:       ${run.id}`,
     `pipeline:  ${run.pipeline} (${run.pipelineFile})`,
     `status:    ${run.status}${run.reason !== undefined ? ` (${run.reason})` : ''}`,
-    `trigger:   ${triggerLine(run.trigger)}`,
+    `trigger:   ${triggerLine(run.trigger ?? {})}`,
     `started:   ${time(run.startedAt)}   took: ${took(run)}`,
     `result:    ${run.resultCid ?? '-'}`,
-    `inputs:    ${Object.entries(run.inputs).map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? String((v as { cid?: string }).cid) : JSON.stringify(v)}`).join(' ') || '-'}`,
+    `inputs:    ${Object.entries(run.inputs ?? {}).map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? String((v as { cid?: string }).cid) : JSON.stringify(v)}`).join(' ') || '-'}`,
     'steps:'
   ]
   for (const step of steps) {
@@ -112,7 +137,7 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
       lines.push(`    attempt ${e.attempt}${e.item !== undefined ? ` item ${e.item}` : ''} on ${e.node} (${e.executor}): ${e.exitCode !== undefined ? `exit ${e.exitCode}` : (e.signal ?? (e.endedAt === undefined ? 'running' : 'no exit code'))}${e.error !== undefined ? `, ${e.error}` : ''}`)
     }
   }
-  io.out(`${lines.join('\n')}\n`)
+  io.out(`${lines.map((line) => printable(line, 4000)).join('\n')}\n`)
   return EXIT.ok
 }
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { defaultDataDir, fetchPeers, runningApi, UsageError, type NodeTarget } from '../../index.js'
+import { defaultDataDir, fetchPeers, printable, runningApi, UsageError, type NodeTarget } from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath } from '../format.js'
 import type { Io } from '../io.js'
@@ -68,8 +68,9 @@ export async function nodeListCommand (options: NodeListOptions, io: Io): Promis
     const state = `${p.connected ? 'connected' : 'gone'}${p.trusted ? '' : ', untrusted'}`
     rows.push([p.advert.nodeId, p.advert.peerId, state, labels(p.advert.labels), executors(p.advert), `${Math.max(p.advert.running, p.dispatched)}/${p.advert.slots}`, ago(p.lastSeen)])
   }
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
-  for (const r of rows) io.out(`${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`)
+  const shown = rows.map((r) => r.map((c) => printable(String(c), 400)))
+  const widths = shown[0]?.map((_, i) => Math.max(...shown.map((r) => (r[i] ?? '').length))) ?? []
+  for (const r of shown) io.out(`${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`)
   return EXIT.ok
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import {
-  cancelRun, createValidator, fetchContent, followRun, onExecutor, parseContentPath, readRegularFile, RUN_ID_PATTERN, startRun, UnsafeContentError, UsageError, writeCarOut,
+  cancelRun, createValidator, fetchContent, followRun, onExecutor, parseContentPath, printable, readRegularFile, RUN_ID_PATTERN, startRun, UnsafeContentError, UsageError, writeCarOut,
   type NodeTarget, type Pipeline, type RunEvent, type RunStatus
 } from '../../index.js'
 import { EXIT } from '../exit.js'
@@ -101,7 +101,8 @@ async function runOnNode (node: NodeTarget, file: string, pipeline: Pipeline, in
   return await cancellable(io, async (signal) => {
     signal.addEventListener('abort', () => { void cancelRun(node, runId).catch((err: unknown) => { io.err(`bac: ${(err as Error).message}\n`) }) }, { once: true })
     await followRun(node, runId, (event) => {
-      render(event as unknown as RunEvent)
+      // the node's words are shown, never obeyed (a step's own output stays as it printed it)
+      render(Object.fromEntries(Object.entries(event).map(([k, v]) => [k, typeof v === 'string' && k !== 'text' ? printable(v, 4000) : v])) as unknown as RunEvent)
       if (event.type === 'run:end') end = event as unknown as { status: RunStatus, resultCid?: string }
     })
     if (end === undefined) {
