@@ -2,6 +2,7 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { DispatchRefusedError, NodeLostError } from '../interfaces/errors.js'
 import type { LogChunk } from '../interfaces/executor.js'
 import type { StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
+import { printable } from '../common/text.js'
 import { Frames } from './frames.js'
 
 /** The protocol a requester runs one step attempt on a peer with. */
@@ -53,7 +54,7 @@ export function serveDispatch (libp2p: Libp2p, init: DispatchServerInit): { stop
     }
     const refusal = init.refuse(peer, connection, first.task)
     if (refusal !== undefined) {
-      init.log?.(`refused step '${first.task.step.id}' of run ${first.task.run.id} from ${peer}: ${refusal}`)
+      init.log?.(`refused step '${printable(String(first.task.step?.id), 64)}' of run ${printable(String(first.task.run?.id), 64)} from ${peer}: ${refusal}`)
       await frames.send({ type: 'refused', reason: refusal }).catch(() => {})
       await stream.close().catch(() => {})
       return

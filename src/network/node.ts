@@ -25,6 +25,9 @@ import { loadIdentity } from './identity.js'
 import { guardProtocols } from './guard.js'
 import { Trust, type TrustInit } from './trust.js'
 
+/** Untrusted peers listed at once at most (each connected); more are not listed. */
+const MAX_STRANGERS = 256
+
 /** Bitswap's protocols: only trusted peers may use them with this node. */
 const BITSWAP_PROTOCOLS = ['/ipfs/bitswap/1.2.0', '/ipfs/bitswap/1.1.0', '/ipfs/bitswap/1.0.0', '/ipfs/bitswap']
 
@@ -142,6 +145,8 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
 
   const peerId = libp2p.peerId.toString()
   const peers = new Map<string, PeerState>()
+  /** Peers whose advert was refused, so that each is said once. */
+  const malformed = new Set<string>()
   let running = 0
   const log = init.log ?? (() => {})
   const interval = init.advertIntervalMs ?? 2000
@@ -163,12 +168,20 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     let frame: AdvertFrame
     try {
       frame = await fetchAdvert(libp2p, peer, Math.max(interval, 2000))
-    } catch {
+    } catch (err) {
+      // a malformed advert is said once per peer; a peer that is merely slow is not
+      if ((err as Error).message.startsWith('the peer\'s advert') && !malformed.has(id)) {
+        if (malformed.size >= MAX_STRANGERS) malformed.clear()
+        malformed.add(id)
+        log(`peer ${id}: ${(err as Error).message}; it is not listed`)
+      }
       return
     }
     if (frame.advert.peerId !== id) return
     const known = peers.get(id)
     const trusted = trust.check(id, connection.remoteAddr) === undefined
+    // strangers are kept while they are connected, and only so many: they cost memory, not work
+    if (known === undefined && !trusted && [...peers.values()].filter((p) => !p.trusted).length >= MAX_STRANGERS) return
     // updated in place: a dispatch under way holds this object and counts itself off it at its end
     if (known === undefined) peers.set(id, { advert: frame.advert, lastSeen: Date.now(), dispatched: 0, connected: true, trusted, addr: connection.remoteAddr })
     else Object.assign(known, { advert: frame.advert, lastSeen: Date.now(), connected: true, trusted, addr: connection.remoteAddr })
@@ -186,10 +199,13 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     if (event.detail.protocols.includes(DISPATCH_PROTOCOL)) void refresh(event.detail.peerId)
   })
   libp2p.addEventListener('peer:disconnect', (event) => {
-    const state = peers.get(event.detail.toString())
+    const id = event.detail.toString()
+    const state = peers.get(id)
     if (state !== undefined) {
       state.connected = false
-      log(`peer ${state.advert.nodeId} (${event.detail.toString()}) left`)
+      log(`peer ${state.advert.nodeId} (${id}) left`)
+      // an untrusted peer that left is forgotten (a trusted one is dialled again, and listed as gone)
+      if (!state.trusted && state.dispatched === 0) peers.delete(id)
     }
   })
   const timer = setInterval(() => {
