@@ -221,5 +221,9 @@ export function assertInside (shown: string, real: string, scope: PathScope, all
   const named = shown === real ? real : `${shown} (${real})`
   const own = scope.except?.find((folder) => isInside(real, folder))
   if (own !== undefined) throw new PathNotAllowedError(named, scope.roots, allow, `it lies in ${own}, which is the node's own (its data dir: its token, key, runs and content) and never allowed`)
-  if (!scope.roots.some((root) => isInside(real, root))) throw new PathNotAllowedError(named, scope.roots, allow)
+  const root = scope.roots.find((r) => isInside(real, r))
+  if (root === undefined) throw new PathNotAllowedError(named, scope.roots, allow)
+  if (scope.noHidden === true && path.relative(root, real).split(path.sep).some((part) => part.startsWith('.'))) {
+    throw new PathNotAllowedError(named, scope.roots, allow, 'a hidden file or folder (a name starting with .: .git, .env, .ssh) is never allowed')
+  }
 }

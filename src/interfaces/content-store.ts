@@ -16,6 +16,8 @@ export interface StoreOptions {
 export interface PathScope {
   readonly roots: readonly string[]
   readonly except?: readonly string[]
+  /** Refuse a path with a hidden part below its root (`.git`, `.env`, `.ssh`): such files are rarely meant to be shared. */
+  readonly noHidden?: boolean
 }
 
 export interface AddPathOptions extends StoreOptions {

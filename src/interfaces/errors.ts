@@ -93,12 +93,15 @@ export class FileTooLargeError extends UserError {
 export class PathNotAllowedError extends UserError {
   readonly path: string
   readonly roots: readonly string[]
-  constructor (path: string, roots: readonly string[], allow: string, own?: string) {
-    super(own !== undefined
-      ? `${path} is not allowed: ${own}`
+  /** Why a path inside the allowed folders is refused all the same (the node's own files, a hidden file). */
+  readonly reason: string | undefined
+  constructor (path: string, roots: readonly string[], allow: string, reason?: string) {
+    super(reason !== undefined
+      ? `${path} is not allowed: ${reason}`
       : `${path} is outside the folders this node allows (${roots.length === 0 ? 'none' : roots.join(', ')}); start the node with --allow-path ${allow} to allow it`)
     this.path = path
     this.roots = roots
+    this.reason = reason
   }
 }
 

@@ -26,7 +26,8 @@ function realOrPlanned (target: string): string {
  * `cwd` and `outputsDir` must lie in one of them, symbolic links resolved. By default: each
  * pipelines folder (a file's folder) and the project folder around it (the nearest folder holding
  * `jobstore/`, where `uses:` finds job templates and their scripts). The node's data dir is never
- * allowed, even inside such a folder: it holds the node's token, key, runs and content.
+ * allowed, even inside such a folder: it holds the node's token, key, runs and content; nor is a
+ * hidden file or folder in them (`.git`, `.env`).
  */
 export class PathPolicy {
   /** Real paths, each once. */
@@ -46,7 +47,7 @@ export class PathPolicy {
 
   /** The scope the engine and the stores check paths against. */
   get scope (): PathScope {
-    return { roots: this.roots, except: this.except }
+    return { roots: this.roots, except: this.except, noHidden: true }
   }
 
   /** The default roots of a node: its pipelines folders and their project folders. */
@@ -87,7 +88,7 @@ export class PathPolicy {
     try {
       assertInside(shown, real, this.scope, allow)
     } catch (err) {
-      if (err instanceof PathNotAllowedError) throw new PathNotAllowedError(`${what}: ${err.path}`, this.roots, allow, this.except.some((own) => isInside(real, own)) ? `it lies in ${this.except.join(', ')}, which is the node's own (its data dir: its token, key, runs and content) and never allowed` : undefined)
+      if (err instanceof PathNotAllowedError) throw new PathNotAllowedError(`${what}: ${err.path}`, this.roots, allow, err.reason)
       throw err
     }
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -135,6 +135,9 @@ steps:
       // what the validator reads for a pipeline sent is confined too: nothing of the file comes back
       [{ text: 'name: x\non:\n  message: { topic: t, schema: /etc/passwd }\nsteps:\n  a:\n    run: "true"\n' }, /3:\d+ .*\/etc\/passwd is outside the folders this node allows/],
       [{ text: 'name: x\nsteps:\n  a:\n    uses: /etc/passwd\n' }, /4:\d+ .*\/etc\/passwd is outside the folders this node allows/],
+      // hidden files in an allowed folder are not allowed: a repository's .git, an .env of secrets
+      [{ pipeline: 'sales-report', inputs: { archive: path.join(project, '.env') } }, /input 'archive': .*\.env is not allowed: a hidden file or folder/],
+      [{ pipeline: 'sales-report', inputs: { archive: path.join(project, '.git', 'config') } }, /input 'archive': .*\.git\/config is not allowed: a hidden file or folder/],
       [{ pipeline: 'hello', concurrency: 0 }, /concurrency must be a whole number from 1/],
       [{ pipeline: 'hello', concurrency: 1e308 }, /concurrency must be a whole number from 1/],
       [{ pipeline: 'hello', inputs: { who: { $ne: 1 } } }, /inputs must be an object of strings/],
@@ -142,6 +145,9 @@ steps:
       [[1, 2], /must be a JSON object/],
       [{ pipeline: 'nosuch' }, /no pipeline named 'nosuch' is served here/]
     ]
+    mkdirSync(path.join(project, '.git'), { recursive: true })
+    writeFileSync(path.join(project, '.git', 'config'), '[remote "origin"]\n\turl = https://root:secret@example.com/x\n')
+    writeFileSync(path.join(project, '.env'), 'root:TOKEN=secret\n')
     for (const [body, message] of cases) {
       const answer = await raw(url, { method: 'POST', path: '/api/v1/runs', ...json(body) })
       assert.equal(answer.status, 400, `${JSON.stringify(body)}: ${answer.body}`)
