@@ -26,9 +26,11 @@ function program (io: Io, result: { code: number }): Command {
     .exitOverride()
     .option('--ipfs-api <address>', 'keep content in this Kubo daemon (its RPC API: /ip4/127.0.0.1/tcp/5001 or http://127.0.0.1:5001) instead of the embedded store; default: $BAC_IPFS_API, else ipfsApi in <data dir>/config.json')
   // every node command (and the nodes devstack starts) reads it from the environment
-  root.hook('preAction', () => {
+  root.hook('preAction', (_root, action) => {
     const api = (root.opts() as { ipfsApi?: string }).ipfsApi
     if (api !== undefined) process.env.BAC_IPFS_API = api
+    // a command line is no place for a secret: every local user sees it (ps, /proc/<pid>/cmdline)
+    if ((action.opts() as { token?: string }).token !== undefined) io.err('bac: warning: --token is visible to every local user in the process list; prefer $BAC_TOKEN\n')
   })
 
   root.command('validate')

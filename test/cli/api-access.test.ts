@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { bac, startBac } from '../helpers/cli.js'
 import { ROOT } from '../helpers/paths.js'
+import { until } from '../helpers/until.js'
 
 describe('the CLI and a node\'s token, and files the CLI reads', () => {
   const work = mkdtempSync(path.join(tmpdir(), 'bac-cli-access-'))
@@ -32,9 +33,28 @@ describe('the CLI and a node\'s token, and files the CLI reads', () => {
     const wrong = bac(['job', 'list', '--node', url, '--token', 'y'.repeat(43)], { env, cwd: project })
     assert.equal(wrong.code, 1)
     assert.match(wrong.stderr, /the node refused: the token is not this node's .*give the node's token with --token or \$BAC_TOKEN/)
+    assert.match(wrong.stderr, /warning: --token is visible to every local user in the process list; prefer \$BAC_TOKEN/)
+    // the same token from the environment: no warning
+    const fromEnv = bac(['job', 'list', '--node', url], { env: { ...env, BAC_TOKEN: 'y'.repeat(43) }, cwd: project })
+    assert.equal(fromEnv.code, 1)
+    assert.doesNotMatch(fromEnv.stderr, /warning/)
     const none = bac(['job', 'list', '--node', url], { env: { BAC_HOME: path.join(work, 'elsewhere') }, cwd: project })
     assert.equal(none.code, 1)
     assert.match(none.stderr, /needs its token/)
+  })
+
+  it('makes its data dir for its user alone, and warns at start of one others may read', async () => {
+    assert.equal(statSync(home).mode & 0o777, 0o700)
+    const open = path.join(work, 'readable')
+    mkdirSync(open, { mode: 0o755 })
+    chmodSync(open, 0o755)
+    const other = await startBac(['serve', '--api', '127.0.0.1:0', '--port', '0', '--no-pipelines', '--data-dir', open], /Ctrl-C to stop/, { cwd: project })
+    try {
+      await until(() => /warning: .*readable may be read by other users \(mode 755\); chmod 700/.test(other.stderr()), 'the warning')
+    } finally {
+      other.child.kill('SIGINT')
+      await new Promise((resolve) => other.child.once('exit', resolve))
+    }
   })
 
   it('cancels a run through the node: bac job cancel', () => {
