@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import path from 'node:path'
 import { regularFiles, type ValidatorFiles } from './files.js'
 
@@ -6,11 +7,31 @@ export const JOBSTORE_DIR = 'jobstore'
 
 type KindOf = ValidatorFiles['kind']
 
-/** The nearest folder at or above `dir` that holds a `jobstore/` folder (looked for with `kind`). */
+/**
+ * Whether a folder is one no other user may have filled: not writable by everyone (as /tmp is),
+ * and owned by this user or root. A folder that does not say is not.
+ */
+function ownFolder (folder: string): boolean {
+  try {
+    const info = statSync(folder)
+    const uid = process.getuid?.()
+    return (info.mode & 0o002) === 0 && (uid === undefined || info.uid === uid || info.uid === 0)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The nearest folder at or above `dir` that holds a `jobstore/` folder (looked for with `kind`).
+ * The search stops at a folder another user may have written (everyone may write /tmp; another
+ * user owns theirs): a `jobstore/` there, or above it, could be anyone's, and is never used.
+ */
 export function findProjectRoot (dir: string, kind: KindOf = regularFiles().kind): string | undefined {
   let current = path.resolve(dir)
   for (;;) {
-    if (kind(path.join(current, JOBSTORE_DIR)) === 'folder') return current
+    if (!ownFolder(current)) return undefined
+    const jobstore = path.join(current, JOBSTORE_DIR)
+    if (kind(jobstore) === 'folder' && ownFolder(jobstore)) return current
     const parent = path.dirname(current)
     if (parent === current) return undefined
     current = parent
