@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, statSync, unlinkSync, type BigIntStats } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, renameSync, statSync, unlinkSync, type BigIntStats } from 'node:fs'
 import { lstat, mkdir, opendir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import picomatch from 'picomatch'
@@ -356,7 +356,7 @@ export class DropFolder {
       }
       const base = path.join(path.dirname(this.watch.path), status === 'succeeded' ? 'processed' : 'failed')
       const target = freeName(path.join(base, path.relative(this.watch.path, file)), entry.runId)
-      mkdirSync(path.dirname(target), { recursive: true })
+      ownFolders(base, path.dirname(target))
       renameSync(file, target)
       runs.settle(pipeline.name, source, cid)
       this.report({ type: 'file:settled', pipeline: pipeline.name, path: file, action: 'moved', to: target })
@@ -405,6 +405,31 @@ export class DropFolder {
       while (this.pending.size >= this.maxPending && !this.closed) await new Promise<void>((resolve) => this.roomWaiters.push(resolve))
       this.consider(file)
     }
+  }
+}
+
+/**
+ * Makes (or checks) the folders from `base` down to `folder` so that a file moved there goes where
+ * it says: each a real folder (no link), of this user or root, not writable by everyone; and
+ * `base` in a folder others cannot swap it out of (not writable by everyone, or sticky as /tmp
+ * is). Another user's `processed` link beside a shared drop folder is refused, not followed.
+ */
+function ownFolders (base: string, folder: string): void {
+  const uid = process.getuid?.()
+  const parent = lstatSync(path.dirname(base))
+  if ((parent.mode & 0o002) !== 0 && (parent.mode & 0o1000) === 0) throw new UnsafeContentError(path.dirname(base), 'is writable by everyone and not sticky: what is moved there could be moved on by anyone')
+  const parts = path.relative(base, folder).split(path.sep).filter((p) => p !== '')
+  let current = base
+  for (const part of ['', ...parts]) {
+    current = part === '' ? base : path.join(current, part)
+    try {
+      mkdirSync(current, { mode: 0o755 })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const info = lstatSync(current)
+    if (info.isSymbolicLink() || !info.isDirectory()) throw new UnsafeContentError(current, `is ${info.isSymbolicLink() ? 'a link' : 'not a folder'}: files are moved only into real folders of bac's user`)
+    if ((uid !== undefined && info.uid !== uid && info.uid !== 0) || (info.mode & 0o002) !== 0) throw new UnsafeContentError(current, 'belongs to another user, or everyone may write it: files are moved only into folders of bac\'s user')
   }
 }
 
