@@ -59,8 +59,11 @@ export class QemuBackend implements VmBackend {
 
   /** The command line of a VM of `shape` on `kernel` and `image`, sharing `shares`. */
   args (kernel: ImageInfo, image: ImageInfo, shape: MachineShape, shares: Shares, consoleLog: string, accel: Accel, writableIpfs = false): string[] {
+    // a share the guest writes keeps the owners and modes it sets in extended attributes
+    // (mapped-xattr): on the host, what it makes is QEMU's user's, mode 0600/0700, never setuid,
+    // never a device node, whatever the guest's root asked for
     const fsdev = (tag: keyof Shares, readonly: boolean, remap: boolean): string[] => [
-      '-fsdev', `local,id=${tag},path=${escapeOption(shares[tag])},security_model=none${readonly ? ',readonly=on' : ''}${remap ? ',multidevs=remap' : ''}`,
+      '-fsdev', `local,id=${tag},path=${escapeOption(shares[tag])},security_model=${readonly ? 'none' : 'mapped-xattr'}${readonly ? ',readonly=on' : ''}${remap ? ',multidevs=remap' : ''}`,
       '-device', `virtio-9p-device,fsdev=${tag},mount_tag=${tag}`
     ]
     const cmdline = ['console=hvc0', 'quiet', 'panic=-1', ...(accel === 'tcg' ? [`tsc_early_khz=${tscKhz()}`] : [])].join(' ')
