@@ -37,8 +37,8 @@ describe('a step gets no descriptor bac was started with', () => {
         stdio: ['ignore', 'pipe', 'pipe', ...Array<'ignore'>(37).fill('ignore'), fd]
       })
       let out = ''
-      child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-      child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+      child.stderr?.on('data', (d: Buffer) => { out += d.toString() })
       const code = await new Promise((resolve) => child.once('close', resolve))
       assert.equal(code, 0, out)
       assert.match(out, /fd 40 closed/)
