@@ -245,6 +245,8 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
           cancel: (id) => {
             const run = node.runs.findRun(id)
             if (run === undefined) throw new RunNotFoundError(id)
+            // a run recorded as ended has ended, even while its last moments are still being let go
+            if (run.status === 'succeeded' || run.status === 'failed' || run.status === 'cancelled') throw new MessageError(409, `run ${run.id} is ${run.status}: it is neither running nor waiting on this node`)
             if (board.cancel(run.id)) return run.id
             const queue = [...queues].find(([p]) => path.resolve(p.file) === path.resolve(run.pipelineFile))
             if (queue?.[1].cancel(run.id) === true || node.runs.cancelWaiting(run.id, 'cancelled before it started')) {
