@@ -5,19 +5,26 @@ import { NodeStoppingError } from '../interfaces/errors.js'
 const REPLAY = 10_000
 
 interface Entry {
-  readonly controller: AbortController
+  /** Absent for a run the board only watches (a triggered run, which its queue runs and cancels). */
+  readonly controller?: AbortController
   readonly events: Array<Readonly<Record<string, unknown>>>
   readonly listeners: Set<(event: Readonly<Record<string, unknown>>) => void>
   ended: boolean
   readonly done: Promise<void>
 }
 
+/** Runs the board watches at once at most (one entry per run that has started and not ended a minute ago). */
+const MAX_WATCHED = 10_000
+
 /**
  * The runs a serving node runs for API clients: each can be followed (its events so far, then as
- * they come, up to its end) and cancelled. Triggered runs' events pass through as well.
+ * they come, up to its end) and cancelled. Triggered runs are watched from their first event to
+ * their end, so they can be followed too (their queue cancels them).
  */
 export class RunBoard {
   private readonly runs = new Map<string, Entry>()
+  /** Those waiting for a run to appear on the board (a triggered run still queued). */
+  private readonly arrivals = new Map<string, Set<() => void>>()
 
   /** Starts a run in the background, under a signal the API can abort. */
   start (id: string, run: (signal: AbortSignal) => Promise<RunOutcome>): void {
@@ -29,22 +36,58 @@ export class RunBoard {
       ended: false,
       done: run(controller.signal).then(() => {}, (err: unknown) => {
         this.event({ type: 'run:end', runId: id, status: 'failed', durationMs: 0, reason: err instanceof Error ? err.message : String(err) })
-      }).finally(() => {
-        entry.ended = true
-        for (const listener of entry.listeners) listener({ type: 'board:closed' })
-        // late followers read the end from the run store
-        setTimeout(() => this.runs.delete(id), 60_000).unref()
-      })
+      }).finally(() => { this.close(id, entry) })
     }
-    this.runs.set(id, entry)
+    this.add(id, entry)
   }
 
   event (event: RunEvent | { readonly type: string, readonly runId?: string }): void {
     const id = (event as { runId?: string }).runId
-    const entry = id === undefined ? undefined : this.runs.get(id)
-    if (entry === undefined) return
+    if (id === undefined) return
+    let entry = this.runs.get(id)
+    // a run the board does not run (a triggered one) is watched from its start
+    if (entry === undefined && event.type === 'run:start' && this.runs.size < MAX_WATCHED) {
+      entry = { events: [], listeners: new Set(), ended: false, done: Promise.resolve() }
+      this.add(id, entry)
+    }
+    if (entry === undefined || entry.ended) return
     if (entry.events.length < REPLAY || event.type !== 'step:log') entry.events.push(event as Readonly<Record<string, unknown>>)
     for (const listener of entry.listeners) listener(event as Readonly<Record<string, unknown>>)
+    if (event.type === 'run:end' && entry.controller === undefined) this.close(id, entry)
+  }
+
+  /**
+   * Resolves when a run appears on the board (it starts here), or when `give` says to stop
+   * waiting (it was checked every `everyMs`: the run ended elsewhere), or `closed` aborts.
+   */
+  async arrival (id: string, give: () => boolean, closed: AbortSignal, everyMs = 500): Promise<void> {
+    if (this.runs.has(id) || give() || closed.aborted) return
+    await new Promise<void>((resolve) => {
+      const waiting = this.arrivals.get(id) ?? new Set()
+      this.arrivals.set(id, waiting)
+      const timer = setInterval(() => { if (give()) finish() }, everyMs)
+      const finish = (): void => {
+        clearInterval(timer)
+        waiting.delete(finish)
+        if (waiting.size === 0) this.arrivals.delete(id)
+        closed.removeEventListener('abort', finish)
+        resolve()
+      }
+      waiting.add(finish)
+      closed.addEventListener('abort', finish, { once: true })
+    })
+  }
+
+  private add (id: string, entry: Entry): void {
+    this.runs.set(id, entry)
+    for (const arrived of [...(this.arrivals.get(id) ?? [])]) arrived()
+  }
+
+  private close (id: string, entry: Entry): void {
+    entry.ended = true
+    for (const listener of entry.listeners) listener({ type: 'board:closed' })
+    // late followers read the end from the run store
+    setTimeout(() => { if (this.runs.get(id) === entry) this.runs.delete(id) }, 60_000).unref()
   }
 
   /** Sends a run's events to its end; false when this board does not have the run. */
@@ -73,14 +116,15 @@ export class RunBoard {
   /** Cancels a run this board runs; false when it has none running by that id. */
   cancel (id: string): boolean {
     const entry = this.runs.get(id)
-    if (entry === undefined || entry.ended) return false
+    if (entry?.controller === undefined || entry.ended) return false
     entry.controller.abort()
     return true
   }
 
-  /** Interrupts the runs still running (they are taken up again at the next start) and waits for them. */
+  /** Interrupts the runs still running (they are taken up again at the next start) and waits for them; watched runs' followers are let go. */
   async stop (): Promise<void> {
-    for (const entry of this.runs.values()) if (!entry.ended) entry.controller.abort(new NodeStoppingError())
+    for (const entry of this.runs.values()) if (!entry.ended) entry.controller?.abort(new NodeStoppingError())
     await Promise.all([...this.runs.values()].map(async (e) => await e.done))
+    for (const [id, entry] of this.runs) if (!entry.ended) this.close(id, entry)
   }
 }

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -158,5 +159,54 @@ steps:
     }
     const allowed = await post(node, 'read', JSON.stringify({ f: path.join(p.dir, 'pipelines', 'read.yml') }), 'application/json')
     assert.equal(allowed.status, 202, JSON.stringify(allowed.body))
+  })
+})
+
+describe('following a run started by a message', () => {
+  const p = new Project()
+  let node: ServingNode
+  before(async () => {
+    const gated = p.pipeline('gated', `name: gated
+on:
+  message:
+    topic: gated
+    schema: { type: object, required: [gate], properties: { gate: { type: string } } }
+steps:
+  wait:
+    run: while [ ! -e {{ trigger.message.gate }} ]; do sleep 0.05; done; echo opened
+`)
+    // one run of the pipeline at a time: a second message's run waits in the queue
+    node = await p.start([gated], { api: { host: '127.0.0.1', port: 0 }, concurrency: 1 })
+  })
+  after(async () => { await p.close() })
+
+  /** The run's events as the API streams them: the answer once its head came, and its events once it ended. */
+  const follow = async (id: string): Promise<{ events: Promise<Array<Record<string, unknown>>> }> => {
+    const res = await api(node, `/api/v1/runs/${id}/events`)
+    assert.equal(res.status, 200)
+    return { events: (async () => (await res.text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>))() }
+  }
+
+  it('streams its events as it runs, and from the queue as it starts, to its real end (not the status it had when asked)', async () => {
+    const gates = [path.join(p.dir, 'gate-1'), path.join(p.dir, 'gate-2')]
+    const sent = await post(node, 'gated', JSON.stringify(gates.map((gate) => ({ gate }))), 'application/json')
+    assert.equal(sent.status, 202, JSON.stringify(sent.body))
+    const [first, second] = (sent.body.runs as Array<{ id: string }>).map((r) => r.id)
+    await until(() => node.node.runs.getRun(first ?? '')?.status === 'running', 'the first run to start')
+    assert.equal(node.node.runs.getRun(second ?? '')?.status, 'queued')
+    // each run is followed while it cannot end: the first runs, held by its gate; the second
+    // waits in the queue, and once it starts, its gate holds it
+    const firstStream = await follow(first ?? '')
+    const secondHead = follow(second ?? '')
+    writeFileSync(gates[0] ?? '', '')
+    const secondStream = await secondHead
+    writeFileSync(gates[1] ?? '', '')
+    for (const [i, stream] of [await firstStream.events, await secondStream.events].entries()) {
+      const types = stream.map((e) => e.type)
+      assert.equal(types.filter((t) => t === 'run:end').length, 1, `run ${i + 1}: ${types.join(' ')}`)
+      assert.equal(types.at(-1), 'run:end')
+      assert.equal(stream.at(-1)?.status, 'succeeded', `run ${i + 1}: ${JSON.stringify(stream.at(-1))}`)
+      assert.ok(types.includes('run:start') && types.includes('step:end'), `run ${i + 1} streamed no start or step: ${types.join(' ')}`)
+    }
   })
 })
