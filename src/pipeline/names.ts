@@ -23,7 +23,7 @@ export interface NameProblem { rule: string, message: string }
 const RUN_FIELDS = ['id', 'pipeline', 'node', 'attempt']
 const FILE_FIELDS = ['path', 'cid', 'name']
 const TRIGGER_FIELDS = ['kind', 'time', 'file', 'message']
-const TRIGGER_FILE_FIELDS = ['path', 'name', 'size', 'cid']
+const TRIGGER_FILE_FIELDS = ['path', 'name', 'size', 'cid', 'source']
 
 function unknown (name: string, candidates: readonly string[], where: string, hint = ''): NameProblem {
   return {

@@ -37,8 +37,9 @@ export function withMounts (inputs: TaintScope['inputs'], mounts: readonly strin
 /**
  * Whether a name a template reads comes from outside. Not from outside: numbers and booleans,
  * constrained inputs, CIDs, the paths bac makes (`inputs.<file>.path`, `outputs.*`), `run.*`,
- * `trigger.kind` and `.time`, a step's `status`. From outside: string inputs, file names, message
- * fields, dropped files' paths, steps' output paths, and env variables set from any of these.
+ * `trigger.kind` and `.time`, a dropped file's `path` (where bac wrote its content out), `size`
+ * and `cid`, a step's `status`. From outside: string inputs, file names, message fields, where a
+ * file was dropped (`trigger.file.source`), steps' output paths, and env variables set from any of these.
  */
 function outside (parts: readonly string[], scope: TaintScope): boolean {
   const [root, first, second, third] = parts
@@ -52,7 +53,9 @@ function outside (parts: readonly string[], scope: TaintScope): boolean {
     }
     case 'trigger':
       if (first === 'kind' || first === 'time') return false
-      return !(first === 'file' && (second === 'size' || second === 'cid'))
+      // a dropped file is content bac wrote out (its path holds its CID); its name and where it was dropped are not
+      if (first === 'file') return second === 'name' || second === 'source'
+      return true
     case 'steps':
       return second === undefined || (second === 'outputs' && third !== 'cid')
     case 'env':

@@ -1,3 +1,4 @@
+import { parseContentPath } from '../common/cid.js'
 import type { DataRef } from './data.js'
 import type { InputValue } from './inputs.js'
 
@@ -43,6 +44,36 @@ export function inputsView (inputs: Readonly<Record<string, InputValue>>, mountP
     [name, isData(value) ? contentValue(value, mountPaths[name] ?? null, flavor) : value]))
 }
 
+/** The CID of the file a drop folder took for this run, if the run has one. */
+export function triggerFileCid (trigger: Readonly<Record<string, unknown>>): string | undefined {
+  const file = trigger.file
+  if (typeof file !== 'object' || file === null) return undefined
+  const cid = (file as { cid?: unknown }).cid
+  if (typeof cid !== 'string') return undefined
+  // a CID, nothing else (a peer's task carries the trigger too): never a path
+  try {
+    const parsed = parseContentPath(cid)
+    return parsed.path === '' && parsed.cid.toString() === cid ? cid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The trigger as templates see it. A dropped file is the content the drop folder stored, never
+ * the live file (which may have changed since): `trigger.file.path` is where that content is
+ * written out for the step (`exec`; `/ipfs/<cid>` under sandbox and vm), or `/ipfs/<cid>` where
+ * content is passed on (`data`); the path it was dropped at stays in `trigger.file.source`.
+ */
+export function triggerView (trigger: Readonly<Record<string, unknown>>, cidPaths: Readonly<Record<string, string>>, flavor: Flavor): Readonly<Record<string, unknown>> {
+  const cid = triggerFileCid(trigger)
+  if (cid === undefined) return trigger
+  const file = trigger.file as Readonly<Record<string, unknown>>
+  const placed = flavor === 'exec' ? cidPaths[cid] : undefined
+  const shown = placed ?? `/ipfs/${cid}`
+  return { ...trigger, file: { ...file, source: file.path, path: shown, toString: () => flavor === 'exec' ? shown : cid } }
+}
+
 /** The context of a pipeline step's templates. */
 export function stepContext (scope: RunScope, parts: {
   flavor: Flavor
@@ -51,9 +82,11 @@ export function stepContext (scope: RunScope, parts: {
   attempt: number
   outputs?: Readonly<Record<string, string>>
   item?: Readonly<Record<string, unknown>>
+  /** Where the attempt's executor shows each CID it mounts (the trigger's file among them). */
+  cidPaths?: Readonly<Record<string, string>>
 }): Record<string, unknown> {
   return {
-    trigger: scope.trigger,
+    trigger: triggerView(scope.trigger, parts.cidPaths ?? {}, parts.flavor),
     inputs: inputsView(parts.inputs, parts.mountPaths, parts.flavor),
     steps: scope.steps,
     env: scope.env,

@@ -8,7 +8,7 @@ import type { Engine, RunEvent, RunOptions, RunOutcome, StepOutcome } from '../i
 import { InvalidOptionError, NodeStoppingError, RunNotFoundError, RunTakenError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { RunRecord } from '../interfaces/run-store.js'
-import { inputsView, type RunScope } from './context.js'
+import { inputsView, triggerView, type RunScope } from './context.js'
 import { resolveInputs, type InputValue } from './inputs.js'
 import type { EngineComponents, RunContext } from './run-context.js'
 import { ancestorsOf } from './graph.js'
@@ -89,7 +89,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
           : await resolveInputs(pipeline.inputs, {
             given: options.inputs ?? {}, cwd, defaultsDir: path.dirname(pipeline.file), store: components.store,
             ...(init.within !== undefined ? { within: init.within } : {}),
-            render: (template) => t.render(template, { trigger, run: runInfo }, 'plain'),
+            render: (template) => t.render(template, { trigger: triggerView(trigger, {}, 'data'), run: runInfo }, 'plain'),
             ...(options.signal !== undefined ? { signal: options.signal } : {})
           })
       } catch (err) {
@@ -110,7 +110,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       }
       const started = Date.now()
       emit({ type: 'run:start', runId, pipeline: pipeline.name, steps: pipeline.order })
-      const envContext = { trigger, inputs: inputsView(inputs, {}, 'data'), run: runInfo }
+      const envContext = { trigger: triggerView(trigger, {}, 'data'), inputs: inputsView(inputs, {}, 'data'), run: runInfo }
       const env = Object.fromEntries(Object.entries(pipeline.env).map(([k, v]) => [k, t.render(v, envContext, 'plain')]))
       const scope: RunScope = { trigger, run: runInfo, env, inputs, steps: {} }
       const workspace = new Workspace(path.join(init.dataDir, 'runs', runId), components.store, Math.min(concurrency, 16) + 1)

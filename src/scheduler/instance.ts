@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { ExecutionAction, ExecutionResult, Executor, LogChunk } from '../interfaces/executor.js'
 import type { PeerInfo, StepNetwork, StepTask } from '../interfaces/network.js'
 import type { StepSpec } from '../interfaces/pipeline.js'
-import { inputsView, stepContext, type RunScope } from './context.js'
+import { inputsView, stepContext, triggerFileCid, type RunScope } from './context.js'
 import type { DataRef } from './data.js'
 import { ancestorsOf } from './graph.js'
 import type { InputValue } from './inputs.js'
@@ -50,8 +50,11 @@ export interface AttemptOutcome {
   readonly key: string
 }
 
-/** The content an instance reads, written out in the workspace: input name to path, CID to path. */
-export async function mountInputs (workspace: Workspace, inputs: Readonly<Record<string, InputValue>>, signal?: AbortSignal): Promise<{ mounts: Record<string, string>, cids: Record<string, string> }> {
+/**
+ * The content an instance reads, written out in the workspace: input name to path, CID to path.
+ * The file a drop folder took for the run is content too (`trigger.file.path`), mounted by its CID.
+ */
+export async function mountInputs (workspace: Workspace, inputs: Readonly<Record<string, InputValue>>, trigger: Readonly<Record<string, unknown>>, signal?: AbortSignal): Promise<{ mounts: Record<string, string>, cids: Record<string, string> }> {
   const mounts: Record<string, string> = {}
   const cids: Record<string, string> = {}
   await Promise.all(Object.entries(inputs).map(async ([name, value]) => {
@@ -60,6 +63,8 @@ export async function mountInputs (workspace: Workspace, inputs: Readonly<Record
       cids[value.cid.split('/')[0] ?? value.cid] = mounts[name]
     }
   }))
+  const dropped = triggerFileCid(trigger)
+  if (dropped !== undefined) cids[dropped] ??= await workspace.content(dropped, signal)
   return { mounts, cids }
 }
 
@@ -200,7 +205,7 @@ async function retrying (ctx: RunContext, instance: Instance, used: Set<string>,
 async function localAttempt (ctx: RunContext, instance: Instance, executor: Executor, attempt: number): Promise<Tried> {
   const { step } = instance
   const itemField = instance.index !== undefined ? { item: instance.index } : {}
-  const mounted = await mountInputs(ctx.workspace, instance.inputs, ctx.signal)
+  const mounted = await mountInputs(ctx.workspace, instance.inputs, ctx.scope.trigger, ctx.signal)
   let executionId = 0
   const outcome = await executeAttempt(ctx, instance, executor, attempt, mounted, {
     onStart: (dirs) => {
@@ -306,6 +311,8 @@ async function cacheKey (ctx: RunContext, instance: Instance, executor: Executor
       cids[value.cid.split('/')[0] ?? value.cid] = mounts[name]
     }
   }
+  const dropped = triggerFileCid(ctx.scope.trigger)
+  if (dropped !== undefined) cids[dropped] ??= ctx.workspace.contentPath(dropped)
   const base = path.join(ctx.workspace.root, 'work', 'key')
   const layout = executor.layout({ inputs: mounts, outputsDir: `${base}.out`, cids: withPlacedSteps(ctx.scope, cids) })
   const machine = await executor.identify?.(instance.step.image !== undefined ? { image: instance.step.image } : {})
@@ -348,12 +355,12 @@ function render (scope: RunScope, instance: Instance, layout: ReturnType<Executo
     const jobContext = { inputs: inputsView(instance.inputs, layout.inputs, 'exec'), env: {}, outputs, run: { ...scope.run, attempt } }
     for (const [key, value] of Object.entries(job.env)) env[key] = t.render(value, jobContext, 'plain')
     context = { ...jobContext, env: { ...env } }
-    const pipelineContext = stepContext(scope, { flavor: 'exec', inputs: ctx.pipelineInputs, mountPaths: {}, attempt, outputs })
+    const pipelineContext = stepContext(scope, { flavor: 'exec', inputs: ctx.pipelineInputs, mountPaths: {}, attempt, outputs, cidPaths: layout.cids })
     for (const [key, value] of Object.entries(step.env)) {
       if (job.env[key] !== value) env[key] = t.render(value, pipelineContext, 'plain')
     }
   } else {
-    const base = stepContext(scope, { flavor: 'exec', inputs: instance.inputs, mountPaths: layout.inputs, attempt, outputs, ...(instance.item !== undefined ? { item: instance.item } : {}) })
+    const base = stepContext(scope, { flavor: 'exec', inputs: instance.inputs, mountPaths: layout.inputs, attempt, outputs, cidPaths: layout.cids, ...(instance.item !== undefined ? { item: instance.item } : {}) })
     for (const [key, value] of Object.entries(step.env)) env[key] = t.render(value, base, 'plain')
     context = { ...base, env: { ...env } }
   }
@@ -361,11 +368,14 @@ function render (scope: RunScope, instance: Instance, layout: ReturnType<Executo
     ? { kind: 'shell', shell: step.action.shell, script: t.render(step.action.run, context, 'shell') }
     : { kind: 'command', command: t.render(step.action.command, context, 'plain'), args: step.action.args.map((a) => t.render(a, context, 'plain')) }
   const contentIds = Object.fromEntries(Object.entries(instance.inputs).filter((e): e is [string, DataRef] => typeof e[1] === 'object' && e[1] !== null).map(([n, v]) => [n, v.cid]).sort())
+  // the dropped file's content, whether or not the command names it (a step may read it by env)
+  const dropped = triggerFileCid(scope.trigger)
   const key = createHash('sha256').update(JSON.stringify({
     // folders differ between runs and attempts; what identifies the work is the command with its content
     action: JSON.parse(JSON.stringify(action).replaceAll(attemptDir, '<attempt>').replaceAll(ctx.workspace.root, '<run>')) as unknown,
     env,
     contentIds,
+    ...(dropped !== undefined ? { triggerFile: dropped } : {}),
     executor: executorKind,
     image: step.image ?? null,
     ...(machine !== undefined ? { machine } : {}),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import type { ExecutionResult } from '../interfaces/executor.js'
 import type { StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
-import type { StepView } from './context.js'
+import { triggerFileCid, type StepView } from './context.js'
 import { executeAttempt, mountInputs, type Instance } from './instance.js'
 import type { InputValue } from './inputs.js'
 import type { AttemptContext, EngineComponents } from './run-context.js'
@@ -59,7 +59,8 @@ export class TaskHost {
       const network = this.components.network
       const content = [
         ...Object.values(inputs).flatMap((v) => typeof v === 'object' && v !== null ? [v.cid] : []),
-        ...task.place.flatMap((id) => { const cid = task.steps[id]?.outputs.cid; return typeof cid === 'string' ? [cid] : [] })
+        ...task.place.flatMap((id) => { const cid = task.steps[id]?.outputs.cid; return typeof cid === 'string' ? [cid] : [] }),
+        ...[triggerFileCid(task.trigger)].filter((cid): cid is string => cid !== undefined)
       ]
       // every block from the requester at once, before anything is read
       if (network !== undefined && options.from !== undefined) await Promise.all(content.map(async (cid) => await network.fetch(cid, options.from as string, signal !== undefined ? { signal } : {})))
@@ -77,7 +78,7 @@ export class TaskHost {
         signal
       }
       const instance: Instance = { step: task.step, inputs, ...(task.index !== undefined ? { index: task.index } : {}), ...(task.item !== undefined ? { item: task.item } : {}) }
-      const mounted = await mountInputs(workspace, inputs, signal)
+      const mounted = await mountInputs(workspace, inputs, task.trigger, signal)
       const outcome = await executeAttempt(ctx, instance, executor, task.attempt, mounted, {
         onStart: () => options.onStart?.(),
         ...(options.onLog !== undefined ? { onLog: options.onLog } : {})

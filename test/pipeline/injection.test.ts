@@ -156,6 +156,16 @@ describe('template/script-injection', () => {
   })
 })
 
+describe('a dropped file in script text', () => {
+  it('flags where the file was dropped and its name, not the path bac wrote its content out at', () => {
+    const text = (run: string): string => `name: x\non:\n  watch: { path: ../drop }\nsteps:\n  a:\n    run: ${JSON.stringify(run)}\n`
+    const warned = (run: string): string[] => createValidator().validatePipelineText(path.resolve('p.yml'), text(run)).warnings.filter((p) => p.rule === 'template/script-injection').map((p) => p.message.slice(0, 40))
+    assert.deepEqual(warned('python3 -c "print(open(\'{{ trigger.file.path }}\').read())"'), [])
+    assert.equal(warned('python3 -c "print(\'{{ trigger.file.source }}\')"').length, 1)
+    assert.equal(warned('python3 -c "print(\'{{ trigger.file.name }}\')"').length, 1)
+  })
+})
+
 describe('the shell reader behind it', () => {
   it('never throws and always ends, whatever the text', () => {
     let seed = 7
