@@ -2,6 +2,7 @@ import { existsSync, lstatSync, mkdirSync, renameSync, statSync, unlinkSync, typ
 import { lstat, mkdir, opendir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import picomatch from 'picomatch'
+import { OpenWriters } from './open-writers.js'
 import type { ContentStore } from '../interfaces/content-store.js'
 import type { RunOutcome } from '../interfaces/engine.js'
 import type { WatchTrigger } from '../interfaces/pipeline.js'
@@ -52,7 +53,9 @@ const stampOf = (st: BigIntStats): string => `${st.size}:${st.mtimeNs}:${st.ino}
  *
  * A file is ready at once when it was renamed or moved in (its change time is later than its
  * last write, or its last write is older than `stable`); a file written in place is ready once
- * its size and mtime have held for `stable`. Its content is added to the store before the run is
+ * its size and mtime have held for `stable`. Either way, not while a process holds it open for
+ * writing (Linux's /proc, for the processes bac's user may look at): it is looked at again after
+ * `stable`. Its content is added to the store before the run is
  * queued, so the run sees exactly that content whatever happens to the file afterwards.
  *
  * Memory does not grow with the number of files waiting: at most `maxPending` are looked at; the
@@ -61,6 +64,7 @@ const stampOf = (st: BigIntStats): string => `${st.size}:${st.mtimeNs}:${st.ino}
 export class DropFolder {
   private readonly watch: WatchTrigger
   private readonly pending = new Map<string, Pending>()
+  private readonly writers = new OpenWriters()
   private readonly matches: (relative: string) => boolean
   private readonly maxPending: number
   private readonly takeConcurrency: number
@@ -220,13 +224,17 @@ export class DropFolder {
     const ready = st.ctimeNs > st.mtimeNs ||
       BigInt(now) * 1_000_000n - st.mtimeNs >= stableNs ||
       (entry.stamp === stamp && now - entry.since >= this.watch.stableMs)
-    if (ready) {
+    // a file some process still holds open for writing is not complete, however still it looks
+    // (a writer that pauses longer than stable, or a watcher that looks late)
+    const held = ready && await this.writers.holds(await realpath(file).catch(() => file))
+    if (this.pending.get(file) !== entry || entry.taking || this.closed) return
+    if (ready && !held) {
       entry.taking = true
       this.takeQueue.push(file)
       this.pump()
       return
     }
-    if (entry.stamp !== stamp) {
+    if (entry.stamp !== stamp || held) {
       entry.stamp = stamp
       entry.since = now
     }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -90,5 +91,37 @@ steps:
     const dir = path.join(p.dir, 'outputs', run?.id ?? '', 'copy', 'merged')
     assert.equal(readFileSync(path.join(dir, 'out.txt'), 'utf8'), 'boxed content\n')
     assert.equal(readFileSync(path.join(dir, 'where.txt'), 'utf8'), `/ipfs/${cid}`)
+  })
+})
+
+describe('a file is taken only when complete', () => {
+  const projects: Project[] = []
+  after(async () => { for (const p of projects) await p.close() })
+
+  it('writers that pause 2 s mid file, on a busy machine, give one run each, of the whole file', async () => {
+    const p = new Project()
+    projects.push(p)
+    await p.start([p.pipeline('copy', `name: copy
+on:
+  watch: { path: ../drop, glob: "*.txt", after: keep, stable: 300ms }
+steps:
+  copy:
+    outputs: { out: out.txt }
+    run: cat {{ trigger.file.path }} > {{ outputs.out }}
+`)])
+    // both cores busy for the length of the test
+    const load = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
+    try {
+      const writers = [1, 2, 3].map((i) => spawn('sh', ['-c', `{ printf 'first half\\n'; sleep 2; printf 'second half\\n'; } > ${path.join(p.dir, 'drop', `w${i}.txt`)}`], { stdio: 'ignore' }))
+      await Promise.all(writers.map(async (w) => await new Promise((resolve) => w.once('exit', resolve))))
+      await until(() => p.runs().filter((r) => r.status === 'succeeded').length >= 3, 'a run of each file', 60_000)
+      const runs = p.runs()
+      assert.equal(runs.length, 3, runs.map((r) => `${(r.trigger.file as { name: string }).name} ${(r.trigger.file as { size: number }).size}`).join(', '))
+      for (const run of runs) {
+        assert.equal(readFileSync(path.join(p.dir, 'outputs', run.id, 'copy', 'merged', 'out.txt'), 'utf8'), 'first half\nsecond half\n')
+      }
+    } finally {
+      for (const l of load) l.kill('SIGKILL')
+    }
   })
 })
