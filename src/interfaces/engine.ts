@@ -46,10 +46,13 @@ export interface RunOptions {
 
 export interface StepOutcome {
   readonly status: StepStatus
-  /** What later steps read: the merged view (or, with `merge: per-node`, a folder of node ids). */
+  /** What later steps read: the merged view (or, with `merge: per-node`, a folder of `<k>/`). */
   readonly outputsCid?: string
   readonly reason?: string
-  /** Node id to what that node's run of the step wrote. */
+  /**
+   * What each of the step's nodes wrote, named `0`, `1`, … in the order of the CIDs: not by node
+   * id, so the result does not depend on which nodes ran it (the run store's executions say).
+   */
   readonly nodes?: Readonly<Record<string, string>>
 }
 

@@ -21,7 +21,7 @@ import { Workspace } from './workspace.js'
 export interface EngineInit {
   /** The node's data dir: runs keep their logs in `<dataDir>/runs/<id>/`. */
   dataDir: string
-  /** This node's id, in results as `<step>/<node-id>/`. */
+  /** This node's id (in the run store's record of what ran where; never in a result). */
   nodeId: string
   /** This node's labels, for `runs-on`. */
   labels?: Readonly<Record<string, string>>
@@ -222,7 +222,7 @@ function outputsView (ctx: RunContext, stepId: string, cid: string): Record<stri
   return { cid, path: null, ...Object.fromEntries(Object.values(declared).map((o) => [o.name, `${cid}/${o.path}`])) }
 }
 
-/** Builds the result (`<step>/<node-id>/` and `<step>/merged/`), copies it out, records the end. */
+/** Builds the result (`<step>/<k>/` for the step's k-th node and `<step>/merged/`), copies it out, records the end. */
 async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, started: number, options: RunOptions, cwd: string): Promise<RunOutcome> {
   const { components, runId } = ctx
   const list = [...outcomes.values()]
@@ -238,7 +238,7 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
   let outputsDir: string | undefined
   const entries = Object.fromEntries([...outcomes].flatMap(([id, o]) => {
     if (o.outputsCid === undefined) return []
-    const nodes = Object.entries(o.nodes ?? { [ctx.nodeId]: o.outputsCid }).map(([node, cid]) => [`${id}/${node}`, cid])
+    const nodes = Object.entries(o.nodes ?? { 0: o.outputsCid }).map(([k, cid]) => [`${id}/${k}`, cid])
     const perNode = ctx.pipeline.steps[id]?.merge === 'per-node' && (ctx.pipeline.steps[id]?.nodes ?? 1) > 1
     return perNode ? nodes : [...nodes, [`${id}/merged`, o.outputsCid]]
   }))

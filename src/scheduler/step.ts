@@ -80,9 +80,10 @@ function unrunnable (ctx: RunContext, step: StepSpec): string | undefined {
 }
 
 /**
- * The step's outputs from what each instance did: one CID per node (a `foreach` step's node folder
- * holds `<index>/` for each item it ran) and the view later steps read: the nodes' outputs
- * merged, or with `merge: per-node`, a folder of `<node-id>/`.
+ * The step's outputs from what each instance did: one CID per node, named `0`, `1`, … in the
+ * order of the CIDs (a `foreach` step's node folder holds `<index>/` for each item it ran), and
+ * the view later steps read: the nodes' outputs merged, or with `merge: per-node`, a folder of
+ * `<k>/`.
  */
 async function combine (ctx: RunContext, step: StepSpec, outcomes: InstanceOutcome[]): Promise<{ outputsCid: string, nodes: Record<string, string> }> {
   const store = ctx.components.store
@@ -95,8 +96,11 @@ async function combine (ctx: RunContext, step: StepSpec, outcomes: InstanceOutco
       perNode.set(node, entries)
     }
   })
-  const nodes: Record<string, string> = {}
-  for (const [node, entries] of perNode) nodes[node] = step.foreach === undefined ? entries['0'] as string : await store.compose(entries, options)
+  const byNode: string[] = []
+  for (const entries of perNode.values()) byNode.push(step.foreach === undefined ? entries['0'] as string : await store.compose(entries, options))
+  // named by their place in the order of their CIDs, never by which node wrote them: the same
+  // outputs give the same result whichever nodes ran the step (the run store says which did)
+  const nodes = Object.fromEntries(byNode.sort().map((cid, k) => [String(k), cid]))
   if (step.merge === 'per-node' && step.nodes > 1) return { outputsCid: await store.compose(nodes, options), nodes }
   const views = await Promise.all(outcomes.map(async (o) => {
     const cids = [...new Set(Object.values(o.nodes ?? {}))]

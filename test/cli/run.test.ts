@@ -40,6 +40,18 @@ describe('bac run and the job commands', () => {
     assert.equal(list[0]?.status, 'succeeded')
   })
 
+  it('gives the same result CID for the same work on two fresh data dirs (two node ids)', () => {
+    const cids = ['a', 'b'].map((name) => {
+      const r = bac(['run', 'pipelines/sales-report.yml', '--outputs', path.join(work, `same-${name}`)], { env: { BAC_HOME: path.join(work, `home-${name}`) } })
+      assert.equal(r.code, 0, r.stderr)
+      return r.stdout.trim()
+    })
+    const ids = ['a', 'b'].map((name) => readFileSync(path.join(work, `home-${name}`, 'node-id'), 'utf8').trim())
+    assert.notEqual(ids[0], ids[1])
+    assert.match(cids[0] ?? '', /^Qm/)
+    assert.equal(cids[0], cids[1])
+  })
+
   it('exits 2 for a pipeline with errors, 1 for a run that fails', () => {
     writeFileSync(path.join(project, 'pipelines', 'broken.yml'), 'name: broken\nsteps:\n  a:\n    needs: nope\n    run: echo\n')
     const broken = bac(['run', 'pipelines/broken.yml'], { env, cwd: project })

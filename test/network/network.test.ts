@@ -60,9 +60,11 @@ describe('a devstack of 3 nodes in separate processes', () => {
     const ran = new Set(starts.filter((s) => s.stepId === 'hello').map((s) => s.node))
     assert.deepEqual([...ran].sort(), stack.nodes.map((n) => n.id).sort(), 'each node ran the step once')
     const out = path.join(dir, 'outputs', end.runId)
-    for (const node of stack.nodes) {
-      assert.equal(readFileSync(path.join(out, 'hello', node.id, 'same.txt'), 'utf8'), 'same on every node\n')
-      assert.equal(readdirSync(path.join(out, 'hello', node.id, 'by-node')).length, 1)
+    // one folder per node, named by its place (0, 1, 2 in the order of their CIDs), not by node id
+    assert.deepEqual(readdirSync(path.join(out, 'hello')).sort(), ['0', '1', '2', 'merged'])
+    for (const k of ['0', '1', '2']) {
+      assert.equal(readFileSync(path.join(out, 'hello', k, 'same.txt'), 'utf8'), 'same on every node\n')
+      assert.equal(readdirSync(path.join(out, 'hello', k, 'by-node')).length, 1)
     }
     // the merged view holds the shared file once and every node's own file
     assert.equal(readFileSync(path.join(out, 'hello', 'merged', 'same.txt'), 'utf8'), 'same on every node\n')
@@ -106,7 +108,7 @@ describe('a devstack of 3 nodes in separate processes', () => {
     const target = path.join(dir, 'got')
     const got = bac(['job', 'get', runId, target, '--node', first.url])
     assert.equal(got.code, 0, got.stderr)
-    for (const node of stack.nodes) assert.equal(readFileSync(path.join(target, 'talk', node.id, 'kept.txt'), 'utf8'), 'kept\n')
+    for (const k of ['0', '1', '2']) assert.equal(readFileSync(path.join(target, 'talk', k, 'kept.txt'), 'utf8'), 'kept\n')
     assert.equal(bac(['ipfs', 'add', target, '--data-dir', path.join(dir, 'check-get')]).stdout.trim(), run?.resultCid)
     // a run the node does not have: said so, exit 1, no stack trace
     const missing = bac(['job', 'describe', 'run-nosuchrun', '--node', first.url])
@@ -216,7 +218,9 @@ describe('a devstack of 3 nodes in separate processes', () => {
     const ok = runOn(first.url, kept, dir)
     assert.equal(ok.end.status, 'succeeded')
     const out = path.join(dir, 'outputs', ok.end.runId, 'who')
-    assert.deepEqual(readdirSync(out).sort(), stack.nodes.map((n) => n.id).sort())
+    assert.deepEqual(readdirSync(out).sort(), ['0', '1', '2'])
+    const written = ['0', '1', '2'].map((k) => readFileSync(path.join(out, k, 'who.txt'), 'utf8'))
+    assert.equal(new Set(written).size, 3, 'each node kept its own')
   })
 })
 
@@ -256,7 +260,7 @@ describe('failures on a network of separate processes', () => {
     assert.equal(run.status, 'succeeded', run.reason)
     const survivor = computes.find((c) => c !== victim) as NodeProcess
     assert.deepEqual(starts, [victim.id, survivor.id], 'the step moved to the other compute node')
-    assert.equal(readFileSync(path.join(dir, 'outputs', runId, 'slow', survivor.id, 'done.txt'), 'utf8'), 'done\n')
+    assert.equal(readFileSync(path.join(dir, 'outputs', runId, 'slow', '0', 'done.txt'), 'utf8'), 'done\n')
     assert.equal(readFileSync(marks, 'utf8'), 'started\nstarted\n')
     // the killed node is replaced for the rest of the test
     computes = [survivor, await startNode(victim.dataDir, ['--dev', '--peer', requester.addrs[0] as string, '--label', 'compute'])]
@@ -372,6 +376,6 @@ describe('nodes in separate network namespaces, joined by veth', { skip: canNetn
     const end = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string, runId: string, status: string, reason?: string }).find((e) => e.type === 'run:end')
     assert.equal(end?.status, 'succeeded', `${r.stdout}\n${r.stderr}`)
     // the step ran in the compute node's namespace, which only has 10.231.0.2
-    assert.equal(readFileSync(path.join(dir, 'outputs', end.runId, 'there', compute.id, 'addr.txt'), 'utf8').trim(), '10.231.0.2')
+    assert.equal(readFileSync(path.join(dir, 'outputs', end.runId, 'there', '0', 'addr.txt'), 'utf8').trim(), '10.231.0.2')
   })
 })

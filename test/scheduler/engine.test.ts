@@ -12,13 +12,13 @@ describe('engine: running pipelines end to end', () => {
   before(async () => { h = await new Harness().start() })
   after(async () => { await h.stop() })
 
-  it('runs the hello pipeline: outputs flow by CID, the result holds <step>/<node>/ and <step>/merged/', async () => {
+  it('runs the hello pipeline: outputs flow by CID, the result holds <step>/0/ and <step>/merged/', async () => {
     const p = h.pipeline('hello', readFileSync(path.join(ROOT, 'pipelines', 'hello.yml'), 'utf8'))
     const outcome = await h.run(p, { inputs: { who: "Ada 'the first' $(programmer)" } })
     assert.equal(outcome.status, 'succeeded', outcome.reason)
     assert.match(outcome.resultCid ?? '', /^Qm/)
     const out = outcome.outputsDir ?? ''
-    assert.equal(readFileSync(path.join(out, 'greet', 'node-test', 'greeting.txt'), 'utf8'), "hello, Ada 'the first' $(programmer)\n")
+    assert.equal(readFileSync(path.join(out, 'greet', '0', 'greeting.txt'), 'utf8'), "hello, Ada 'the first' $(programmer)\n")
     assert.equal(readFileSync(path.join(out, 'shout', 'merged', 'loud.txt'), 'utf8'), "HELLO, ADA 'THE FIRST' $(PROGRAMMER)\n")
     assert.equal(h.runs.getRun(outcome.runId)?.resultCid, outcome.resultCid)
     assert.deepEqual(h.runs.steps(outcome.runId).map((s) => [s.stepId, s.status]).sort(), [['greet', 'succeeded'], ['shout', 'succeeded']])

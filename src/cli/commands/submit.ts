@@ -19,7 +19,7 @@ export async function submitCommand (options: SubmitOptions, io: Io): Promise<nu
   return await withNode(options.dataDir, async (node) => await cancellable(io, async (signal) => {
     const outcome = await node.run(submittedJob({ cids, command, cwd: process.cwd() }), { signal, onEvent: eventRenderer(io, options.json === true) })
     if (outcome.outputsDir !== undefined && options.json !== true) {
-      io.err(`job ${outcome.runId}: outputs of node ${node.id} in ${displayPath(path.join(outcome.outputsDir, 'job', node.id))}\n`)
+      io.err(`job ${outcome.runId}: outputs of node ${node.id} in ${displayPath(path.join(outcome.outputsDir, 'job', '0'))}\n`)
       io.out(`${outcome.runId}\n`)
     }
     return exitFor(outcome.status)
