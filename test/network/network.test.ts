@@ -75,6 +75,22 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.equal(added.stdout.trim(), end.resultCid)
   })
 
+  it('gives the same result CID on the devstack as an embedded node gives for the same work', async () => {
+    const file = pipeline(dir, 'anywhere', `steps:
+  make:
+    run: printf 'made\\n' > {{ outputs.path }}/made.txt
+  use:
+    needs: make
+    run: tr a-z A-Z < {{ steps.make.outputs.path }}/made.txt > {{ outputs.path }}/upper.txt
+`)
+    const first = stack.nodes[0] as NodeProcess
+    const { end } = runOn(first.url, file, dir)
+    assert.equal(end.status, 'succeeded', end.reason)
+    const embedded = run(['run', file, '--outputs', path.join(dir, 'embedded-out')], { cwd: dir, env: { BAC_HOME: path.join(dir, 'embedded-home') } })
+    assert.equal(embedded.code, 0, embedded.stderr)
+    assert.equal(embedded.stdout.trim(), end.resultCid)
+  })
+
   it('acts on a node\'s runs through its API: job list, describe, logs (-f while the run goes on) and get', async () => {
     const file = pipeline(dir, 'talk', `steps:
   talk:
