@@ -15,7 +15,11 @@ const PROBE_TIMEOUT_MS = 10_000
  * every signal it has no handler for, so SIGTERM would not stop a shell. When pid 1 exits, the
  * kernel kills everything left in the namespace, whatever session or group it moved to.
  */
-const INIT = 'echo "$1" 2>/dev/null >/proc/sys/kernel/ns_last_pid; shift; "$@"; exit $?'
+const INIT = 'echo "$1" 2>/dev/null >/proc/sys/kernel/ns_last_pid; shift; ' +
+  // then `$1` is mount (or empty), `$2` how many paths follow, each bound read-only onto itself
+  // in the namespace's own mounts (the host's are untouched: propagation is one-way, to it)
+  'm=$1; n=$2; shift 2; while [ "$n" -gt 0 ]; do "$m" --bind -o ro "$1" "$1" || exit 125; shift; n=$((n-1)); done; ' +
+  '"$@"; exit $?'
 
 /**
  * How the process executor keeps an attempt's processes together: in a PID namespace (`wrap`
@@ -23,7 +27,13 @@ const INIT = 'echo "$1" 2>/dev/null >/proc/sys/kernel/ns_last_pid; shift; "$@"; 
  * why no namespace could be made).
  */
 export type Containment =
-  | { readonly kind: 'pid-namespace', readonly wrap: (program: string, args: readonly string[]) => { file: string, args: string[] } }
+  | {
+    readonly kind: 'pid-namespace'
+    /** The command line that runs `program` in a namespace of its own, with `readOnly` paths bound read-only there (when `readOnlyPaths`). */
+    readonly wrap: (program: string, args: readonly string[], readOnly?: readonly string[]) => { file: string, args: string[] }
+    /** Whether paths can be made read-only for the attempt (as root: a bind mount in its mount namespace). */
+    readonly readOnlyPaths: boolean
+  }
   | { readonly kind: 'process-group', readonly reason: string }
 
 /** Where the tools that contain an attempt are (for a test, or a system that keeps them elsewhere). */
@@ -54,23 +64,31 @@ export async function probeContainment (tools: ContainmentTools = {}): Promise<C
   }
   const pidMax = pidLimit()
   const candidates = process.getuid?.() === 0 ? [['--pid'], ['--user', '--map-current-user', '--pid']] : [['--user', '--map-current-user', '--pid']]
+  const mount = findTool('mount')
   let reason = ''
   for (const namespaces of candidates) {
-    const wrap = (program: string, args: readonly string[]): { file: string, args: string[] } => ({
-      file: setpriv,
-      args: [
-        '--pdeathsig', 'SIGKILL', '--',
-        unshare, ...namespaces, '--mount-proc', '--propagation', 'slave', '--kill-child=SIGKILL', '--',
-        sh, '-c', INIT, 'sh', String(randomInt(1000, pidMax)), program, ...args
-      ]
-    })
-    const tried = wrap(truth, [])
-    reason = await new Promise<string>((resolve) => {
+    const wrapWith = (binds: boolean) => (program: string, args: readonly string[], readOnly: readonly string[] = []): { file: string, args: string[] } => {
+      const bound = binds ? readOnly : []
+      return {
+        file: setpriv,
+        args: [
+          '--pdeathsig', 'SIGKILL', '--',
+          unshare, ...namespaces, '--mount-proc', '--propagation', 'slave', '--kill-child=SIGKILL', '--',
+          sh, '-c', INIT, 'sh', String(randomInt(1000, pidMax)), mount ?? '', String(bound.length), ...bound, program, ...args
+        ]
+      }
+    }
+    const attempt = async (tried: { file: string, args: string[] }): Promise<string> => await new Promise<string>((resolve) => {
       execFile(tried.file, tried.args, { timeout: PROBE_TIMEOUT_MS, env: {} }, (error, _stdout, stderr) => {
         resolve(error === null ? '' : (stderr.trim().split('\n').pop() ?? '') || error.message)
       })
     })
-    if (reason === '') return { kind: 'pid-namespace', wrap }
+    reason = await attempt(wrapWith(false)(truth, []))
+    if (reason !== '') continue
+    // read-only paths need mount, and the right to mount in the namespace (root's; a user's
+    // namespace gives it to unshare, not to what unshare starts)
+    const binds = mount !== undefined && await attempt(wrapWith(true)(truth, [], ['/usr'])) === ''
+    return { kind: 'pid-namespace', wrap: wrapWith(binds), readOnlyPaths: binds }
   }
   return { kind: 'process-group', reason: `unshare cannot make a PID namespace here: ${reason}` }
 }

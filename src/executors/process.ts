@@ -33,8 +33,10 @@ export interface ProcessExecutorInit extends ContainmentTools {
  * when the step exits, but a process in a new session can outlive it), and the first attempt's
  * stderr starts with a warning saying so.
  *
- * Inputs are the host paths as given: a raw process is not isolated, so "read-only" holds only
- * as far as file permissions do (use the sandbox or vm executor for real isolation).
+ * Inputs are the host paths as given. As root, the attempt's mount namespace binds each of them
+ * read-only onto itself, so a step cannot change by accident the content a later step reads under
+ * the same CID (root could undo it on purpose: a raw process is not isolated). As another user,
+ * read-only holds only as far as file permissions do (use the sandbox or vm executor for real isolation).
  */
 export function createProcessExecutor (init: ProcessExecutorInit = {}): Executor {
   const stepPath = init.path ?? process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'
@@ -55,7 +57,10 @@ export function createProcessExecutor (init: ProcessExecutorInit = {}): Executor
         // would only exit 127), and no shell builtin stands in for the program
         const program = programPath(file, env.PATH, spec.workDir)
         if (program === undefined) return refused(`cannot start '${describe}': no such program`)
-        launch = contained.wrap(program, args)
+        // what the step reads as content is read-only for it, so one step cannot change what a
+        // later one reads under the same CID (a private copy is made for writableCids elsewhere)
+        const readOnly = spec.writableCids === true ? Object.values(spec.inputs) : [...new Set([...Object.values(spec.inputs), ...Object.values(spec.cids ?? {})])]
+        launch = contained.wrap(program, args, readOnly)
       } else if (contained.kind === 'process-group' && !warned) {
         warned = true
         launch.notice = `bac: warning: steps run as plain process groups here (${contained.reason}): a process a step starts in a new session (setsid) can outlive the step and bac`

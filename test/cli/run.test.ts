@@ -52,6 +52,29 @@ describe('bac run and the job commands', () => {
     assert.equal(cids[0], cids[1])
   })
 
+  it('a step cannot change the content a later step reads under the same CID (process executor, as root)', { skip: process.getuid?.() !== 0 && 'as another user, read-only holds as far as file modes do' }, () => {
+    writeFileSync(path.join(project, 'kept.txt'), 'as stored\n')
+    writeFileSync(path.join(project, 'pipelines', 'kept.yml'), [
+      'name: kept',
+      'inputs:',
+      '  f: { type: file, default: ../kept.txt }',
+      'steps:',
+      '  spoil:',
+      '    run: echo spoiled >> {{ inputs.f.path }} || true',
+      '  read:',
+      '    needs: spoil',
+      '    outputs: { copy: copy.txt }',
+      '    run: cat {{ inputs.f.path }} > {{ outputs.copy }}',
+      ''
+    ].join('\n'))
+    const outputs = path.join(work, 'kept-out')
+    const r = bac(['run', 'pipelines/kept.yml', '--executor', 'process', '--outputs', outputs], { env, cwd: project })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /spoil ! .*Read-only file system/)
+    const [runDir] = execFileSync('ls', [outputs], { encoding: 'utf8' }).trim().split('\n')
+    assert.equal(readFileSync(path.join(outputs, runDir ?? '', 'read', 'merged', 'copy.txt'), 'utf8'), 'as stored\n')
+  })
+
   it('exits 2 for a pipeline with errors, 1 for a run that fails', () => {
     writeFileSync(path.join(project, 'pipelines', 'broken.yml'), 'name: broken\nsteps:\n  a:\n    needs: nope\n    run: echo\n')
     const broken = bac(['run', 'pipelines/broken.yml'], { env, cwd: project })
