@@ -10,13 +10,16 @@ export const bareSpawn = () => new Promise((resolve, reject) => {
 })
 
 let n = 0
-/** A function running one attempt of `true` on `executor`; it throws unless the attempt exits 0. */
-export const trivialStep = (executor, work) => async () => {
+/**
+ * A function running one attempt of `true` on `executor`, reading `inputs` (name to host path); it
+ * throws unless the attempt exits 0.
+ */
+export const trivialStep = (executor, work, inputs = {}) => async () => {
   const dir = path.join(work, String(n++))
   const r = await executor.execute({
     action: { kind: 'command', command: 'true', args: [] },
     env: {},
-    inputs: {},
+    inputs,
     outputsDir: path.join(dir, 'outputs'),
     workDir: path.join(dir, 'work'),
     logsDir: path.join(dir, 'logs')
