@@ -171,11 +171,12 @@ export async function followRun (node: NodeTarget, id: string, onEvent: (event: 
   await readNdjson(node, `/api/v1/runs/${encodeURIComponent(id)}/events`, onEvent)
 }
 
-/** A node's runs, newest first. */
-export async function listRuns (node: NodeTarget, options: { limit?: number, before?: string } = {}): Promise<Array<Record<string, unknown>>> {
+/** A node's runs, newest first (with `cid`: those that produced it, as their result or a step's outputs). */
+export async function listRuns (node: NodeTarget, options: { limit?: number, before?: string, cid?: string } = {}): Promise<Array<Record<string, unknown>>> {
   const query = new URLSearchParams()
   if (options.limit !== undefined) query.set('limit', String(options.limit))
   if (options.before !== undefined) query.set('before', options.before)
+  if (options.cid !== undefined) query.set('cid', options.cid)
   const { url, headers } = request(node, `/api/v1/runs?${query.toString()}`)
   return await call(url, { method: 'GET', headers }) as Array<Record<string, unknown>>
 }

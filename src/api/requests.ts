@@ -1,3 +1,5 @@
+import { parseContentPath } from '../common/cid.js'
+import { printable } from '../common/text.js'
 import { Refusal } from './access.js'
 
 /** The most runs one listing returns. */
@@ -81,6 +83,15 @@ export function parseRunRequest (body: unknown): RunRequest {
 export function runIdParam (value: string): string {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(value)) throw new Refusal(400, `'${value.slice(0, 80)}' is not a run id`)
   return value
+}
+
+/** A CID from a query parameter (a CID alone, no path), as the store writes it; else a 400. */
+export function cidParam (value: string): string {
+  try {
+    const { cid, path } = parseContentPath(value)
+    if (path === '' && value.length <= 256) return cid.toString()
+  } catch {}
+  throw new Refusal(400, `'${printable(value, 80)}' is not a CID`)
 }
 
 /** A whole number from a query parameter, within bounds; undefined when absent. */

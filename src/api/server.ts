@@ -5,7 +5,7 @@ import { parseUntrustedJson } from '../common/json.js'
 import { UserError } from '../interfaces/errors.js'
 import { AccessCheck, Refusal, type ApiAccess } from './access.js'
 import { BodyBudget, DEFAULT_MAX_BODIES_BYTES, DEFAULT_MAX_BODY_BYTES, readBody } from './body.js'
-import { MAX_LIST_LIMIT, parseRunRequest, runIdParam, wholeNumber, type RunRequest } from './requests.js'
+import { cidParam, MAX_LIST_LIMIT, parseRunRequest, runIdParam, wholeNumber, type RunRequest } from './requests.js'
 
 /** What the API serves; the node provides it. Each handler may throw a `MessageError` (its status) or a `UserError` (400). */
 export interface ApiHandlers {
@@ -24,8 +24,8 @@ export interface ApiHandlers {
   readonly events?: (id: string, send: (event: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
   /** `POST /api/v1/runs/<id>/cancel`: cancels a run running or waiting here (202, with its full id), or says why not. */
   readonly cancel?: (id: string) => string
-  /** `GET /api/v1/runs?limit=N&before=<id>`: runs, newest first. */
-  readonly list?: (options: { readonly limit?: number, readonly before?: string }) => ReadonlyArray<Readonly<Record<string, unknown>>>
+  /** `GET /api/v1/runs?limit=N&before=<id>&cid=<cid>`: runs, newest first (with `cid`: those that produced it). */
+  readonly list?: (options: { readonly limit?: number, readonly before?: string, readonly cid?: string }) => ReadonlyArray<Readonly<Record<string, unknown>>>
   /**
    * `GET /api/v1/runs/<id>/logs?step=<s>&follow=1`: what the run's steps printed, as NDJSON
    * chunks; with `follow`, as they print it, until the run has ended or the client left.
@@ -143,7 +143,8 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       if (resource === 'runs' && rest.length === 0 && req.method === 'GET' && handlers.list !== undefined) {
         const count = wholeNumber(url, 'limit', MAX_LIST_LIMIT)
         const before = url.searchParams.get('before') ?? undefined
-        send(res, 200, handlers.list({ ...(count !== undefined ? { limit: count } : {}), ...(before !== undefined ? { before: runIdParam(before) } : {}) }))
+        const cid = url.searchParams.get('cid') ?? undefined
+        send(res, 200, handlers.list({ ...(count !== undefined ? { limit: count } : {}), ...(before !== undefined ? { before: runIdParam(before) } : {}), ...(cid !== undefined ? { cid: cidParam(cid) } : {}) }))
         return
       }
       if (resource === 'runs' && rest.length === 0 && handlers.startRun !== undefined) {

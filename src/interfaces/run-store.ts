@@ -96,6 +96,8 @@ export interface RunListOptions {
   /** Runs created before this run's creation (for paging). */
   readonly before?: string
   readonly status?: RunStatus
+  /** Only runs that produced this CID: as their result, or as a step's (or an attempt's) outputs. */
+  readonly cid?: string
 }
 
 /**

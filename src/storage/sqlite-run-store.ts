@@ -242,6 +242,10 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
       const where: string[] = []
       const params: unknown[] = []
       if (options.status !== undefined) { where.push('status = ?'); params.push(options.status) }
+      if (options.cid !== undefined) {
+        where.push('(result_cid = ? OR id IN (SELECT run_id FROM steps WHERE outputs_cid = ?) OR id IN (SELECT run_id FROM executions WHERE outputs_cid = ?))')
+        params.push(options.cid, options.cid, options.cid)
+      }
       if (options.before !== undefined) {
         where.push('(created_at, rowid) < (SELECT created_at, rowid FROM runs WHERE id = ?)')
         params.push(options.before)

@@ -196,6 +196,8 @@ steps:
       [{ path: '/api/v1/runs?limit=1e308', headers: auth() }, 400, /limit must be a whole number from 1 to 1000/],
       [{ path: '/api/v1/runs?limit=-1', headers: auth() }, 400, /limit must be/],
       [{ path: '/api/v1/runs?before=../x', headers: auth() }, 400, /is not a run id/],
+      [{ path: '/api/v1/runs?cid=../x', headers: auth() }, 400, /'..\/x' is not a CID/],
+      [{ path: `/api/v1/runs?cid=QmbWqxBEKC3P8tqsKc98xmWNzrzDtRLMiMPL8wBuTGsMnR/a`, headers: auth() }, 400, /is not a CID/],
       [{ path: '/api/v1/content/not-a-cid', headers: auth() }, 400, /is not a valid CID/],
       [{ path: '/api/v1/content/QmbWqxBEKC3P8tqsKc98xmWNzrzDtRLMiMPL8wBuTGsMnR', headers: auth() }, 404, /not found/],
       [{ method: 'POST', path: '/api/v1/runs/ffffffffffff/cancel', headers: auth() }, 404, /no run has this id/],

@@ -40,6 +40,30 @@ describe('bac run and the job commands', () => {
     assert.equal(list[0]?.status, 'succeeded')
   })
 
+  it('finds the runs that produced a CID: as their result, or as a step\'s outputs (job list --cid)', () => {
+    const first = bac(['run', 'pipelines/sales-report.yml', '--outputs', path.join(work, 'by-cid')], { env })
+    assert.equal(first.code, 0, first.stderr)
+    const cid = first.stdout.trim()
+    const producers = (c: string): string[] => {
+      const r = bac(['job', 'list', '--cid', c, '--json'], { env })
+      assert.equal(r.code, 0, r.stderr)
+      return (JSON.parse(r.stdout) as Array<{ id: string, resultCid?: string }>).map((run) => run.resultCid ?? '')
+    }
+    // every run of the demo here gave this result (the same work, the same CID)
+    assert.ok(producers(cid).length >= 1)
+    assert.ok(producers(cid).every((c) => c === cid))
+    const [run] = JSON.parse(bac(['job', 'list', '-n', '1', '--json'], { env }).stdout) as Array<{ id: string }>
+    const described = JSON.parse(bac(['job', 'describe', run?.id ?? '', '--json'], { env }).stdout) as { steps: Array<{ stepId: string, outputsCid: string }> }
+    const extract = described.steps.find((s) => s.stepId === 'extract')?.outputsCid ?? ''
+    assert.match(extract, /^Qm/)
+    assert.ok(producers(extract).includes(cid), 'the run whose step wrote it')
+    // a CID no run produced: none; not a CID: one line, exit 2
+    assert.deepEqual(producers('QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG'), [])
+    const bad = bac(['job', 'list', '--cid', '../etc'], { env })
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /--cid takes a CID, got '..\/etc'/)
+  })
+
   it('gives the same result CID for the same work on two fresh data dirs (two node ids)', () => {
     const cids = ['a', 'b'].map((name) => {
       const r = bac(['run', 'pipelines/sales-report.yml', '--outputs', path.join(work, `same-${name}`)], { env: { BAC_HOME: path.join(work, `home-${name}`) } })

@@ -15,7 +15,7 @@ type Described = { run: RunRecord, steps: StepRecord[], executions: ExecutionRec
 
 /** Where the job commands read runs: a node's API, or the run store in the data dir. */
 interface History {
-  list: (limit: number) => Promise<RunRecord[]>
+  list: (limit: number, cid?: string) => Promise<RunRecord[]>
   describe: (id: string) => Promise<Described>
   logs: (id: string, options: { step?: string, follow?: boolean }, onChunk: (chunk: LogChunk) => void) => Promise<void>
   /** Writes a file or folder of the node's store to `target`. */
@@ -30,8 +30,8 @@ async function withHistory<T> (options: HistoryOptions, fn: (history: History) =
   const node = await nodeTarget(options)
   if (node !== undefined) {
     return await fn({
-      list: async (limit) => {
-        const list: unknown = await listRuns(node, { limit })
+      list: async (limit, cid) => {
+        const list: unknown = await listRuns(node, { limit, ...(cid !== undefined ? { cid } : {}) })
         if (!Array.isArray(list) || !list.every(isRunShaped)) throw notRuns()
         return list as RunRecord[]
       },
@@ -51,7 +51,7 @@ async function withHistory<T> (options: HistoryOptions, fn: (history: History) =
   const runs = await openHistory({ dataDir })
   try {
     return await fn({
-      list: async (limit) => runs.listRuns({ limit }),
+      list: async (limit, cid) => runs.listRuns({ limit, ...(cid !== undefined ? { cid } : {}) }),
       describe: async (id) => {
         const run = find(runs, id)
         return { run, steps: runs.steps(run.id), executions: runs.executions(run.id) }
@@ -92,11 +92,24 @@ const clip = (text: string, width: number): string => {
 const time = (ms: number | undefined): string => ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19)
 const took = (run: RunRecord): string => run.startedAt === undefined ? '-' : duration((run.endedAt ?? Date.now()) - run.startedAt)
 
+/** A CID given to --cid: a CID alone (`/ipfs/` allowed), as the store writes it. */
+function cidOption (value: string): string {
+  let parsed: ReturnType<typeof parseContentPath>
+  try {
+    parsed = parseContentPath(value)
+  } catch {
+    throw new UsageError(`--cid takes a CID, got '${printable(value, 80)}'`)
+  }
+  if (parsed.path !== '') throw new UsageError(`--cid takes a CID alone, not a path in one: '${printable(value, 80)}'`)
+  return parsed.cid.toString()
+}
+
 /** `bac job list`: newest first, as the seed printed it (JOB ID, COMMAND, DATA, STATUS) plus when and how long. */
-export async function jobListCommand (options: HistoryOptions & { limit?: string }, io: Io): Promise<number> {
+export async function jobListCommand (options: HistoryOptions & { limit?: string, cid?: string }, io: Io): Promise<number> {
   const limit = options.limit === undefined ? 20 : Number(options.limit)
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number of at least 1, got '${options.limit ?? ''}'`)
-  const list = await withHistory(options, async (history) => await history.list(limit))
+  const cid = options.cid === undefined ? undefined : cidOption(options.cid)
+  const list = await withHistory(options, async (history) => await history.list(limit, cid))
   if (options.json === true) {
     io.out(`${JSON.stringify(list, null, 2)}\n`)
     return EXIT.ok
