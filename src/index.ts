@@ -65,7 +65,7 @@ export { ApiError, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeer
 export type { RunRequest } from './api/requests.js'
 export { readRegularFile } from './common/files.js'
 export { printable } from './common/text.js'
-export { parseContentPath } from './common/cid.js'
+export { cidAlone, isContentPath, parseContentPath } from './common/cid.js'
 
 /** Run ids as nodes make them (and as a client accepts them from a server): letters, digits, `_` and `-`, never a path. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/

@@ -1,4 +1,4 @@
-import { parseContentPath } from '../common/cid.js'
+import { cidAlone } from '../common/cid.js'
 import { printable } from '../common/text.js'
 import { Refusal } from './access.js'
 
@@ -87,11 +87,9 @@ export function runIdParam (value: string): string {
 
 /** A CID from a query parameter (a CID alone, no path), as the store writes it; else a 400. */
 export function cidParam (value: string): string {
-  try {
-    const { cid, path } = parseContentPath(value)
-    if (path === '' && value.length <= 256) return cid.toString()
-  } catch {}
-  throw new Refusal(400, `'${printable(value, 80)}' is not a CID`)
+  const cid = value.length <= 256 ? cidAlone(value) : undefined
+  if (cid === undefined) throw new Refusal(400, `'${printable(value, 80)}' is not a CID`)
+  return cid
 }
 
 /** A whole number from a query parameter, within bounds; undefined when absent. */

@@ -11,3 +11,23 @@ export function parseContentPath (text: string): { cid: CID, path: string } {
     throw new InvalidCidError(text, { cause: err })
   }
 }
+
+/** Whether `text` names content by CID: `cid`, `cid/sub/path` or `/ipfs/cid/sub/path`. */
+export function isContentPath (text: string): boolean {
+  try {
+    parseContentPath(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The CID `text` names alone (`cid` or `/ipfs/cid`, no path), as CIDs are written; undefined for anything else. */
+export function cidAlone (text: string): string | undefined {
+  try {
+    const { cid, path } = parseContentPath(text)
+    return path === '' ? cid.toString() : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,4 +1,4 @@
-import { parseContentPath } from '../common/cid.js'
+import { cidAlone } from '../common/cid.js'
 import type { DataRef } from './data.js'
 import type { InputValue } from './inputs.js'
 
@@ -50,13 +50,8 @@ export function triggerFileCid (trigger: Readonly<Record<string, unknown>>): str
   if (typeof file !== 'object' || file === null) return undefined
   const cid = (file as { cid?: unknown }).cid
   if (typeof cid !== 'string') return undefined
-  // a CID, nothing else (a peer's task carries the trigger too): never a path
-  try {
-    const parsed = parseContentPath(cid)
-    return parsed.path === '' && parsed.cid.toString() === cid ? cid : undefined
-  } catch {
-    return undefined
-  }
+  // a CID as written, nothing else (a peer's task carries the trigger too): never a path
+  return cidAlone(cid) === cid ? cid : undefined
 }
 
 /**

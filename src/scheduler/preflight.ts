@@ -1,22 +1,12 @@
 import { realpathSync, statSync } from 'node:fs'
 import path from 'node:path'
-import { CID } from 'multiformats/cid'
+import { isContentPath } from '../common/cid.js'
 import { assertInside, kindOf } from '../common/files.js'
 import type { PathScope } from '../interfaces/content-store.js'
 import type { QueueOptions } from '../interfaces/engine.js'
 import { InputError, UserError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
 import type { TemplateEngine } from '../interfaces/template.js'
-
-/** Whether a value names content by CID (`Qm…`, `bafy…`, optionally `/ipfs/` before and a path after). */
-function isCid (value: string): boolean {
-  try {
-    CID.parse(value.replace(/^\/ipfs\//, '').split('/')[0] ?? '')
-    return true
-  } catch {
-    return false
-  }
-}
 
 /**
  * Checks, before a run is queued, the paths its pipeline inputs would read: each value given, and
@@ -40,7 +30,7 @@ export function preflightInputs (pipeline: Pipeline, queue: Pick<QueueOptions, '
       }
       base = path.dirname(pipeline.file)
     }
-    if (value === undefined || value === '' || isCid(value)) continue
+    if (value === undefined || value === '' || isContentPath(value)) continue
     const absolute = path.resolve(base, value)
     let real: string
     try {

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import {
-  cancelRun, defaultDataDir, fetchContent, parseContentPath, printable, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RUN_ID_PATTERN, RunNotFoundError, UnsafeContentError, UsageError, writeCarOut,
+  cancelRun, cidAlone, defaultDataDir, isContentPath, fetchContent, parseContentPath, printable, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RUN_ID_PATTERN, RunNotFoundError, UnsafeContentError, UsageError, writeCarOut,
   type ExecutionRecord, type LogChunk, type RunRecord, type RunStore, type StepRecord
 } from '../../index.js'
 import { EXIT } from '../exit.js'
@@ -94,14 +94,9 @@ const took = (run: RunRecord): string => run.startedAt === undefined ? '-' : dur
 
 /** A CID given to --cid: a CID alone (`/ipfs/` allowed), as the store writes it. */
 function cidOption (value: string): string {
-  let parsed: ReturnType<typeof parseContentPath>
-  try {
-    parsed = parseContentPath(value)
-  } catch {
-    throw new UsageError(`--cid takes a CID, got '${printable(value, 80)}'`)
-  }
-  if (parsed.path !== '') throw new UsageError(`--cid takes a CID alone, not a path in one: '${printable(value, 80)}'`)
-  return parsed.cid.toString()
+  const cid = cidAlone(value)
+  if (cid !== undefined) return cid
+  throw new UsageError(isContentPath(value) ? `--cid takes a CID alone, not a path in one: '${printable(value, 80)}'` : `--cid takes a CID, got '${printable(value, 80)}'`)
 }
 
 /** `bac job list`: newest first, as the seed printed it (JOB ID, COMMAND, DATA, STATUS) plus when and how long. */
