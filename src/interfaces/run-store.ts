@@ -1,5 +1,10 @@
 /** A run's state. `interrupted`: bac died while it ran (kill -9, power loss); `--resume` continues it. */
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted'
+
+/** Whether a run with this status has ended for good (an interrupted one is taken up again). */
+export function hasEnded (status: RunStatus | undefined): status is 'succeeded' | 'failed' | 'cancelled' {
+  return status === 'succeeded' || status === 'failed' || status === 'cancelled'
+}
 /** A step's state within a run. `cached`: an identical earlier step's outputs were reused. */
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'cached' | 'interrupted'
 

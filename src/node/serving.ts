@@ -9,7 +9,7 @@ import type { RunEvent } from '../interfaces/engine.js'
 import type { ContentStore } from '../interfaces/content-store.js'
 import { ContentNotFoundError, MessageError, RunNotFoundError, UsageError, UserError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
-import type { RunStatus } from '../interfaces/run-store.js'
+import { hasEnded } from '../interfaces/run-store.js'
 import { decodeMessages, DropFolder, MessageRouter, RunQueue, Schedule, type ScheduleEvent, type WatchEvent } from '../triggers/index.js'
 import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './embedded.js'
 import { readRunLogs } from './run-logs.js'
@@ -244,7 +244,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
               // a triggered run still waiting (or run by another node on this data dir): followed
               // from its start here, or its end read from the run store once it has one
               const runId = run.id
-              await board.arrival(runId, () => ended(node.runs.getRun(runId)?.status), closed)
+              await board.arrival(runId, () => hasEnded(node.runs.getRun(runId)?.status), closed)
               if (closed.aborted || await board.follow(runId, send, closed)) return
               run = node.runs.getRun(runId) ?? run
             }
@@ -255,7 +255,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
             const run = node.runs.findRun(id)
             if (run === undefined) throw new RunNotFoundError(id)
             // a run recorded as ended has ended, even while its last moments are still being let go
-            if (ended(run.status)) throw new MessageError(409, `run ${run.id} is ${run.status}: it is neither running nor waiting on this node`)
+            if (hasEnded(run.status)) throw new MessageError(409, `run ${run.id} is ${run.status}: it is neither running nor waiting on this node`)
             if (board.cancel(run.id)) return run.id
             const queue = [...queues].find(([p]) => path.resolve(p.file) === path.resolve(run.pipelineFile))
             if (queue?.[1].cancel(run.id) === true || node.runs.cancelWaiting(run.id, 'cancelled before it started')) {
@@ -331,9 +331,4 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
 async function * heldContent (store: ContentStore, cid: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
   if (!await store.has(cid, { signal })) throw new ContentNotFoundError(cid, 'this node does not hold it')
   yield * store.exportCar(cid, { signal })
-}
-
-/** Whether a run with this status has ended for good (an interrupted one is taken up again). */
-function ended (status: RunStatus | undefined): boolean {
-  return status === 'succeeded' || status === 'failed' || status === 'cancelled'
 }

@@ -6,7 +6,7 @@ import { OpenWriters } from './open-writers.js'
 import type { ContentStore } from '../interfaces/content-store.js'
 import type { RunOutcome } from '../interfaces/engine.js'
 import type { WatchTrigger } from '../interfaces/pipeline.js'
-import type { RunStatus } from '../interfaces/run-store.js'
+import { hasEnded, type RunStatus } from '../interfaces/run-store.js'
 import { isInside, openedPath, openRegularFile } from '../common/files.js'
 import { UnsafeContentError, UserError } from '../interfaces/errors.js'
 import { takeOnce, type TriggerInit } from './take.js'
@@ -319,7 +319,7 @@ export class DropFolder {
       this.report({ type: 'file:skipped', pipeline: pipeline.name, path: file, runId: earlier, reason: `the same content was run as ${earlier}` })
       // the same file again: it goes where the first one went, once that run has ended
       const status = runs.getRun(earlier)?.status
-      if (status === 'succeeded' || status === 'failed' || status === 'cancelled') this.settle(file, cid, status)
+      if (hasEnded(status)) this.settle(file, cid, status)
     } catch (err) {
       this.forget(file)
       const code = (err as NodeJS.ErrnoException).code
@@ -376,7 +376,7 @@ export class DropFolder {
   /** At start: the follow-up of runs that ended while (or just before) bac went down. */
   private async settleEnded (): Promise<void> {
     for (const entry of this.init.runs.unsettled(this.init.pipeline.name, 'file:')) {
-      if (entry.status === 'succeeded' || entry.status === 'failed' || entry.status === 'cancelled') {
+      if (hasEnded(entry.status)) {
         this.settle(entry.source.slice('file:'.length), entry.key, entry.status)
       }
     }
