@@ -148,7 +148,8 @@ async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeO
   })
   io.err(`${time()} node ${node.id} on ${displayPath(node.dataDir)}${node.url !== undefined ? `, API ${node.url}` : ''}; ${options.once === true ? 'until every file is done' : 'Ctrl-C to stop'}\n`)
   // the data dir holds the node's token, key, content and runs: for its user alone
-  if ((statSync(node.dataDir).mode & 0o077) !== 0) io.err(`${time()} warning: ${displayPath(node.dataDir)} may be read by other users (mode ${(statSync(node.dataDir).mode & 0o777).toString(8)}); chmod 700 ${displayPath(node.dataDir)}\n`)
+  const mode = statSync(node.dataDir).mode & 0o777
+  if ((mode & 0o077) !== 0) io.err(`${time()} warning: ${displayPath(node.dataDir)} may be read by other users (mode ${mode.toString(8)}); chmod 700 ${displayPath(node.dataDir)}\n`)
   const network = node.node.network
   if (network !== undefined) {
     const addr = network.addrs()[0] ?? ''
