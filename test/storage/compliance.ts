@@ -24,18 +24,27 @@ function snapshot (dir: string): Record<string, string> {
 }
 
 /**
+ * A store under test in the describe block it is called in: made in a fresh temp folder
+ * (`<root>/data`), started before its tests and stopped, with the folder removed, after them.
+ */
+export function storeUnderTest (prefix: string, create: (dataDir: string) => ContentStore): { root: string, store: ContentStore } {
+  const root = mkdtempSync(path.join(tmpdir(), prefix))
+  const store = create(path.join(root, 'data'))
+  before(async () => { await store.start() })
+  after(async () => {
+    await store.stop()
+    rmSync(root, { recursive: true, force: true })
+  })
+  return { root, store }
+}
+
+/**
  * The content-store compliance suite: the embedded store and the Kubo store must both pass it.
  * `create` gets a fresh temp folder to keep its data in.
  */
 export function contentStoreCompliance (name: string, create: (dataDir: string) => ContentStore): void {
   describe(`content store compliance: ${name}`, () => {
-    const root = mkdtempSync(path.join(tmpdir(), `bac-store-${name}-`))
-    const store = create(path.join(root, 'data'))
-    before(async () => { await store.start() })
-    after(async () => {
-      await store.stop()
-      rmSync(root, { recursive: true, force: true })
-    })
+    const { root, store } = storeUnderTest(`bac-store-${name}-`, create)
     let n = 0
     const fresh = (): string => path.join(root, `case-${n++}`)
 

@@ -4,10 +4,9 @@
 // target, no staging folder, nothing outside).
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { CarWriter } from '@ipld/car'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
@@ -16,6 +15,7 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { MultihashDigest } from 'multiformats/hashes/interface'
 import type { ContentStore, GetOptions } from '../../src/interfaces/content-store.js'
+import { storeUnderTest } from './compliance.js'
 
 export interface Block { cid: CID, bytes: Uint8Array }
 
@@ -232,13 +232,7 @@ export const HOSTILE_CASES: HostileCase[] = [
 /** Builds and stores every hostile DAG, then checks `get` refuses each, writing nothing. */
 export function hostileDagCompliance (name: string, create: (dataDir: string) => ContentStore, init: { identity?: boolean } = {}): void {
   describe(`content store refuses hostile DAGs: ${name}`, () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'bac-hostile-'))
-    const store = create(path.join(root, 'data'))
-    before(async () => { await store.start() })
-    after(async () => {
-      await store.stop()
-      rmSync(root, { recursive: true, force: true })
-    })
+    const { root, store } = storeUnderTest('bac-hostile-', create)
     let n = 0
 
     it('still writes what is well formed: a sharded folder, raw blocks' + (init.identity === true ? ', identity CIDs' : ''), async () => {
