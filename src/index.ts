@@ -26,6 +26,12 @@ export type * from './interfaces/run-store.js'
 export type * from './interfaces/content-store.js'
 export type { EmbeddedNode, EmbeddedNodeInit, NodeNetworkOptions } from './node/embedded.js'
 export type * from './interfaces/network.js'
+export type * from './interfaces/provenance.js'
+export {
+  findRecord, verifyResult, recordFrom, rerunRecord, trustedKeys, statementOf,
+  type FoundRecord, type Verification, type VerifyOptions, type Rerun, type RecordSource
+} from './node/provenance.js'
+export { envelopeBody } from './common/dsse.js'
 
 /**
  * Opens a node for the duration of a command: content store, run store, executors and engine on

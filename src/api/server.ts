@@ -31,6 +31,8 @@ export interface ApiHandlers {
    * chunks; with `follow`, as they print it, until the run has ended or the client left.
    */
   readonly logs?: (id: string, options: { readonly step?: string, readonly follow: boolean }, send: (chunk: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
+  /** `GET /api/v1/runs/<id>/provenance`: the run's signed provenance record (a DSSE envelope), or undefined. */
+  readonly provenance?: (id: string) => Readonly<Record<string, unknown>> | undefined
   /** `GET /api/v1/content/<cid>[/path]`: the content's blocks as a CAR v1 stream (`application/vnd.ipld.car`). */
   readonly content?: (cid: string, closed: AbortSignal) => AsyncIterable<Uint8Array>
   /** `GET /api/v1/peers`: the peers this node knows. */
@@ -174,6 +176,13 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         const step = url.searchParams.get('step') ?? undefined
         const follow = ['1', 'true'].includes(url.searchParams.get('follow') ?? '')
         await ndjson(res, async (send, closed) => { await logs(id, { ...(step !== undefined ? { step } : {}), follow }, send, closed) })
+        return
+      }
+      if (resource === 'runs' && rest.length === 2 && rest[1] === 'provenance' && handlers.provenance !== undefined) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        const record = handlers.provenance(runIdParam(rest[0] as string))
+        if (record === undefined) throw new HttpError(404, `run ${rest[0] ?? ''} has no provenance record here (only a run that ended with a result has one)`)
+        send(res, 200, record)
         return
       }
       if (resource === 'content' && rest.length > 0 && handlers.content !== undefined) {

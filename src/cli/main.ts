@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
 import { imageBuildCommand, imageImportCommand, imageListCommand, imagePruneCommand, type ImageOptions } from './commands/image.js'
 import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand, ipfsPinCommand } from './commands/ipfs.js'
+import { provenanceCommand, verifyCommand, type ProvenanceOptions, type VerifyCommandOptions } from './commands/provenance.js'
 import { jobCancelCommand, jobDescribeCommand, jobGetCommand, jobListCommand, jobLogsCommand, type HistoryOptions } from './commands/job.js'
 import { messageSendCommand, type MessageSendOptions } from './commands/message.js'
 import { runCommand, type RunCommandOptions } from './commands/run.js'
@@ -181,6 +182,22 @@ function program (io: Io, result: { code: number }): Command {
     .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
     .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .action(async (id: string, dir: string | undefined, options: HistoryOptions) => { result.code = await jobGetCommand(id, dir, options, io) })
+
+  root.command('provenance')
+    .description('The signed record of how a run made its result (an in-toto statement with SLSA provenance)')
+    .argument('<run-id|cid>', 'a run id (or a unique prefix), the result CID of a run of this node, or the record\'s own CID')
+    .option('--envelope', 'print the signed DSSE envelope as stored (what bac verify --record takes on another node)')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (ref: string, options: ProvenanceOptions) => { result.code = await provenanceCommand(ref, options, io) })
+  root.command('verify')
+    .description('Check a result CID against its signed record: signatures by this node or trusted peers, the peers\' attestations, the CIDs; exit 0 or 1')
+    .argument('<result-cid>')
+    .option('--record <file|cid>', 'the record to check (default: the record of this node\'s run that produced the CID)')
+    .option('--trust <peer-id>', 'a peer whose signatures count, besides this node and <data-dir>/trusted-peers (repeatable)', collect, [])
+    .option('--rerun', 'also run the pipeline again from the record, without the cache, and compare the result CID')
+    .option('--json', 'the checks as JSON')
+    .option('--data-dir <dir>', 'the node\'s data dir')
+    .action(async (cid: string, options: VerifyCommandOptions) => { result.code = await verifyCommand(cid, options, io) })
 
   const ipfs = root.command('ipfs').description('The node\'s content store')
   ipfs.command('add').description('Add a file or folder; prints its CID').argument('<path>')

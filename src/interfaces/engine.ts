@@ -1,4 +1,5 @@
 import type { Pipeline } from './pipeline.js'
+import type { CacheSource } from './provenance.js'
 import type { GivenInput, NewRun, RunStatus, StepStatus } from './run-store.js'
 
 /** How a run was started; templates read it as `trigger`. */
@@ -18,7 +19,7 @@ export type RunEvent =
   | { readonly type: 'step:start', readonly runId: string, readonly stepId: string, readonly item?: number, readonly attempt: number, readonly executor: string, readonly node?: string }
   | { readonly type: 'step:log', readonly runId: string, readonly stepId: string, readonly item?: number, readonly stream: 'stdout' | 'stderr', readonly text: string }
   | { readonly type: 'step:end', readonly runId: string, readonly stepId: string, readonly status: StepStatus, readonly durationMs: number, readonly outputsCid?: string, readonly reason?: string }
-  | { readonly type: 'run:end', readonly runId: string, readonly status: RunStatus, readonly durationMs: number, readonly resultCid?: string, readonly reason?: string }
+  | { readonly type: 'run:end', readonly runId: string, readonly status: RunStatus, readonly durationMs: number, readonly resultCid?: string, readonly reason?: string, readonly provenanceCid?: string }
 
 export interface RunOptions {
   /** Input values as given on the command line (`--input name=value`), or content already stored. */
@@ -54,6 +55,8 @@ export interface StepOutcome {
    * id, so the result does not depend on which nodes ran it (the run store's executions say).
    */
   readonly nodes?: Readonly<Record<string, string>>
+  /** Where cached outputs came from, by instance (`foreach` item index, or `-`). */
+  readonly cachedFrom?: Readonly<Record<string, CacheSource>>
 }
 
 export interface RunOutcome {
@@ -64,6 +67,8 @@ export interface RunOutcome {
   readonly steps: Readonly<Record<string, StepOutcome>>
   /** Where the result was copied. */
   readonly outputsDir?: string
+  /** The CID of the run's signed provenance record (a DSSE envelope in the content store). */
+  readonly provenanceCid?: string
 }
 
 /** How a run to be started later is described: the options a trigger queues it with. */

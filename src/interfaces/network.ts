@@ -1,5 +1,6 @@
 import type { ExecutionResult, LogChunk } from './executor.js'
 import type { StepSpec } from './pipeline.js'
+import type { Envelope } from './provenance.js'
 
 /**
  * One attempt of one step instance, as a requester sends it to the node that runs it. Everything
@@ -33,6 +34,21 @@ export interface TaskResult {
   readonly reason?: string
   /** The key the requester remembers the outputs under (the same command with the same content). */
   readonly key?: string
+  /** The command as it ran there, its folders written `<attempt>` and `<run>`. */
+  readonly command?: unknown
+  /** Image and kernel digests the executor reported. */
+  readonly machine?: string
+  /** The executing node's signed attestation of the attempt (an in-toto statement in a DSSE envelope), when it made outputs. */
+  readonly attestation?: Envelope
+}
+
+/** A trusted peer's answer that it holds outputs for a memo key, checked: signed by that peer, for that key. */
+export interface CacheAnswer {
+  readonly peer: string
+  readonly outputsCid: string
+  /** The run on that peer that made them. */
+  readonly runId: string
+  readonly attestation: Envelope
 }
 
 export interface TaskOptions {
@@ -80,6 +96,8 @@ export interface StepNetwork {
   dispatch: (peerId: string, task: StepTask, options?: TaskOptions) => Promise<TaskResult>
   /** Pulls every block of a CID from a peer into the local store. */
   fetch: (cid: string, from: string, options?: FetchOptions) => Promise<void>
+  /** Asks the trusted peers whether one holds outputs for a memo key; the first checked answer, or undefined. */
+  askCache?: (key: string, options?: { signal?: AbortSignal }) => Promise<CacheAnswer | undefined>
 }
 
 export interface FetchOptions {

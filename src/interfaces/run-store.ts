@@ -1,3 +1,5 @@
+import type { CacheSource, Envelope } from './provenance.js'
+
 /** A run's state. `interrupted`: bac died while it ran (kill -9, power loss); `--resume` continues it. */
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted'
 
@@ -29,6 +31,8 @@ export interface RunRecord {
   readonly reason?: string
   /** For a run a trigger queued: how to start it (the options it was queued with). */
   readonly request?: RunRequest
+  /** The CID of the run's signed provenance record (a DSSE envelope), once the run has ended with a result. */
+  readonly provenanceCid?: string
 }
 
 /** An input value as given: text (a path, a CID, a value), or content already in the store. */
@@ -72,6 +76,8 @@ export interface StepRecord {
   readonly startedAt?: number
   readonly endedAt?: number
   readonly reason?: string
+  /** Where cached outputs came from, by instance (`foreach` item index, or `-` for a step without items). */
+  readonly cachedFrom?: Readonly<Record<string, CacheSource>>
 }
 
 export interface ExecutionRecord {
@@ -91,6 +97,25 @@ export interface ExecutionRecord {
   readonly outputsCid?: string
   readonly logDir?: string
   readonly error?: string
+  /** The peer id of the node that ran it (this node's own for a local attempt). */
+  readonly peer?: string
+  /** The command as the executing node rendered it (its executor's action). */
+  readonly command?: unknown
+  /** The image and kernel digests the executor reported, if any. */
+  readonly machine?: string
+  /** The memo key of the attempt. */
+  readonly cacheKey?: string
+  /** A peer's signed attestation of the attempt it ran for this node. */
+  readonly attestation?: Envelope
+}
+
+/** What a finished attempt adds to its record. */
+export type ExecutionEnd = Pick<ExecutionRecord, 'exitCode' | 'signal' | 'outputsCid' | 'error' | 'command' | 'machine' | 'cacheKey' | 'attestation'>
+
+/** A memoized step's outputs, and the run that made them. */
+export interface CacheEntry {
+  readonly outputsCid: string
+  readonly runId?: string
 }
 
 /** What a new run is created with; the store sets its status and times. */
@@ -147,11 +172,15 @@ export interface RunStore {
   finishRun: (id: string, status: Exclude<RunStatus, 'queued' | 'running'>, result: { resultCid?: string, reason?: string }) => void
   /** Sets a step's state (creating it on first use). */
   setStep: (runId: string, stepId: string, update: Partial<Omit<StepRecord, 'runId' | 'stepId'>> & { status: StepStatus }) => void
-  startExecution: (execution: Omit<ExecutionRecord, 'id' | 'endedAt' | 'exitCode' | 'signal' | 'outputsCid' | 'error'>) => number
-  finishExecution: (id: number, result: Pick<ExecutionRecord, 'exitCode' | 'signal' | 'outputsCid' | 'error'>) => void
+  startExecution: (execution: Omit<ExecutionRecord, 'id' | 'endedAt' | keyof ExecutionEnd>) => number
+  finishExecution: (id: number, result: ExecutionEnd) => void
   /** A finished step's outputs with this cache key, from any earlier run. */
-  cached: (cacheKey: string) => string | undefined
-  remember: (cacheKey: string, outputsCid: string) => void
+  cached: (cacheKey: string) => CacheEntry | undefined
+  remember: (cacheKey: string, outputsCid: string, runId?: string) => void
+  /** Keeps a run's signed provenance record (the envelope as JSON) and its CID in the content store. */
+  setProvenance: (runId: string, cid: string, envelope: string) => void
+  /** A run's provenance record (the envelope as JSON), if it has one. */
+  provenance: (runId: string) => string | undefined
   getRun: (id: string) => RunRecord | undefined
   /** The run a unique id prefix names (as `bac job describe a1b2` takes). */
   findRun: (prefix: string) => RunRecord | undefined

@@ -17,9 +17,10 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createHash } from 'node:crypto'
 import { ContentNotFoundError, DispatchRefusedError, NetworkError } from '../interfaces/errors.js'
-import type { FetchOptions, NodeAdvert, PeerInfo, StepNetwork, StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
+import type { CacheAnswer, FetchOptions, NodeAdvert, PeerInfo, StepNetwork, StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
 import { fetchAdvert, serveAdverts, type AdvertFrame } from './adverts.js'
 import { fetchBlocks, READ_BUFFER_BYTES, serveBlocks } from './blocks.js'
+import { askPeer, serveCache, type CacheLookup } from './cache.js'
 import { dispatchTask, DISPATCH_PROTOCOL, INLINE_BYTES, serveDispatch, type TaskRunner } from './dispatch.js'
 import { loadIdentity } from './identity.js'
 import { guardProtocols } from './guard.js'
@@ -50,6 +51,10 @@ export interface NetworkInit {
   readonly blockstore: Blockstore
   /** Runs a task a trusted peer sent. */
   readonly run: TaskRunner
+  /** This node's answer to a trusted peer asking for outputs by memo key (its shared cache). */
+  readonly cacheLookup?: CacheLookup
+  /** How long a run waits for its peers' cache answers. @default 2000 */
+  readonly cacheTimeoutMs?: number
   /** How often peers are asked for their advert. @default 2000 */
   readonly advertIntervalMs?: number
   /** Give up on a peer that sends nothing for this long while it runs a step. @default 10000 */
@@ -249,6 +254,9 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     }
   })
 
+  const lookup = init.cacheLookup
+  if (lookup !== undefined) await serveCache(libp2p, { refuse: (peer, connection) => trust.check(peer, connection.remoteAddr), lookup, log })
+
   await serveBlocks(libp2p, {
     blockstore: init.blockstore,
     refuse: (peer, connection) => trust.check(peer, connection.remoteAddr),
@@ -335,6 +343,23 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       } finally {
         state.dispatched--
       }
+    },
+    askCache: async (key: string, options: { signal?: AbortSignal } = {}): Promise<CacheAnswer | undefined> => {
+      const asked = [...peers.entries()].filter(([, p]) => candidate(p)).map(([id]) => id)
+      if (asked.length === 0) return undefined
+      const timeout = AbortSignal.timeout(init.cacheTimeoutMs ?? 2000)
+      const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
+      // every trusted peer at once; the first checked answer is taken
+      return await new Promise<CacheAnswer | undefined>((resolve) => {
+        let left = asked.length
+        for (const id of asked) {
+          void askPeer(libp2p, peerIdFromString(id), key, signal).then((answer) => {
+            left--
+            if (answer !== undefined) resolve(answer)
+            else if (left === 0) resolve(undefined)
+          })
+        }
+      })
     },
     fetch: async (root: string, from: string, options: FetchOptions = {}): Promise<void> => {
       const top = root.split('/')[0] ?? root

@@ -3,14 +3,16 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { readRegularFileSync } from '../common/files.js'
+import { loadNodeKey } from '../common/node-key.js'
 import type { ContentStore, PathScope } from '../interfaces/content-store.js'
 import { UserError } from '../interfaces/errors.js'
 import type { Engine, RunOptions, RunOutcome } from '../interfaces/engine.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
+import type { Signer } from '../interfaces/provenance.js'
 import type { RunStore } from '../interfaces/run-store.js'
 import { createProcessExecutor, createSandboxExecutor, createVmExecutor } from '../executors/index.js'
 import type { Network } from '../network/index.js'
-import { createEngine, Semaphore, TaskHost, type EngineComponents } from '../scheduler/index.js'
+import { cacheAnswerer, createEngine, Semaphore, TaskHost, type EngineComponents } from '../scheduler/index.js'
 import { parseDuration } from '../pipeline/index.js'
 import { createFsStore, createUnixfsStore, openRunStore, PackBlockstore } from '../storage/index.js'
 import { VERSION } from '../version.js'
@@ -51,6 +53,11 @@ export interface EmbeddedNodeInit {
    * folders). @default any path
    */
   within?: PathScope
+  /**
+   * Keep a signed provenance record of every run that ends with a result (what `bac verify`
+   * checks). Only a program that wants no records turns it off; the CLI never does. @default true
+   */
+  records?: boolean
 }
 
 /**
@@ -124,12 +131,14 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   // content, runs, logs and the API token: the node's user's alone
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const id = nodeId(dataDir)
+  // the identity key signs the node's records; made here, before a network reads it, on first use
+  const signer = loadNodeKey(dataDir)
   const ipfsApi = ipfsApiOf(dataDir, init.ipfsApi)
   // loaded only by a node that uses a Kubo daemon
   const kubo = ipfsApi === undefined ? undefined : await import('../storage/kubo-store.js')
   if (init.network === undefined) {
     const store = kubo !== undefined && ipfsApi !== undefined ? kubo.createKuboStore(ipfsApi) : createFsStore({ dataDir })
-    return await assemble(dataDir, id, store, undefined, nodeExecutors(dataDir, init.imagesDir), undefined, init.within)
+    return await assemble(dataDir, id, signer, store, undefined, nodeExecutors(dataDir, init.imagesDir), undefined, init.within, init.records)
   }
   const options = init.network
   const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
@@ -138,6 +147,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   await blockstore.open()
   const executors = nodeExecutors(dataDir, init.imagesDir)
   let host: TaskHost | undefined
+  let answer: ReturnType<typeof cacheAnswerer> | undefined
   const slots = new Semaphore(options.slots ?? availableParallelism())
   let network: Network
   try {
@@ -161,6 +171,8 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
         const running = host
         return await slots.use(async () => await running.run(task, runOptions))
       },
+      // what this node ran, its trusted peers may reuse rather than run again
+      cacheLookup: async (key) => await answer?.(key),
       ...(options.advertIntervalMs !== undefined ? { advertIntervalMs: options.advertIntervalMs } : {}),
       ...(options.livenessMs !== undefined ? { livenessMs: options.livenessMs } : {}),
       ...(options.log !== undefined ? { log: options.log } : {})
@@ -172,7 +184,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   const store = kubo !== undefined && daemon !== undefined && ipfsApi !== undefined
     ? kubo.createKuboStore({ ...ipfsApi, kubo: daemon, blockstore: network.blockstore })
     : createUnixfsStore({ blockstore: network.blockstore })
-  const node = await assemble(dataDir, id, {
+  const node = await assemble(dataDir, id, signer, {
     ...store,
     // a Kubo store checks its daemon as it starts, and sends what it still holds as it stops
     start: async () => { await store.start() },
@@ -182,13 +194,14 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
       await network.stop()
       await blockstore.close()
     }
-  }, network, executors, options.labels, init.within)
-  host = new TaskHost({ store, runs: node.runs, executors, templates: createTemplateEngine(), network }, dataDir)
+  }, network, executors, options.labels, init.within, init.records)
+  host = new TaskHost({ store, runs: node.runs, executors, templates: createTemplateEngine(), network, signer }, dataDir)
+  answer = cacheAnswerer({ runs: node.runs, store, signer })
   return node
 }
 
 /** The node's parts on an open content store. */
-async function assemble (dataDir: string, id: string, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>, within?: PathScope): Promise<EmbeddedNode> {
+async function assemble (dataDir: string, id: string, signer: Signer, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>, within?: PathScope, records?: boolean): Promise<EmbeddedNode> {
   await store.start()
   const runs = openRunStore({ file: path.join(dataDir, 'runs.db') })
   const recovered = runs.recoverInterrupted()
@@ -197,8 +210,9 @@ async function assemble (dataDir: string, id: string, store: ContentStore, netwo
     runs,
     executors,
     templates: createTemplateEngine(),
+    signer,
     ...(network !== undefined ? { network } : {})
-  }, { dataDir, nodeId: id, ...(labels !== undefined ? { labels } : {}), ...(within !== undefined ? { within } : {}) })
+  }, { dataDir, nodeId: id, version: VERSION, ...(records === false ? { records: false } : {}), ...(labels !== undefined ? { labels } : {}), ...(within !== undefined ? { within } : {}) })
   return {
     id,
     dataDir,

@@ -276,6 +276,11 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
             return run === undefined ? undefined : { ...run, steps: node.runs.steps(run.id), executions: node.runs.executions(run.id) }
           },
           list: (options) => node.runs.listRuns(options).map((r) => ({ ...r })),
+          provenance: (id) => {
+            const run = node.runs.findRun(id)
+            const text = run === undefined ? undefined : node.runs.provenance(run.id)
+            return text === undefined ? undefined : JSON.parse(text) as Record<string, unknown>
+          },
           logs: async (id, options, send, closed) => {
             await readRunLogs(node.runs, id, { ...options, signal: closed }, (chunk) => { send({ ...chunk }) })
           },

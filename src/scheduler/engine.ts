@@ -15,6 +15,7 @@ import { ancestorsOf } from './graph.js'
 import { Placement } from './placement.js'
 import { preflightInputs } from './preflight.js'
 import { Semaphore } from './semaphore.js'
+import { runSources, writeProvenance, type RunSources } from './provenance.js'
 import { runStep } from './step.js'
 import { Workspace } from './workspace.js'
 
@@ -23,6 +24,10 @@ export interface EngineInit {
   dataDir: string
   /** This node's id (in the run store's record of what ran where; never in a result). */
   nodeId: string
+  /** bac's version, in each run's provenance record. */
+  version: string
+  /** Keep a signed provenance record of each run that ends with a result. @default true */
+  records?: boolean
   /** This node's labels, for `runs-on`. */
   labels?: Readonly<Record<string, string>>
   /**
@@ -80,7 +85,8 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       const previous = queued?.resume === true ? queued.record : (options.resume === undefined ? undefined : resumable(components, options.resume, pipeline))
       const runId = queued?.record.id ?? previous?.id ?? randomBytes(6).toString('hex')
       const trigger = queued?.record.trigger ?? previous?.trigger ?? { kind: 'manual', time: new Date().toISOString(), ...options.trigger }
-      const runInfo = { id: runId, pipeline: pipeline.name, node: init.nodeId }
+      // `run.node`: the peer id of the node running the step (a peer renders its own)
+      const runInfo = { id: runId, pipeline: pipeline.name, node: components.signer.keyId }
       const t = components.templates
       let inputs: Record<string, InputValue>
       try {
@@ -122,9 +128,11 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
         components, pipeline, runId, nodeId: init.nodeId, scope, pipelineInputs: inputs, workspace,
         slots, noCache: options.noCache === true, emit, ...(init.within !== undefined ? { within: init.within } : {}), ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(placement !== undefined ? { placement } : {})
       }
+      // what defines the run is read while it runs: the pipeline file, its templates, its git commit
+      const sources = init.records === false ? undefined : runSources(ctx, pipeline)
       const outcomes = await runDag(ctx, previous)
       // the work folders go while the result is built: neither reads the other
-      const [outcome] = await Promise.all([finish(ctx, outcomes, started, options, cwd), workspace.cleanup(true)])
+      const [outcome] = await Promise.all([finish(ctx, outcomes, started, options, cwd, sources, init.version), workspace.cleanup(true)])
       return outcome
     }
   }
@@ -195,7 +203,10 @@ async function runDag (ctx: RunContext, previous: RunRecord | undefined): Promis
         }
         outcomes.set(id, outcome)
         if (outcome.outputsCid !== undefined) ctx.scope.steps[id] = { status: outcome.status, outputs: outputsView(ctx, id, outcome.outputsCid) }
-        components.runs.setStep(runId, id, { status: outcome.status, endedAt: Date.now(), ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}), ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
+        components.runs.setStep(runId, id, {
+          status: outcome.status, endedAt: Date.now(), ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}),
+          ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}), ...(outcome.cachedFrom !== undefined ? { cachedFrom: outcome.cachedFrom } : {})
+        })
         ctx.emit({ type: 'step:end', runId, stepId: id, status: outcome.status, durationMs: Date.now() - started, ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}), ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
         running.delete(id)
       })())
@@ -223,7 +234,7 @@ function outputsView (ctx: RunContext, stepId: string, cid: string): Record<stri
 }
 
 /** Builds the result (`<step>/<k>/` for the step's k-th node and `<step>/merged/`), copies it out, records the end. */
-async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, started: number, options: RunOptions, cwd: string): Promise<RunOutcome> {
+async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, started: number, options: RunOptions, cwd: string, sources: Promise<RunSources> | undefined, version: string): Promise<RunOutcome> {
   const { components, runId } = ctx
   const list = [...outcomes.values()]
   const stopping = ctx.signal?.reason instanceof NodeStoppingError ? ctx.signal.reason : undefined
@@ -236,6 +247,7 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
   const reason = stopping?.message ?? (status === 'cancelled' ? 'cancelled' : (failed === undefined ? undefined : `step '${failed[0]}' failed: ${failed[1].reason ?? ''}`))
   let resultCid: string | undefined
   let outputsDir: string | undefined
+  let provenanceCid: string | undefined
   const entries = Object.fromEntries([...outcomes].flatMap(([id, o]) => {
     if (o.outputsCid === undefined) return []
     const nodes = Object.entries(o.nodes ?? { 0: o.outputsCid }).map(([k, cid]) => [`${id}/${k}`, cid])
@@ -248,16 +260,24 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
       outputsDir = path.join(options.outputsDir ?? path.join(cwd, 'outputs'), runId)
       await replaceWith(components, resultCid, outputsDir)
     }
+    // the record is kept before the run is seen to end: an ended run with a result has one
+    const record = components.runs.getRun(runId)
+    if (record !== undefined && sources !== undefined) {
+      provenanceCid = await writeProvenance(ctx, {
+        record, status, resultCid, outcomes, sources: await sources, version, endedAt: Date.now(), ...(reason !== undefined ? { reason } : {})
+      })
+    }
   }
   components.runs.finishRun(runId, status, { ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })
-  ctx.emit({ type: 'run:end', runId, status, durationMs: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })
+  ctx.emit({ type: 'run:end', runId, status, durationMs: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}), ...(provenanceCid !== undefined ? { provenanceCid } : {}) })
   return {
     runId,
     status,
     steps: Object.fromEntries(outcomes),
     ...(resultCid !== undefined ? { resultCid } : {}),
     ...(reason !== undefined ? { reason } : {}),
-    ...(outputsDir !== undefined ? { outputsDir } : {})
+    ...(outputsDir !== undefined ? { outputsDir } : {}),
+    ...(provenanceCid !== undefined ? { provenanceCid } : {})
   }
 }
 

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import type { ExecutionAction, ExecutionResult, Executor, LogChunk } from '../interfaces/executor.js'
-import type { PeerInfo, StepNetwork, StepTask } from '../interfaces/network.js'
+import type { PeerInfo, StepNetwork, StepTask, TaskResult } from '../interfaces/network.js'
+import type { CacheSource, Envelope } from '../interfaces/provenance.js'
+import { checkSignatures, envelopeBody } from '../common/dsse.js'
 import type { StepSpec } from '../interfaces/pipeline.js'
 import { inputsView, stepContext, triggerFileCid, type RunScope } from './context.js'
 import type { DataRef } from './data.js'
@@ -26,6 +28,8 @@ export interface Instance {
 export interface InstanceOutcome {
   readonly ok: boolean
   readonly cached: boolean
+  /** Where cached outputs came from: an earlier run here, or a trusted peer's cache. */
+  readonly cachedFrom?: CacheSource
   readonly outputsCid?: string
   readonly reason?: string
   /** Node id to outputs CID, for each node that ran it. */
@@ -34,6 +38,11 @@ export interface InstanceOutcome {
 
 /** What an attempt runs, rendered for its executor, and the key that memoizes it. */
 interface Rendered { action: ExecutionAction, env: Record<string, string>, key: string }
+
+/** The action as a record shows it: the command, with the attempt's folders as `<attempt>` and `<run>`. */
+function recorded (action: ExecutionAction, attemptDir: string, runRoot: string): unknown {
+  return JSON.parse(JSON.stringify(action).replaceAll(attemptDir, '<attempt>').replaceAll(runRoot, '<run>')) as unknown
+}
 
 function describeFailure (r: ExecutionResult, timeoutMs: number | undefined): string {
   if (r.error !== undefined) return r.error
@@ -48,6 +57,12 @@ export interface AttemptOutcome {
   readonly outputsCid?: string
   readonly reason?: string
   readonly key: string
+  /** The command as it ran, its folders written `<attempt>` and `<run>`. */
+  readonly command: unknown
+  /** Image and kernel digests, from executors that have them. */
+  readonly machine?: string
+  readonly startedAt: number
+  readonly endedAt: number
 }
 
 /**
@@ -83,6 +98,7 @@ export async function executeAttempt (ctx: AttemptContext, instance: Instance, e
   const machine = await executor.identify?.(step.image !== undefined ? { image: step.image } : {})
   const rendered = render(stepsAsSeen(ctx.scope, layout), instance, layout, attempt, ctx, executor.kind, dirs.base, machine)
   hooks.onStart?.(dirs)
+  const startedAt = Date.now()
   const result = await executor.execute({
     action: rendered.action,
     env: rendered.env,
@@ -112,7 +128,10 @@ export async function executeAttempt (ctx: AttemptContext, instance: Instance, e
   }
   // in the background: the next attempt that finds it ready takes it
   void ctx.workspace.recycle(dirs)
-  return { result, key: rendered.key, ...(outputsCid !== undefined ? { outputsCid } : {}), ...(reason !== undefined ? { reason } : {}) }
+  return {
+    result, key: rendered.key, command: recorded(rendered.action, dirs.base, ctx.workspace.root), startedAt, endedAt: Date.now(),
+    ...(machine !== undefined ? { machine } : {}), ...(outputsCid !== undefined ? { outputsCid } : {}), ...(reason !== undefined ? { reason } : {})
+  }
 }
 
 /** How an attempt on some node went, as the retry loop sees it. */
@@ -130,7 +149,12 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
   if (!ctx.noCache && step.nodes === 1 && executor !== undefined) {
     const key = await cacheKey(ctx, instance, executor)
     const cached = ctx.components.runs.cached(key)
-    if (cached !== undefined && await ctx.components.store.has(cached)) return { ok: true, cached: true, outputsCid: cached, nodes: { [ctx.nodeId]: cached } }
+    if (cached !== undefined && await ctx.components.store.has(cached.outputsCid)) {
+      const from: CacheSource = { runId: cached.runId ?? '', node: ctx.components.signer.keyId, outputsCid: cached.outputsCid }
+      return { ok: true, cached: true, cachedFrom: from, outputsCid: cached.outputsCid, nodes: { [ctx.nodeId]: cached.outputsCid } }
+    }
+    const shared = await sharedCache(ctx, key)
+    if (shared !== undefined) return { ok: true, cached: true, cachedFrom: shared, outputsCid: shared.outputsCid, nodes: { [ctx.nodeId]: shared.outputsCid } }
   }
   if (network === undefined || ctx.placement === undefined) {
     if (executor === undefined) return { ok: false, cached: false, reason: `the ${step.executor} executor is not available on this node` }
@@ -210,25 +234,50 @@ async function localAttempt (ctx: RunContext, instance: Instance, executor: Exec
   const outcome = await executeAttempt(ctx, instance, executor, attempt, mounted, {
     onStart: (dirs) => {
       ctx.emit({ type: 'step:start', runId: ctx.runId, stepId: step.id, attempt, executor: executor.kind, node: ctx.nodeId, ...itemField })
-      executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node: ctx.nodeId, executor: executor.kind, startedAt: Date.now(), logDir: dirs.logs, ...itemField })
+      executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node: ctx.nodeId, peer: ctx.components.signer.keyId, executor: executor.kind, startedAt: Date.now(), logDir: dirs.logs, ...itemField })
     },
     onLog: (chunk) => ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: step.id, stream: chunk.stream, text: chunk.text, ...itemField })
   })
-  record(ctx, executionId, outcome.result, outcome.outputsCid, outcome.reason, outcome.key)
+  record(ctx, executionId, outcome)
   if (outcome.outputsCid !== undefined) return { ok: true, node: ctx.nodeId, outputsCid: outcome.outputsCid, cached: false }
   return { ok: false, node: ctx.nodeId, cancelled: ctx.signal?.aborted === true || outcome.result.cancelled, reason: outcome.reason ?? 'failed' }
 }
 
-function record (ctx: RunContext, executionId: number, result: ExecutionResult, outputsCid: string | undefined, reason: string | undefined, key: string | undefined): void {
+/** Records how an attempt ended, and remembers its outputs under its memo key. */
+function record (ctx: RunContext, executionId: number, outcome: Partial<AttemptOutcome> & { result: ExecutionResult, attestation?: Envelope }): void {
   const { runs } = ctx.components
+  const { result, outputsCid, reason, key } = outcome
   runs.atomically(() => {
     runs.finishExecution(executionId, {
       ...(result.exitCode !== null ? { exitCode: result.exitCode } : {}),
       ...(result.signal !== null ? { signal: result.signal } : {}),
-      ...(outputsCid !== undefined ? { outputsCid } : { error: reason ?? 'failed' })
+      ...(outputsCid !== undefined ? { outputsCid } : { error: reason ?? 'failed' }),
+      ...(outcome.command !== undefined ? { command: outcome.command } : {}),
+      ...(outcome.machine !== undefined ? { machine: outcome.machine } : {}),
+      ...(key !== undefined ? { cacheKey: key } : {}),
+      ...(outcome.attestation !== undefined ? { attestation: outcome.attestation } : {})
     })
-    if (outputsCid !== undefined && key !== undefined) runs.remember(key, outputsCid)
+    if (outputsCid !== undefined && key !== undefined) runs.remember(key, outputsCid, ctx.runId)
   })
+}
+
+/**
+ * Outputs of the same work from a trusted peer's cache: the first peer to answer with an
+ * attestation it signed for this key. The outputs are fetched here before they count.
+ */
+async function sharedCache (ctx: RunContext, key: string): Promise<CacheSource | undefined> {
+  const network = ctx.components.network
+  if (network?.askCache === undefined) return undefined
+  const answer = await network.askCache(key, ctx.signal !== undefined ? { signal: ctx.signal } : {})
+  if (answer === undefined) return undefined
+  try {
+    await network.fetch(answer.outputsCid, answer.peer, ctx.signal !== undefined ? { signal: ctx.signal } : {})
+  } catch {
+    // the peer's outputs could not be had: the step runs
+    return undefined
+  }
+  ctx.components.runs.remember(key, answer.outputsCid, ctx.runId)
+  return { runId: answer.runId, node: answer.peer, outputsCid: answer.outputsCid, attestation: answer.attestation }
 }
 
 /**
@@ -248,7 +297,7 @@ async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInf
   const start = (): void => {
     if (executionId !== undefined) return
     ctx.emit({ type: 'step:start', runId: ctx.runId, stepId: step.id, attempt, executor: step.executor, node, ...itemField })
-    executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node, executor: step.executor, startedAt: Date.now(), logDir: logs.dir, ...itemField })
+    executionId = ctx.components.runs.startExecution({ runId: ctx.runId, stepId: step.id, attempt, node, peer: peerId, executor: step.executor, startedAt: Date.now(), logDir: logs.dir, ...itemField })
   }
   void ctx.workspace.recycle(dirs)
   const task: StepTask = {
@@ -282,12 +331,14 @@ async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInf
         if (ctx.signal?.aborted === true) throw err
         // the outputs are gone with the node: the attempt is lost, not failed
         await logs.close()
-        record(ctx, executionId as number, outcome.result, undefined, `its outputs could not be fetched: ${(err as Error).message}`, undefined)
+        record(ctx, executionId as number, { result: outcome.result, reason: `its outputs could not be fetched: ${(err as Error).message}` })
         return { ok: false, cancelled: false, lost: true, node: peerId, reason: `node ${node} (${peerId}) ran the step, but its outputs could not be fetched: ${(err as Error).message}` }
       }
     }
     await logs.close()
-    record(ctx, executionId as number, outcome.result, outcome.outputsCid, reason, outcome.key)
+    const { attestation: claimed, ...ended } = outcome
+    const attestation = await attested(claimed, outcome, peerId, ctx.runId)
+    record(ctx, executionId as number, { ...ended, ...(reason !== undefined ? { reason } : {}), ...(attestation !== undefined ? { attestation } : {}) })
     if (outcome.outputsCid !== undefined) return { ok: true, node, outputsCid: outcome.outputsCid, cached: false }
     reason = `${reason ?? 'failed'} (on node ${node})`
     return { ok: false, node: peerId, cancelled: ctx.signal?.aborted === true || outcome.result.cancelled, reason }
@@ -372,7 +423,7 @@ function render (scope: RunScope, instance: Instance, layout: ReturnType<Executo
   const dropped = triggerFileCid(scope.trigger)
   const key = createHash('sha256').update(JSON.stringify({
     // folders differ between runs and attempts; what identifies the work is the command with its content
-    action: JSON.parse(JSON.stringify(action).replaceAll(attemptDir, '<attempt>').replaceAll(ctx.workspace.root, '<run>')) as unknown,
+    action: recorded(action, attemptDir, ctx.workspace.root),
     env,
     contentIds,
     ...(dropped !== undefined ? { triggerFile: dropped } : {}),
@@ -382,4 +433,22 @@ function render (scope: RunScope, instance: Instance, layout: ReturnType<Executo
     outputs: step.outputs
   })).digest('hex')
   return { action, env, key }
+}
+
+/**
+ * A peer's attestation of the attempt it ran, kept when it is what it claims: signed by that
+ * peer, for this run, with the outputs it reported. Anything else is dropped (the record then
+ * shows the attempt unattested, and bac verify says so).
+ */
+async function attested (envelope: Envelope | undefined, outcome: TaskResult, peerId: string, runId: string): Promise<Envelope | undefined> {
+  if (envelope === undefined || outcome.outputsCid === undefined) return undefined
+  try {
+    const signatures = await checkSignatures(envelope)
+    const body = envelopeBody(envelope) as { predicate?: { run?: unknown, outputsCid?: unknown, node?: unknown } }
+    const p = body.predicate
+    if (!signatures.some((s) => s.valid && s.keyid === peerId) || p?.run !== runId || p.outputsCid !== outcome.outputsCid || p.node !== peerId) return undefined
+    return envelope
+  } catch {
+    return undefined
+  }
 }

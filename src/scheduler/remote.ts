@@ -3,7 +3,10 @@ import path from 'node:path'
 import type { ExecutionResult } from '../interfaces/executor.js'
 import type { StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
 import { triggerFileCid, type StepView } from './context.js'
-import { executeAttempt, mountInputs, type Instance } from './instance.js'
+import { executeAttempt, mountInputs, type AttemptOutcome, type Instance } from './instance.js'
+import { IN_TOTO_PAYLOAD_TYPE, type Envelope, type ExecutionPredicate } from '../interfaces/provenance.js'
+import { signEnvelope } from '../common/dsse.js'
+import { executionStatement } from './provenance.js'
 import type { InputValue } from './inputs.js'
 import type { AttemptContext, EngineComponents } from './run-context.js'
 import { Workspace } from './workspace.js'
@@ -73,7 +76,8 @@ export class TaskHost {
       const ctx: AttemptContext = {
         components: this.components,
         workspace,
-        scope: { trigger: task.trigger, run: task.run, env: task.env, inputs: task.pipelineInputs as Record<string, InputValue>, steps },
+        // `run.node` is the node running the step: this one
+        scope: { trigger: task.trigger, run: { ...task.run, node: this.components.signer.keyId }, env: task.env, inputs: task.pipelineInputs as Record<string, InputValue>, steps },
         pipelineInputs: task.pipelineInputs as Record<string, InputValue>,
         signal
       }
@@ -83,7 +87,9 @@ export class TaskHost {
         onStart: () => options.onStart?.(),
         ...(options.onLog !== undefined ? { onLog: options.onLog } : {})
       })
-      return outcome
+      const { outputsCid } = outcome
+      if (outputsCid === undefined) return outcome
+      return { ...outcome, attestation: await this.attest(task, executor.kind, { ...outcome, outputsCid }) }
     } catch (err) {
       const cancelled = signal?.aborted === true
       const reason = cancelled ? 'cancelled' : `the node could not run it: ${(err as Error).message}`
@@ -91,6 +97,27 @@ export class TaskHost {
     } finally {
       this.release(key)
     }
+  }
+
+  /** This node's signed statement of an attempt it ran for a peer: its outputs, command, exit and times. */
+  private async attest (task: StepTask, executor: string, outcome: AttemptOutcome & { outputsCid: string }): Promise<Envelope> {
+    const predicate: ExecutionPredicate = {
+      run: task.run.id,
+      step: task.step.id,
+      ...(task.index !== undefined ? { item: task.index } : {}),
+      attempt: task.attempt,
+      key: outcome.key,
+      command: outcome.command,
+      executor,
+      ...(outcome.machine !== undefined ? { machine: outcome.machine } : {}),
+      exitCode: outcome.result.exitCode,
+      signal: outcome.result.signal,
+      outputsCid: outcome.outputsCid,
+      startedOn: new Date(outcome.startedAt).toISOString(),
+      finishedOn: new Date(outcome.endedAt).toISOString(),
+      node: this.components.signer.keyId
+    }
+    return await signEnvelope(IN_TOTO_PAYLOAD_TYPE, executionStatement(outcome.outputsCid, predicate), this.components.signer)
   }
 
   /** Removes the folders of tasks that have ended. */

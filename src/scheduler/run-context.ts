@@ -3,6 +3,7 @@ import type { RunEvent } from '../interfaces/engine.js'
 import type { Executor } from '../interfaces/executor.js'
 import type { StepNetwork } from '../interfaces/network.js'
 import type { ExecutorKind, Pipeline } from '../interfaces/pipeline.js'
+import type { Signer } from '../interfaces/provenance.js'
 import type { RunStore } from '../interfaces/run-store.js'
 import type { TemplateEngine } from '../interfaces/template.js'
 import type { RunScope } from './context.js'
@@ -19,6 +20,8 @@ export interface EngineComponents {
   readonly templates: TemplateEngine
   /** The node's peers, when it is on a network: steps may run on them. */
   readonly network?: StepNetwork
+  /** The node's identity key: its peer id is `run.node`, and it signs provenance records and attestations. */
+  readonly signer: Signer
 }
 
 /** Everything the steps of one run share. */

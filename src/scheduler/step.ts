@@ -134,5 +134,6 @@ export async function runStep (ctx: RunContext, step: StepSpec): Promise<StepOut
     return { status: failed.reason === 'cancelled' ? 'cancelled' : 'failed', reason: `${failed.reason ?? 'failed'}${which}` }
   }
   const { outputsCid, nodes } = await combine(ctx, step, outcomes)
-  return { status: outcomes.every((o) => o.cached) ? 'cached' : 'succeeded', outputsCid, nodes }
+  const cachedFrom = Object.fromEntries(outcomes.flatMap((o, i) => o.cachedFrom === undefined ? [] : [[step.foreach === undefined ? '-' : String(list[i]?.index ?? i), o.cachedFrom]]))
+  return { status: outcomes.every((o) => o.cached) ? 'cached' : 'succeeded', outputsCid, nodes, ...(Object.keys(cachedFrom).length > 0 ? { cachedFrom } : {}) }
 }

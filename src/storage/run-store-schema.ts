@@ -1,5 +1,5 @@
 /** The run store's schema version (SQLite `user_version`). */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 /** Version 2: what triggers took (the ledger) and how a queued run is to be started. */
 const LEDGER = `
@@ -16,6 +16,24 @@ CREATE TABLE ledger (
 CREATE INDEX ledger_stamp ON ledger (pipeline, source, stamp);
 CREATE INDEX ledger_unsettled ON ledger (pipeline, settled);
 CREATE INDEX runs_queue ON runs (pipeline_file, status, created_at);
+`
+
+/**
+ * Version 3: provenance. A run's signed record (and its CID); per attempt the peer that ran it,
+ * the command as rendered, the image and kernel digests, the memo key and the peer's signed
+ * attestation; per step where cached outputs came from; per cache entry the run that made it.
+ */
+const PROVENANCE = `
+ALTER TABLE runs ADD COLUMN provenance_cid TEXT;
+ALTER TABLE runs ADD COLUMN provenance TEXT;
+CREATE INDEX runs_provenance ON runs (provenance_cid);
+ALTER TABLE steps ADD COLUMN cached_from TEXT;
+ALTER TABLE executions ADD COLUMN peer TEXT;
+ALTER TABLE executions ADD COLUMN command TEXT;
+ALTER TABLE executions ADD COLUMN machine TEXT;
+ALTER TABLE executions ADD COLUMN cache_key TEXT;
+ALTER TABLE executions ADD COLUMN attestation TEXT;
+ALTER TABLE cache ADD COLUMN run_id TEXT;
 `
 
 export const SCHEMA = `
@@ -72,9 +90,10 @@ CREATE TABLE cache (
   outputs_cid TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );
-${LEDGER}`
+${LEDGER}${PROVENANCE}`
 
 /** What brings a store of an older version up to this one, by the version it is at. */
 export const MIGRATIONS: Readonly<Record<number, string>> = {
-  1: `ALTER TABLE runs ADD COLUMN request TEXT;${LEDGER}`
+  1: `ALTER TABLE runs ADD COLUMN request TEXT;${LEDGER}`,
+  2: PROVENANCE
 }

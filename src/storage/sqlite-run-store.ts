@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { RunNotFoundError, RunStoreError } from '../interfaces/errors.js'
+import type { CacheSource, Envelope } from '../interfaces/provenance.js'
 import type { ExecutionRecord, LedgerEntry, RunListOptions, RunRecord, RunRequest, RunStatus, RunStore, StepRecord, StepStatus } from '../interfaces/run-store.js'
 import { processStart, stillRunning } from './process-identity.js'
 import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './run-store-schema.js'
@@ -12,6 +13,9 @@ export interface SqliteRunStoreInit {
   /** Milliseconds since the epoch. @default Date.now */
   now?: () => number
 }
+
+/** A run's columns but its provenance record, which is read alone (it may be large). */
+const RUN_COLUMNS = 'id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at, started_at, ended_at, result_cid, reason, request, provenance_cid'
 
 /** How many runs `listRuns` returns when no limit is given. */
 export const DEFAULT_LIST_LIMIT = 50
@@ -36,7 +40,8 @@ function toRun (row: Row): RunRecord {
     ...optional('endedAt', row.ended_at as number | null),
     ...optional('resultCid', row.result_cid as string | null),
     ...optional('reason', row.reason as string | null),
-    ...optional('request', row.request === null || row.request === undefined ? null : JSON.parse(String(row.request)) as RunRequest)
+    ...optional('request', row.request === null || row.request === undefined ? null : JSON.parse(String(row.request)) as RunRequest),
+    ...optional('provenanceCid', row.provenance_cid as string | null)
   }
 }
 
@@ -60,7 +65,8 @@ function toStep (row: Row): StepRecord {
     ...optional('outputsCid', row.outputs_cid as string | null),
     ...optional('startedAt', row.started_at as number | null),
     ...optional('endedAt', row.ended_at as number | null),
-    ...optional('reason', row.reason as string | null)
+    ...optional('reason', row.reason as string | null),
+    ...optional('cachedFrom', typeof row.cached_from === 'string' ? JSON.parse(row.cached_from) as Record<string, CacheSource> : null)
   }
 }
 
@@ -79,7 +85,12 @@ function toExecution (row: Row): ExecutionRecord {
     ...optional('signal', row.signal as string | null),
     ...optional('outputsCid', row.outputs_cid as string | null),
     ...optional('logDir', row.log_dir as string | null),
-    ...optional('error', row.error as string | null)
+    ...optional('error', row.error as string | null),
+    ...optional('peer', row.peer as string | null),
+    ...optional('command', typeof row.command === 'string' ? JSON.parse(row.command) as unknown : null),
+    ...optional('machine', row.machine as string | null),
+    ...optional('cacheKey', row.cache_key as string | null),
+    ...optional('attestation', typeof row.attestation === 'string' ? JSON.parse(row.attestation) as Envelope : null)
   }
 }
 
@@ -174,7 +185,7 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
     waitingRuns (pipelineFile, limit, options = {}) {
       const statuses = options.interrupted === true ? "('queued', 'interrupted')" : "('queued')"
       // an interrupted run is taken up again only when a trigger started it, never one started by hand
-      return all(`SELECT * FROM runs WHERE pipeline_file = ? AND status IN ${statuses} AND request IS NOT NULL ORDER BY created_at, rowid LIMIT ?`, pipelineFile, limit).map(toRun)
+      return all(`SELECT ${RUN_COLUMNS} FROM runs WHERE pipeline_file = ? AND status IN ${statuses} AND request IS NOT NULL ORDER BY created_at, rowid LIMIT ?`, pipelineFile, limit).map(toRun)
     },
     take (e) {
       const inserted = run('INSERT INTO ledger (pipeline, source, key, run_id, stamp, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -206,30 +217,42 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
         status, now(), result.resultCid ?? null, result.reason ?? null, id)
     },
     setStep (runId, stepId, u) {
-      run(`INSERT INTO steps (run_id, step_id, status, cache_key, outputs_cid, started_at, ended_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      run(`INSERT INTO steps (run_id, step_id, status, cache_key, outputs_cid, started_at, ended_at, reason, cached_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status, cache_key = coalesce(excluded.cache_key, cache_key),
            outputs_cid = coalesce(excluded.outputs_cid, outputs_cid), started_at = coalesce(excluded.started_at, started_at),
-           ended_at = excluded.ended_at, reason = excluded.reason`,
-      runId, stepId, u.status, u.cacheKey ?? null, u.outputsCid ?? null, u.startedAt ?? null, u.endedAt ?? null, u.reason ?? null)
+           ended_at = excluded.ended_at, reason = excluded.reason, cached_from = coalesce(excluded.cached_from, cached_from)`,
+      runId, stepId, u.status, u.cacheKey ?? null, u.outputsCid ?? null, u.startedAt ?? null, u.endedAt ?? null, u.reason ?? null,
+      u.cachedFrom === undefined ? null : JSON.stringify(u.cachedFrom))
     },
     startExecution (e) {
-      return Number(run('INSERT INTO executions (run_id, step_id, attempt, item, node, executor, started_at, log_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        e.runId, e.stepId, e.attempt, e.item ?? null, e.node, e.executor, e.startedAt, e.logDir ?? null).lastInsertRowid)
+      return Number(run('INSERT INTO executions (run_id, step_id, attempt, item, node, executor, started_at, log_dir, peer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        e.runId, e.stepId, e.attempt, e.item ?? null, e.node, e.executor, e.startedAt, e.logDir ?? null, e.peer ?? null).lastInsertRowid)
     },
     finishExecution (id, r) {
-      run('UPDATE executions SET ended_at = ?, exit_code = ?, signal = ?, outputs_cid = ?, error = ? WHERE id = ?',
-        now(), r.exitCode ?? null, r.signal ?? null, r.outputsCid ?? null, r.error ?? null, id)
+      run(`UPDATE executions SET ended_at = ?, exit_code = ?, signal = ?, outputs_cid = ?, error = ?,
+           command = coalesce(?, command), machine = coalesce(?, machine), cache_key = coalesce(?, cache_key), attestation = coalesce(?, attestation) WHERE id = ?`,
+      now(), r.exitCode ?? null, r.signal ?? null, r.outputsCid ?? null, r.error ?? null,
+      r.command === undefined ? null : JSON.stringify(r.command), r.machine ?? null, r.cacheKey ?? null,
+      r.attestation === undefined ? null : JSON.stringify(r.attestation), id)
     },
-    cached: (key) => one('SELECT outputs_cid FROM cache WHERE key = ?', key)?.outputs_cid as string | undefined,
-    remember (key, cid) {
-      run('INSERT INTO cache (key, outputs_cid, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET outputs_cid = excluded.outputs_cid', key, cid, now())
+    cached (key) {
+      const row = one('SELECT outputs_cid, run_id FROM cache WHERE key = ?', key)
+      return row === undefined ? undefined : { outputsCid: String(row.outputs_cid), ...optional('runId', row.run_id as string | null) }
     },
+    remember (key, cid, runId) {
+      run('INSERT INTO cache (key, outputs_cid, created_at, run_id) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET outputs_cid = excluded.outputs_cid, run_id = excluded.run_id',
+        key, cid, now(), runId ?? null)
+    },
+    setProvenance (runId, cid, envelope) {
+      run('UPDATE runs SET provenance_cid = ?, provenance = ? WHERE id = ?', cid, envelope, runId)
+    },
+    provenance: (runId) => (one('SELECT provenance FROM runs WHERE id = ?', runId)?.provenance as string | null | undefined) ?? undefined,
     getRun (id) {
-      const row = one('SELECT * FROM runs WHERE id = ?', id)
+      const row = one(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`, id)
       return row === undefined ? undefined : toRun(row)
     },
     findRun (prefix) {
-      const rows = all("SELECT * FROM runs WHERE id >= ? AND id < ? || char(1114111) LIMIT 2", prefix, prefix)
+      const rows = all(`SELECT ${RUN_COLUMNS} FROM runs WHERE id >= ? AND id < ? || char(1114111) LIMIT 2`, prefix, prefix)
       if (rows.length > 1 && rows.every((r) => r.id !== prefix)) throw new RunNotFoundError(prefix, 'more than one run starts with this; give more of the id')
       const exact = rows.find((r) => r.id === prefix) ?? rows[0]
       return exact === undefined ? undefined : toRun(exact)
@@ -250,7 +273,7 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
         where.push('(created_at, rowid) < (SELECT created_at, rowid FROM runs WHERE id = ?)')
         params.push(options.before)
       }
-      const sql = `SELECT * FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`
+      const sql = `SELECT ${RUN_COLUMNS} FROM runs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`
       return all(sql, ...params, options.limit ?? DEFAULT_LIST_LIMIT).map(toRun)
     },
     recoverInterrupted () {

@@ -73,6 +73,16 @@ describe('a devstack of 3 nodes in separate processes', () => {
     // the result CID is that of the folder written out: adding it anew gives the same CID
     const added = bac(['ipfs', 'add', out, '--data-dir', path.join(dir, 'check')])
     assert.equal(added.stdout.trim(), end.resultCid)
+    // the record holds the attestations the two peers signed of the attempts they ran, and verifies
+    const verified = bac(['verify', end.resultCid ?? '', '--json', '--data-dir', first.dataDir, ...stack.nodes.flatMap((n) => ['--trust', n.peerId])])
+    const report = JSON.parse(verified.stdout) as { ok: boolean, checked: string[], problems: string[] }
+    assert.equal(report.ok, true, report.problems.join('\n'))
+    const attested = report.checked.filter((line) => /^attempt:hello#1: attested by /.test(line)).map((line) => line.split(' ').pop())
+    assert.deepEqual(attested.sort(), stack.nodes.slice(1).map((n) => n.peerId).sort())
+    // and a peer the checking node does not trust does not count
+    const partial = bac(['verify', end.resultCid ?? '', '--json', '--data-dir', first.dataDir])
+    assert.equal(partial.code, 1)
+    assert.equal((JSON.parse(partial.stdout) as { problems: string[] }).problems.filter((p) => /which this node does not trust/.test(p)).length, 2)
   })
 
   it('gives the same result CID on the devstack as an embedded node gives for the same work', async () => {
@@ -119,7 +129,7 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.equal(run?.status, 'succeeded')
     const described = bac(['job', 'describe', runId.slice(0, 10), '--node', first.url])
     assert.equal(described.code, 0, described.stderr)
-    for (const node of stack.nodes) assert.match(described.stdout, new RegExp(`attempt 1 on ${node.id} \\(process\\): exit 0`))
+    for (const node of stack.nodes) assert.match(described.stdout, new RegExp(`attempt 1 on ${node.id} ${node.peerId} \\(process\\): exit 0`))
     // get: the result's blocks come over the API as a CAR, checked, and are written out here
     const target = path.join(dir, 'got')
     const got = bac(['job', 'get', runId, target, '--node', first.url])
@@ -237,6 +247,67 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.deepEqual(readdirSync(out).sort(), ['0', '1', '2'])
     const written = ['0', '1', '2'].map((k) => readFileSync(path.join(out, k, 'who.txt'), 'utf8'))
     assert.equal(new Set(written).size, 3, 'each node kept its own')
+  })
+
+  it('shares its cache: a pipeline run on node 1, then on node 2, runs no step on node 2, and each record verifies on another node', async () => {
+    const [first, second, third] = stack.nodes as [NodeProcess, NodeProcess, NodeProcess]
+    const token = `${process.pid}-${Date.now()}`
+    const file = pipeline(dir, 'shared', `steps:
+  make:
+    nodes: 1
+    run: printf '${token}\\n' > {{ outputs.path }}/made.txt
+  upper:
+    needs: make
+    run: tr a-z A-Z < {{ steps.make.outputs.path }}/made.txt > {{ outputs.path }}/upper.txt
+`)
+    const once = runOn(first.url, file, dir)
+    assert.equal(once.end.status, 'succeeded', once.end.reason)
+    assert.equal(once.starts.length, 2)
+    const again = runOn(second.url, file, dir)
+    assert.equal(again.end.status, 'succeeded', again.end.reason)
+    assert.equal(again.end.resultCid, once.end.resultCid, 'the same result')
+    assert.deepEqual(again.starts, [], 'node 2 ran no step, here or on a peer')
+    const described = JSON.parse(bac(['job', 'describe', again.end.runId, '--json', '--node', second.url]).stdout) as { steps: Array<{ stepId: string, status: string, cachedFrom?: Record<string, { node: string, runId: string, attestation?: unknown }> }>, executions: unknown[] }
+    assert.deepEqual(described.executions, [])
+    for (const step of described.steps) {
+      assert.equal(step.status, 'cached', step.stepId)
+      assert.equal(step.cachedFrom?.['-']?.node, first.peerId, `${step.stepId} came from node 1`)
+      assert.equal(step.cachedFrom?.['-']?.runId, once.end.runId)
+      assert.ok(step.cachedFrom?.['-']?.attestation !== undefined, 'with node 1\'s signed answer')
+    }
+    // node 2's record verifies on node 2 once node 1 (whose answers it holds) is trusted, and not before
+    const cid = again.end.resultCid ?? ''
+    const untrusting = bac(['verify', cid, '--data-dir', second.dataDir])
+    assert.equal(untrusting.code, 1, untrusting.stdout)
+    assert.match(untrusting.stdout, new RegExp(`signed by ${first.peerId}, which this node does not trust`))
+    const verified = bac(['verify', cid, '--data-dir', second.dataDir, '--trust', first.peerId])
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr)
+    // node 1's record, checked on node 3 (which holds none of its runs): its signer and the peers that ran its steps are trusted there
+    const envelope = bac(['provenance', once.end.runId, '--envelope', '--data-dir', first.dataDir])
+    assert.equal(envelope.code, 0, envelope.stderr)
+    // the API serves the same record
+    const served = await api(first, `/api/v1/runs/${once.end.runId}/provenance`)
+    assert.equal(served.status, 200)
+    assert.deepEqual(await served.json(), JSON.parse(envelope.stdout))
+    assert.equal((await api(first, '/api/v1/runs/000000000000/provenance')).status, 404)
+    const recordFile = path.join(dir, 'record.json')
+    writeFileSync(recordFile, envelope.stdout)
+    const elsewhere = bac(['verify', cid, '--record', recordFile, '--data-dir', third.dataDir, ...stack.nodes.flatMap((n) => ['--trust', n.peerId])])
+    assert.equal(elsewhere.code, 0, elsewhere.stdout + elsewhere.stderr)
+    assert.match(elsewhere.stderr, new RegExp(`the record: signed by ${first.peerId}`))
+  })
+
+  it('renders {{ run.node }} as the peer id of the node running the step, on each node', () => {
+    const file = pipeline(dir, 'where', `steps:
+  where:
+    nodes: 3
+    merge: per-node
+    run: echo "{{ run.node }}" > {{ outputs.path }}/node.txt
+`)
+    const { end } = runOn((stack.nodes[0] as NodeProcess).url, file, dir)
+    assert.equal(end.status, 'succeeded', end.reason)
+    const seen = ['0', '1', '2'].map((k) => readFileSync(path.join(dir, 'outputs', end.runId, 'where', k, 'node.txt'), 'utf8').trim())
+    assert.deepEqual(seen.sort(), stack.nodes.map((n) => n.peerId).sort())
   })
 })
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { loadNodeKey } from '../../src/common/node-key.js'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -130,7 +131,8 @@ describe('engine: running pipelines end to end', () => {
     const outcome = await h.run(p)
     assert.equal(outcome.status, 'succeeded', outcome.reason)
     const [kind, time, id, pipeline, node, attempt] = readFileSync(path.join(outcome.outputsDir ?? '', 'a', 'merged', 'names'), 'utf8').trim().split(' ')
-    assert.deepEqual([kind, id, pipeline, node, attempt], ['manual', outcome.runId, 'names', 'node-test', '1'])
+    // run.node: the peer id of the node's identity key
+    assert.deepEqual([kind, id, pipeline, node, attempt], ['manual', outcome.runId, 'names', loadNodeKey(h.dataDir).keyId, '1'])
     assert.ok(Math.abs(Date.parse(time ?? '') - Date.now()) < 60_000)
   })
 

@@ -8,6 +8,7 @@ import type { RunStore } from '../../src/interfaces/run-store.js'
 import { createProcessExecutor, createSandboxExecutor } from '../../src/executors/index.js'
 import { createEngine } from '../../src/scheduler/index.js'
 import { createFsStore, openRunStore } from '../../src/storage/index.js'
+import { loadNodeKey } from '../../src/common/node-key.js'
 import { ROOT } from '../helpers/paths.js'
 
 /** A project folder (with the shipped jobstore and scripts) and a node's parts, all real. */
@@ -25,13 +26,15 @@ export class Harness {
     cpSync(path.join(ROOT, 'jobstore'), path.join(this.project, 'jobstore'), { recursive: true })
     cpSync(path.join(ROOT, 'scripts'), path.join(this.project, 'scripts'), { recursive: true })
     cpSync(path.join(ROOT, 'pipelines', 'data'), path.join(this.project, 'pipelines', 'data'), { recursive: true })
+    mkdirSync(this.dataDir, { recursive: true })
     this.runs = openRunStore({ file: path.join(this.dataDir, 'runs.db') })
     this.engine = createEngine({
       store: this.store,
       runs: this.runs,
       executors: { process: createProcessExecutor({ killGraceMs: 500 }), sandbox: createSandboxExecutor({ killGraceMs: 500 }) },
-      templates: createTemplateEngine()
-    }, { dataDir: this.dataDir, nodeId: 'node-test' })
+      templates: createTemplateEngine(),
+      signer: loadNodeKey(this.dataDir)
+    }, { dataDir: this.dataDir, nodeId: 'node-test', version: 'test' })
   }
 
   async start (): Promise<this> {

@@ -58,10 +58,10 @@ describe('run store (SQLite)', () => {
     const file = fresh()
     const store = openRunStore({ file })
     assert.equal(store.cached('key'), undefined)
-    store.remember('key', 'QmCached')
+    store.remember('key', 'QmCached', 'run-1')
     store.close()
     const again = openRunStore({ file })
-    assert.equal(again.cached('key'), 'QmCached')
+    assert.deepEqual(again.cached('key'), { outputsCid: 'QmCached', runId: 'run-1' })
     again.close()
   })
 
@@ -69,8 +69,8 @@ describe('run store (SQLite)', () => {
     const store = openRunStore({ file: fresh() })
     assert.equal(store.atomically(() => { store.remember('a', 'QmA'); store.remember('b', 'QmB'); return 2 }), 2)
     assert.throws(() => store.atomically(() => { store.remember('c', 'QmC'); throw new Error('half way') }), /half way/)
-    assert.equal(store.cached('a'), 'QmA')
-    assert.equal(store.cached('b'), 'QmB')
+    assert.equal(store.cached('a')?.outputsCid, 'QmA')
+    assert.equal(store.cached('b')?.outputsCid, 'QmB')
     assert.equal(store.cached('c'), undefined)
     store.close()
   })
@@ -156,14 +156,25 @@ describe('run store (SQLite)', () => {
     db.exec(`CREATE TABLE runs (id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, pipeline_file TEXT NOT NULL, status TEXT NOT NULL, summary TEXT NOT NULL,
       data TEXT NOT NULL, trigger TEXT NOT NULL, inputs TEXT NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER, ended_at INTEGER,
       result_cid TEXT, reason TEXT, owner_pid INTEGER, owner_start TEXT);
-      INSERT INTO runs VALUES ('old', 'p', '/p.yml', 'succeeded', 'p', '[]', '{"kind":"manual"}', '{}', 1, 1, 2, 'QmR', NULL, NULL, NULL);`)
+      CREATE TABLE steps (run_id TEXT NOT NULL REFERENCES runs (id), step_id TEXT NOT NULL, status TEXT NOT NULL, cache_key TEXT, outputs_cid TEXT,
+        started_at INTEGER, ended_at INTEGER, reason TEXT, PRIMARY KEY (run_id, step_id));
+      CREATE TABLE executions (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs (id), step_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+        item INTEGER, node TEXT NOT NULL, executor TEXT NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER, exit_code INTEGER, signal TEXT,
+        outputs_cid TEXT, log_dir TEXT, error TEXT);
+      CREATE TABLE cache (key TEXT PRIMARY KEY, outputs_cid TEXT NOT NULL, created_at INTEGER NOT NULL);
+      INSERT INTO runs VALUES ('old', 'p', '/p.yml', 'succeeded', 'p', '[]', '{"kind":"manual"}', '{}', 1, 1, 2, 'QmR', NULL, NULL, NULL);
+      INSERT INTO cache VALUES ('k', 'QmOld', 1);`)
     db.pragma('user_version = 1')
     db.close()
     const store = openRunStore({ file })
     assert.equal(store.getRun('old')?.resultCid, 'QmR')
     assert.equal(store.getRun('old')?.request, undefined)
     assert.equal(store.take({ pipeline: 'p', source: 'schedule', key: 't', runId: 'x' }), undefined)
+    // an entry cached before records were kept has no run; a run of the old store can get a record
+    assert.deepEqual(store.cached('k'), { outputsCid: 'QmOld' })
+    store.setProvenance('old', 'QmRecord', '{}')
+    assert.equal(store.getRun('old')?.provenanceCid, 'QmRecord')
     store.close()
-    assert.equal(new Database(file).pragma('user_version', { simple: true }), 2)
+    assert.equal(new Database(file).pragma('user_version', { simple: true }), 3)
   })
 })

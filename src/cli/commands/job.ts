@@ -70,7 +70,7 @@ function isRunShaped (value: unknown): boolean {
   const run = value as Record<string, unknown>
   const text = (key: string, optional = false): boolean => (optional && run[key] === undefined) || typeof run[key] === 'string'
   const time = (key: string): boolean => run[key] === undefined || typeof run[key] === 'number'
-  return text('id') && text('status') && text('pipeline', true) && text('pipelineFile', true) && text('summary', true) && text('reason', true) && text('resultCid', true) &&
+  return text('id') && text('status') && text('pipeline', true) && text('pipelineFile', true) && text('summary', true) && text('reason', true) && text('resultCid', true) && text('provenanceCid', true) &&
     time('createdAt') && time('startedAt') && time('endedAt') &&
     (run.data === undefined || (Array.isArray(run.data) && run.data.every((d) => typeof d === 'string'))) &&
     (run.trigger === undefined || (typeof run.trigger === 'object' && run.trigger !== null)) &&
@@ -134,6 +134,7 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
     `trigger:   ${triggerLine(run.trigger ?? {})}`,
     `started:   ${time(run.startedAt)}   took: ${took(run)}`,
     `result:    ${run.resultCid ?? '-'}`,
+    `record:    ${run.provenanceCid !== undefined ? `${run.provenanceCid} (bac provenance ${run.id}; bac verify ${run.resultCid ?? ''})` : '-'}`,
     `inputs:    ${Object.entries(run.inputs ?? {}).map(([k, v]) => `${k}=${typeof v === 'object' && v !== null ? String((v as { cid?: string }).cid) : JSON.stringify(v)}`).join(' ') || '-'}`,
     'steps:'
   ]
@@ -141,8 +142,11 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
     const attempts = executions.filter((e) => e.stepId === step.stepId)
     const took = step.startedAt !== undefined && step.endedAt !== undefined ? duration(step.endedAt - step.startedAt) : '-'
     lines.push(`  ${step.stepId.padEnd(16)} ${step.status.padEnd(11)} ${took.padEnd(8)} ${step.outputsCid ?? ''}${step.reason !== undefined ? `  ${step.reason}` : ''}`)
+    for (const [item, from] of Object.entries(step.cachedFrom ?? {})) {
+      lines.push(`    ${item === '-' ? '' : `item ${item} `}cached from run ${from.runId} on ${from.node}${from.attestation !== undefined ? ' (signed by that node)' : ''}`)
+    }
     for (const e of attempts) {
-      lines.push(`    attempt ${e.attempt}${e.item !== undefined ? ` item ${e.item}` : ''} on ${e.node} (${e.executor}): ${e.exitCode !== undefined ? `exit ${e.exitCode}` : (e.signal ?? (e.endedAt === undefined ? 'running' : 'no exit code'))}${e.error !== undefined ? `, ${e.error}` : ''}`)
+      lines.push(`    attempt ${e.attempt}${e.item !== undefined ? ` item ${e.item}` : ''} on ${e.node}${e.peer !== undefined ? ` ${e.peer}` : ''} (${e.executor}): ${e.exitCode !== undefined ? `exit ${e.exitCode}` : (e.signal ?? (e.endedAt === undefined ? 'running' : 'no exit code'))}${e.error !== undefined ? `, ${e.error}` : ''}`)
     }
   }
   io.out(`${lines.map((line) => printable(line, 4000)).join('\n')}\n`)

@@ -67,6 +67,7 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
     if (options.json !== true && outcome.resultCid !== undefined) {
       io.out(`${outcome.resultCid}\n`)
       io.err(`result ${outcome.resultCid}, copied to ${displayPath(outcome.outputsDir ?? '.')}\n`)
+      if (outcome.provenanceCid !== undefined) io.err(`signed record ${outcome.provenanceCid}: bac verify ${outcome.resultCid}\n`)
     }
     return exitFor(outcome.status)
   }))
