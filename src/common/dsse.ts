@@ -1,9 +1,12 @@
 import { UserError } from '../interfaces/errors.js'
 import type { Envelope, Signer } from '../interfaces/provenance.js'
+import { parseUntrustedJson } from './json.js'
 import { verifyByPeer } from './node-key.js'
 
 /** Envelopes larger than this are refused unread (a record of thousands of steps stays far below). */
 export const MAX_ENVELOPE_BYTES = 32 * 1024 * 1024
+/** Signatures on one envelope, at most. */
+const MAX_SIGNATURES = 16
 
 /** DSSE's pre-authentication encoding, from sigstore's implementation (loaded when a record is signed or checked). */
 async function pae (payloadType: string, payload: Buffer): Promise<Buffer> {
@@ -26,7 +29,7 @@ export function parseEnvelope (value: unknown): Envelope {
   if (typeof v === 'string' || v instanceof Uint8Array) {
     if (v.length > MAX_ENVELOPE_BYTES) throw new UserError(`the envelope is larger than ${MAX_ENVELOPE_BYTES} bytes`)
     try {
-      v = JSON.parse(typeof v === 'string' ? v : Buffer.from(v).toString('utf8'))
+      v = parseUntrustedJson(typeof v === 'string' ? v : Buffer.from(v).toString('utf8'), 'the envelope')
     } catch (err) {
       throw new UserError(`not a DSSE envelope: not JSON (${(err as Error).message})`)
     }
@@ -39,13 +42,16 @@ export function parseEnvelope (value: unknown): Envelope {
     const sig = s as { keyid?: unknown, sig?: unknown } | null
     if (typeof sig !== 'object' || sig === null || typeof sig.keyid !== 'string' || typeof sig.sig !== 'string') throw new UserError('not a DSSE envelope: a signature needs keyid and sig')
   }
-  return { payloadType: e.payloadType, payload: e.payload, signatures: e.signatures }
+  if (e.payload.length > Math.ceil(MAX_ENVELOPE_BYTES / 3) * 4) throw new UserError(`not a DSSE envelope: its payload is larger than ${MAX_ENVELOPE_BYTES} bytes`)
+  if (e.signatures.length > MAX_SIGNATURES) throw new UserError(`not a DSSE envelope: more than ${MAX_SIGNATURES} signatures`)
+  if (e.payloadType.length > 256 || e.signatures.some((s) => s.keyid.length > 256 || s.sig.length > 1024)) throw new UserError('not a DSSE envelope: a payload type, key id or signature longer than any is')
+  return { payloadType: e.payloadType, payload: e.payload, signatures: e.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })) }
 }
 
-/** The envelope's payload, parsed as JSON. */
+/** The envelope's payload, parsed as JSON (depth-checked: it may come from anywhere). */
 export function envelopeBody (envelope: Envelope): unknown {
   try {
-    return JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'))
+    return parseUntrustedJson(Buffer.from(envelope.payload, 'base64').toString('utf8'), 'the envelope\'s payload')
   } catch (err) {
     throw new UserError(`the envelope's payload is not JSON: ${(err as Error).message}`)
   }

@@ -44,7 +44,10 @@ export interface TaskResult {
 
 /** A trusted peer's answer that it holds outputs for a memo key, checked: signed by that peer, for that key. */
 export interface CacheAnswer {
+  /** The peer that answered (and holds the outputs). */
   readonly peer: string
+  /** The node that made them and signed the attestation: the peer, or a node that ran them for it. */
+  readonly node: string
   readonly outputsCid: string
   /** The run on that peer that made them. */
   readonly runId: string
@@ -96,8 +99,11 @@ export interface StepNetwork {
   dispatch: (peerId: string, task: StepTask, options?: TaskOptions) => Promise<TaskResult>
   /** Pulls every block of a CID from a peer into the local store. */
   fetch: (cid: string, from: string, options?: FetchOptions) => Promise<void>
-  /** Asks the trusted peers whether one holds outputs for a memo key; the first checked answer, or undefined. */
-  askCache?: (key: string, options?: { signal?: AbortSignal }) => Promise<CacheAnswer | undefined>
+  /**
+   * Asks the trusted peers whether one holds outputs for a memo key: the first checked answer, or
+   * undefined. With `makers`, only outputs one of those nodes made count (the nodes the step may run on).
+   */
+  askCache?: (key: string, options?: { signal?: AbortSignal, makers?: readonly string[] }) => Promise<CacheAnswer | undefined>
 }
 
 export interface FetchOptions {

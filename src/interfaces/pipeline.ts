@@ -98,6 +98,8 @@ export type StepAction =
 export interface JobTemplate {
   /** Absolute path of the template file. */
   readonly file: string
+  /** The SHA-256 (hex) of the text the template was built from, as validated. */
+  readonly sha256?: string
   readonly name: string
   readonly description?: string
   readonly inputs: Readonly<Record<string, InputSpec>>
@@ -149,4 +151,6 @@ export interface Pipeline {
   readonly order: readonly string[]
   /** What `bac job list` shows as COMMAND, when the pipeline sets it (a submitted job's command). */
   readonly summary?: string
+  /** The text the model was built from, exactly as validated (what a run's record names, not the file as it is later). */
+  readonly text?: string
 }

@@ -88,6 +88,8 @@ export interface ExecutionPredicate {
 export interface CacheSource {
   readonly runId: string
   readonly outputsCid: string
+  /** The memo key the outputs were found under. */
+  readonly key?: string
   /** The peer id of the node that ran it. */
   readonly node: string
   /** The peer's signed answer, for outputs from another node's cache. */

@@ -116,6 +116,9 @@ export type ExecutionEnd = Pick<ExecutionRecord, 'exitCode' | 'signal' | 'output
 export interface CacheEntry {
   readonly outputsCid: string
   readonly runId?: string
+  /** The peer id of the node that made them, when it was another node; with its signed attestation. */
+  readonly node?: string
+  readonly attestation?: Envelope
 }
 
 /** What a new run is created with; the store sets its status and times. */
@@ -176,7 +179,8 @@ export interface RunStore {
   finishExecution: (id: number, result: ExecutionEnd) => void
   /** A finished step's outputs with this cache key, from any earlier run. */
   cached: (cacheKey: string) => CacheEntry | undefined
-  remember: (cacheKey: string, outputsCid: string, runId?: string) => void
+  /** Remembers outputs under a memo key: made by `runId`, on this node unless `origin` names another (with its attestation). */
+  remember: (cacheKey: string, outputsCid: string, runId?: string, origin?: { readonly node: string, readonly attestation: Envelope }) => void
   /** Keeps a run's signed provenance record (the envelope as JSON) and its CID in the content store. */
   setProvenance: (runId: string, cid: string, envelope: string) => void
   /** A run's provenance record (the envelope as JSON), if it has one. */

@@ -16,10 +16,13 @@ const KEY = /^[0-9a-f]{64}$/
 const MAX_ANSWER = 256 * 1024
 
 type Ask = { type: 'ask', key: string }
-type Answer = { type: 'none' } | { type: 'held', outputsCid: string, runId: string, attestation: Envelope }
+type Answer = { type: 'none' } | { type: 'held', outputsCid: string, runId: string, attestation: Envelope, node?: string }
 
-/** This node's answer for a key: outputs it holds, with its signed attestation; undefined when it has none. */
-export type CacheLookup = (key: string) => Promise<{ outputsCid: string, runId: string, attestation: Envelope } | undefined>
+/**
+ * This node's answer for a key: outputs it holds, with the signed attestation of the node that
+ * made them (its own, or, with `node`, the peer's that ran them for it); undefined when it has none.
+ */
+export type CacheLookup = (key: string) => Promise<{ outputsCid: string, runId: string, attestation: Envelope, node?: string } | undefined>
 
 /** Serves `/bac/cache/1.0.0` to trusted peers: one question, one answer, per stream. */
 export async function serveCache (libp2p: Libp2p, init: { refuse: (peer: string, connection: Connection) => string | undefined, lookup: CacheLookup, log?: (line: string) => void }): Promise<void> {
@@ -45,26 +48,29 @@ export async function serveCache (libp2p: Libp2p, init: { refuse: (peer: string,
 }
 
 /**
- * An answer checked before it counts: outputs named by a CID, and an attestation signed by the
- * peer that answered, for this key and these outputs.
+ * An answer checked before it counts: outputs named by a CID, and an attestation for this key and
+ * these outputs signed by the node that made them: the peer that answered, or a node this one
+ * trusts that ran them for it.
  */
-async function checked (answer: Answer, peer: string, key: string): Promise<CacheAnswer | undefined> {
+async function checked (answer: Answer, peer: string, key: string, trusted: (node: string) => boolean): Promise<CacheAnswer | undefined> {
   if (answer.type !== 'held') return undefined
+  const maker = answer.node ?? peer
+  if (typeof maker !== 'string' || !trusted(maker)) return undefined
   const outputsCid = typeof answer.outputsCid === 'string' ? cidAlone(answer.outputsCid) : undefined
   if (outputsCid === undefined || outputsCid !== answer.outputsCid || typeof answer.runId !== 'string' || answer.runId.length > 64) return undefined
   try {
     const attestation = parseEnvelope(answer.attestation)
     const signatures = await checkSignatures(attestation)
     const body = envelopeBody(attestation) as { predicate?: { key?: unknown, outputsCid?: unknown, node?: unknown } }
-    if (!signatures.some((s) => s.valid && s.keyid === peer) || body.predicate?.key !== key || body.predicate.outputsCid !== outputsCid || body.predicate.node !== peer) return undefined
-    return { peer, outputsCid, runId: answer.runId, attestation }
+    if (!signatures.some((s) => s.valid && s.keyid === maker) || body.predicate?.key !== key || body.predicate.outputsCid !== outputsCid || body.predicate.node !== maker) return undefined
+    return { peer, node: maker, outputsCid, runId: answer.runId, attestation }
   } catch {
     return undefined
   }
 }
 
-/** Asks one peer; undefined when it holds nothing, answers wrongly, or not in time. */
-export async function askPeer (libp2p: Libp2p, peer: PeerId, key: string, signal: AbortSignal): Promise<CacheAnswer | undefined> {
+/** Asks one peer; `trusted` says whose outputs count (the node that made them). */
+export async function askPeer (libp2p: Libp2p, peer: PeerId, key: string, signal: AbortSignal, trusted: (node: string) => boolean): Promise<CacheAnswer | undefined> {
   let stream: Stream
   try {
     stream = await openStream(libp2p, peer, CACHE_PROTOCOL, signal)
@@ -76,7 +82,7 @@ export async function askPeer (libp2p: Libp2p, peer: PeerId, key: string, signal
     await frames.send({ type: 'ask', key })
     const answer = await frames.next(signal) as Answer
     void stream.close().catch(() => {})
-    return await checked(answer, peer.toString(), key)
+    return await checked(answer, peer.toString(), key, trusted)
   } catch {
     stream.abort(new Error('no answer'))
     return undefined

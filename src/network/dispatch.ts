@@ -2,6 +2,7 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { DispatchRefusedError, NodeLostError } from '../interfaces/errors.js'
 import type { LogChunk } from '../interfaces/executor.js'
 import type { StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
+import { cidAlone } from '../common/cid.js'
 import { printable } from '../common/text.js'
 import { Frames } from './frames.js'
 
@@ -120,6 +121,29 @@ export interface DispatchOptions extends TaskOptions {
   readonly cancelGraceMs?: number
 }
 
+/** What a peer's task result may hold, at most: a reason, the command as it ran. */
+const MAX_REASON = 64 * 1024
+const MAX_COMMAND = 1024 * 1024
+
+/** Why a peer's `done` answer is not a task result bac would give, or undefined when it is one. */
+export function taskResultProblem (value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'not an object'
+  const o = value as Record<string, unknown>
+  const r = o.result as Record<string, unknown> | null | undefined
+  if (typeof r !== 'object' || r === null) return 'no result'
+  if (!(r.exitCode === null || Number.isInteger(r.exitCode)) || !(r.signal === null || (typeof r.signal === 'string' && r.signal.length <= 32))) return 'its exit code or signal is not one'
+  if (typeof r.timedOut !== 'boolean' || typeof r.cancelled !== 'boolean') return 'its result lacks timedOut or cancelled'
+  if (r.error !== undefined && (typeof r.error !== 'string' || r.error.length > MAX_REASON)) return 'its error is not a short text'
+  for (const k of ['durationMs', 'stdoutBytes', 'stderrBytes', 'outputBytes']) if (r[k] !== undefined && typeof r[k] !== 'number') return `its ${k} is not a number`
+  if (o.outputsCid !== undefined && (typeof o.outputsCid !== 'string' || cidAlone(o.outputsCid) !== o.outputsCid)) return 'its outputs are not named by a CID alone'
+  if (o.reason !== undefined && (typeof o.reason !== 'string' || o.reason.length > MAX_REASON)) return 'its reason is not a short text'
+  if (o.key !== undefined && (typeof o.key !== 'string' || !/^[0-9a-f]{64}$/.test(o.key))) return 'its memo key is not one'
+  if (o.machine !== undefined && (typeof o.machine !== 'string' || o.machine.length > 1024)) return 'its machine is not a short text'
+  if (o.command !== undefined && JSON.stringify(o.command).length > MAX_COMMAND) return `its command is over ${MAX_COMMAND} bytes`
+  if (o.attestation !== undefined && (typeof o.attestation !== 'object' || o.attestation === null)) return 'its attestation is not an envelope'
+  return undefined
+}
+
 /** Why a dial or a stream failed, in words for a user. */
 function lostReason (err: unknown): string {
   const e = err as Error
@@ -176,9 +200,13 @@ export async function dispatchTask (libp2p: Libp2p, peer: PeerId, task: StepTask
         case 'refused': throw new DispatchRefusedError(name, frame.reason)
         case 'started': options.onStart?.(); break
         case 'log': for (const chunk of frame.chunks) options.onLog?.(chunk); break
-        case 'done':
+        case 'done': {
+          // the peer's word, checked before anything of it is used or stored
+          const problem = taskResultProblem(frame.outcome)
+          if (problem !== undefined) throw new NodeLostError(name, `it answered with a task result that is not one: ${problem}`)
           if (frame.blocks !== undefined) await options.onBlocks?.(frame.blocks.map((b) => ({ cid: b.cid, data: Buffer.from(b.data, 'base64') })))
           return frame.outcome
+        }
         default: break
       }
     }

@@ -1,6 +1,6 @@
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { chmodSync, renameSync, writeFileSync } from 'node:fs'
+import { chmodSync, linkSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { readRegularFileSync } from '../common/files.js'
 import { NetworkError } from '../interfaces/errors.js'
@@ -28,6 +28,14 @@ export async function loadIdentity (dataDir: string): Promise<PrivateKey> {
   const tmp = `${file}.tmp-${process.pid}`
   writeFileSync(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
   chmodSync(tmp, 0o600)
-  renameSync(tmp, file)
+  // never over a key another process made meanwhile: the first one made is the node's
+  try {
+    linkSync(tmp, file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new NetworkError(`${file}: cannot write the node's identity key: ${(err as Error).message}`)
+    return privateKeyFromProtobuf(readRegularFileSync(file, 64 * 1024, 'an identity key'))
+  } finally {
+    rmSync(tmp, { force: true })
+  }
   return key
 }

@@ -344,8 +344,9 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
         state.dispatched--
       }
     },
-    askCache: async (key: string, options: { signal?: AbortSignal } = {}): Promise<CacheAnswer | undefined> => {
+    askCache: async (key: string, options: { signal?: AbortSignal, makers?: readonly string[] } = {}): Promise<CacheAnswer | undefined> => {
       const asked = [...peers.entries()].filter(([, p]) => candidate(p)).map(([id]) => id)
+      const accepts = (node: string): boolean => (options.makers === undefined || options.makers.includes(node)) && trust.check(node, peers.get(node)?.addr) === undefined
       if (asked.length === 0) return undefined
       const timeout = AbortSignal.timeout(init.cacheTimeoutMs ?? 2000)
       const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
@@ -353,7 +354,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       return await new Promise<CacheAnswer | undefined>((resolve) => {
         let left = asked.length
         for (const id of asked) {
-          void askPeer(libp2p, peerIdFromString(id), key, signal).then((answer) => {
+          void askPeer(libp2p, peerIdFromString(id), key, signal, accepts).then((answer) => {
             left--
             if (answer !== undefined) resolve(answer)
             else if (left === 0) resolve(undefined)

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { cidAlone, cidOfUri, contentDescriptor } from '../common/cid.js'
 import { readRegularFile } from '../common/files.js'
 import { loadNodeKey } from '../common/node-key.js'
@@ -14,7 +15,7 @@ import {
   BAC_BUILD_TYPE, BAC_EXECUTION_V1, IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, SLSA_PROVENANCE_V1,
   type Envelope, type Provenance, type ResourceDescriptor, type Statement
 } from '../interfaces/provenance.js'
-import type { RunStore } from '../interfaces/run-store.js'
+import type { GivenInput, RunStore } from '../interfaces/run-store.js'
 
 /** A provenance record found for a run or a CID. */
 export interface FoundRecord {
@@ -75,7 +76,8 @@ export async function findRecord (node: RecordSource, ref: string): Promise<Foun
 export function statementOf (envelope: Envelope): Statement {
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new UserError(`the record's payload is ${envelope.payloadType}, not an in-toto statement (${IN_TOTO_PAYLOAD_TYPE})`)
   const body = envelopeBody(envelope) as Partial<Statement> | null
-  if (typeof body !== 'object' || body === null || body._type !== IN_TOTO_STATEMENT_V1 || !Array.isArray(body.subject) || typeof body.predicateType !== 'string') {
+  const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v)
+  if (!isObject(body) || body?._type !== IN_TOTO_STATEMENT_V1 || !Array.isArray(body.subject) || !body.subject.every(isObject) || typeof body.predicateType !== 'string' || !isObject(body.predicate)) {
     throw new UserError(`the record is not an in-toto statement (${IN_TOTO_STATEMENT_V1})`)
   }
   return body as Statement
@@ -137,11 +139,16 @@ export async function verifyResult (node: RecordSource, resultCid: string, optio
   else if (subject.digest?.sha256 !== expected.digest?.sha256) problems.push('the record\'s subject digest is not the result\'s root block digest')
   else checked.push(`the record is of ${cid}`)
   const provenance = statement.predicate as Partial<Provenance>
-  const builder = provenance.runDetails?.builder?.id
-  if (provenance.buildDefinition?.buildType !== BAC_BUILD_TYPE) problems.push(`the record's buildType is not ${BAC_BUILD_TYPE}`)
+  if (typeof provenance.runDetails !== 'object' || provenance.runDetails === null || typeof provenance.buildDefinition !== 'object' || provenance.buildDefinition === null) {
+    return { ok: false, problems: [...problems, 'the record has no buildDefinition or runDetails'], checked, record }
+  }
+  const builder = typeof provenance.runDetails.builder === 'object' && provenance.runDetails.builder !== null ? provenance.runDetails.builder.id : undefined
+  if (provenance.buildDefinition.buildType !== BAC_BUILD_TYPE) problems.push(`the record's buildType is not ${BAC_BUILD_TYPE}`)
   if (typeof builder !== 'string' || !signers.some((s) => builder === `urn:bac:node:${s}`)) problems.push(`the record names its builder ${String(builder)}, which did not sign it`)
-  const runId = provenance.runDetails?.metadata?.invocationId
-  const byproducts = provenance.runDetails?.byproducts ?? []
+  const runId = typeof provenance.runDetails.metadata === 'object' && provenance.runDetails.metadata !== null ? provenance.runDetails.metadata.invocationId : undefined
+  // a descriptor that is not an object is not one: it is left out, and counts for nothing
+  const byproducts = (Array.isArray(provenance.runDetails?.byproducts) ? provenance.runDetails.byproducts : [])
+    .filter((d): d is ResourceDescriptor => typeof d === 'object' && d !== null && !Array.isArray(d) && typeof d.name === 'string')
   const builderId = typeof builder === 'string' ? builder.slice('urn:bac:node:'.length) : ''
   // each step instance run by another node (or taken from another node's cache) carries that node's signature
   for (const d of byproducts) {
@@ -163,11 +170,23 @@ export async function verifyResult (node: RecordSource, resultCid: string, optio
       continue
     }
     const by = await signaturesOf(attestation, options.trusted, `${name}'s attestation`, problems, [])
-    const inner = statementOf(attestation) as Statement<{ run?: unknown, outputsCid?: unknown, node?: unknown }>
+    let inner: Statement<{ run?: unknown, outputsCid?: unknown, node?: unknown, key?: unknown } | null>
+    try {
+      inner = statementOf(attestation) as typeof inner
+    } catch (err) {
+      problems.push(`${name}: its attestation is broken: ${(err as Error).message}`)
+      continue
+    }
+    if (typeof inner.predicate !== 'object' || inner.predicate === null) {
+      problems.push(`${name}: its attestation has no predicate`)
+      continue
+    }
     if (inner.predicateType !== BAC_EXECUTION_V1) problems.push(`${name}: its attestation is not a bac execution`)
     if (!by.includes(String(ran)) || inner.predicate.node !== ran) problems.push(`${name}: its attestation is not signed by node ${String(ran)}, which ran it`)
     if (inner.predicate.outputsCid !== outputs || cidOfUri(inner.subject[0]?.uri) !== outputs) problems.push(`${name}: its attestation is of other outputs than the record says`)
     if (name.startsWith('attempt:') && inner.predicate.run !== runId) problems.push(`${name}: its attestation is of run ${String(inner.predicate.run)}, not ${String(runId)}`)
+    // an answer from another node's cache is for the work this step was: its memo key
+    if (name.startsWith('cached:') && inner.predicate.key !== annotation(d, 'key')) problems.push(`${name}: its attestation answers another memo key than the step's`)
     if (!problems.some((p) => p.startsWith(name))) checked.push(`${name}: attested by ${String(ran)}`)
   }
   // the result is the record's step folders, put together: built again from them, it is the same CID
@@ -211,33 +230,63 @@ export interface Rerun {
 
 /**
  * Runs a recorded run's pipeline again on this node, with the recorded inputs and trigger and
- * no cache, and compares its result CID with the record's. The pipeline file and its job
- * templates must be as they were (their SHA-256 in the record).
+ * no cache, and compares its result CID with the record's. What runs is pinned by the record:
+ * the pipeline file must hold the bytes it gives the SHA-256 of (those bytes are what is
+ * validated and run), each job template too, and content inputs (and a dropped file) are taken
+ * by CID from this node's store, never by a path the record names.
  */
 export async function rerunRecord (node: RecordSource & { run: (pipeline: Pipeline, options?: RunOptions) => Promise<RunOutcome> }, statement: Statement<Provenance>, resultCid: string, signal?: AbortSignal): Promise<Rerun> {
   const definition = statement.predicate.buildDefinition
-  const params = definition.externalParameters as { pipeline?: { path?: unknown }, inputs?: Record<string, unknown>, trigger?: Record<string, unknown> }
+  const params = definition.externalParameters as { pipeline?: { path?: unknown }, inputs?: unknown, trigger?: unknown }
   const file = params.pipeline?.path
-  if (typeof file !== 'string') return { ok: false, reason: 'the record names no pipeline file' }
-  for (const d of definition.resolvedDependencies ?? []) {
-    const recorded = d.digest?.sha256
-    if ((d.name !== 'pipeline' && !String(d.name).startsWith('jobstore/')) || typeof d.uri !== 'string' || recorded === undefined) continue
-    const at = d.uri.slice('file://'.length)
-    let now: string
-    try {
-      now = createHash('sha256').update(await readRegularFile(at, 64 * 1024 * 1024, 'a pipeline file')).digest('hex')
-    } catch (err) {
-      return { ok: false, reason: `${at} cannot be read: ${(err as Error).message}` }
-    }
-    if (now !== recorded) return { ok: false, reason: `${at} has changed since the run (its SHA-256 was ${recorded.slice(0, 12)}…, it is ${now.slice(0, 12)}…)` }
+  if (typeof file !== 'string' || !path.isAbsolute(file)) return { ok: false, reason: 'the record names no pipeline file' }
+  const deps = Array.isArray(definition.resolvedDependencies) ? definition.resolvedDependencies : []
+  const recorded = deps.find((d) => d?.name === 'pipeline' && d.uri === `file://${file}`)
+  if (recorded?.digest?.sha256 === undefined || annotation(recorded, 'notTheFile') === true) return { ok: false, reason: 'the record gives no digest of the pipeline file that ran (it was not the file on disk), so it cannot be run again' }
+  let bytes: Buffer
+  try {
+    bytes = await readRegularFile(file, 64 * 1024 * 1024, 'a pipeline file')
+  } catch (err) {
+    return { ok: false, reason: `${file} cannot be read: ${(err as Error).message}` }
   }
-  const validation = createValidator().validatePipelineFile(file)
-  if (validation.value === undefined) return { ok: false, reason: `${file} does not validate: ${validation.errors[0]?.message ?? 'errors'}` }
-  const inputs = Object.fromEntries(Object.entries(params.inputs ?? {}).map(([name, value]) => [name,
-    typeof value === 'object' && value !== null ? { cid: String((value as { cid?: unknown }).cid), name: String((value as { name?: unknown }).name ?? name) } : String(value)]))
-  const outcome = await node.run(validation.value, {
+  const now = createHash('sha256').update(bytes).digest('hex')
+  if (now !== recorded.digest.sha256) return { ok: false, reason: `${file} has changed since the run (its SHA-256 was ${recorded.digest.sha256.slice(0, 12)}…, it is ${now.slice(0, 12)}…)` }
+  // the very bytes that were hashed are validated and run
+  const validation = createValidator().validatePipelineText(file, bytes.toString('utf8'))
+  const pipeline = validation.value
+  if (pipeline === undefined) return { ok: false, reason: `${file} does not validate: ${validation.errors[0]?.message ?? 'errors'}` }
+  for (const step of Object.values(pipeline.steps)) {
+    if (step.uses === undefined) continue
+    const dep = deps.find((d) => d?.name === `jobstore/${step.uses?.ref ?? ''}` && d.uri === `file://${step.uses?.template.file ?? ''}`)
+    if (dep?.digest?.sha256 === undefined || dep.digest.sha256 !== step.uses.template.sha256) return { ok: false, reason: `the job template ${step.uses.template.file} is not the one the record gives (or has changed since the run)` }
+  }
+  const given = (typeof params.inputs === 'object' && params.inputs !== null ? params.inputs : {}) as Record<string, unknown>
+  const inputs: Record<string, GivenInput> = {}
+  for (const [name, spec] of Object.entries(pipeline.inputs)) {
+    const value = given[name]
+    if (value === undefined) continue
+    if (spec.type === 'file' || spec.type === 'cid') {
+      const cid = typeof value === 'object' && value !== null ? (value as { cid?: unknown }).cid : undefined
+      const root = typeof cid === 'string' ? cidAlone(cid.split('/')[0] ?? '') : undefined
+      if (root === undefined || typeof cid !== 'string') return { ok: false, reason: `the record gives input '${name}' as no CID` }
+      if (!await node.store.has(root)) return { ok: false, reason: `input '${name}' (${cid}) is not in this node's store: bac ipfs get it here first` }
+      inputs[name] = { cid, name: String((value as { name?: unknown }).name ?? name).slice(0, 255) }
+    } else {
+      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return { ok: false, reason: `the record gives input '${name}' as no value` }
+      inputs[name] = String(value)
+    }
+  }
+  const trigger = typeof params.trigger === 'object' && params.trigger !== null ? params.trigger as Record<string, unknown> : { kind: 'manual' }
+  if (!['manual', 'watch', 'message', 'schedule'].includes(String(trigger.kind))) return { ok: false, reason: 'the record gives a trigger bac does not have' }
+  if (trigger.file !== undefined) {
+    const cid = (trigger.file as { cid?: unknown } | null)?.cid
+    const root = typeof cid === 'string' ? cidAlone(cid) : undefined
+    if (root === undefined || root !== cid) return { ok: false, reason: 'the record gives a dropped file without its CID' }
+    if (!await node.store.has(root)) return { ok: false, reason: `the dropped file (${root}) is not in this node's store: bac ipfs get it here first` }
+  }
+  const outcome = await node.run(pipeline, {
     inputs,
-    ...(params.trigger !== undefined ? { trigger: params.trigger as unknown as TriggerInfo } : {}),
+    trigger: trigger as unknown as TriggerInfo,
     noCache: true,
     outputsDir: null,
     ...(signal !== undefined ? { signal } : {})

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import path from 'node:path'
 import type { ValidateFunction } from 'ajv/dist/2020.js'
 import { UserError } from '../interfaces/errors.js'
@@ -105,7 +106,7 @@ export class PipelineValidator {
     const problems = [...parsed.problems, ...parsed.findings.problems, ...check.related]
     if (problems.some((p) => p.severity === 'error')) return result<Pipeline>(file, problems, undefined)
     const jobs = new Map([...check.uses].map(([step, job]) => [step, this.jobs.get(job)?.value as JobTemplate]))
-    return result(file, problems, buildPipeline(parsed.raw, absolute, jobs, check.order, check.messageSchema))
+    return result(file, problems, { ...buildPipeline(parsed.raw, absolute, jobs, check.order, check.messageSchema), text })
   }
 
   /** Validates a job template file; a file the reader refuses throws, as for a pipeline. */
@@ -150,7 +151,7 @@ export class PipelineValidator {
       checkJob(parsed.findings, this.components.templates, parsed.raw, absolute, this.files)
       const problems = [...parsed.problems, ...parsed.findings.problems]
       const clean = !problems.some((p) => p.severity === 'error')
-      outcome = { ...result(shown, problems, clean ? buildJob(parsed.raw, absolute) : undefined), raw: parsed.raw }
+      outcome = { ...result(shown, problems, clean ? { ...buildJob(parsed.raw, absolute), sha256: createHash('sha256').update(text, 'utf8').digest('hex') } : undefined), raw: parsed.raw }
     }
     return outcome
   }

@@ -132,7 +132,8 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       const sources = init.records === false ? undefined : runSources(ctx, pipeline)
       const outcomes = await runDag(ctx, previous)
       // the work folders go while the result is built: neither reads the other
-      const [outcome] = await Promise.all([finish(ctx, outcomes, started, options, cwd, sources, init.version), workspace.cleanup(true)])
+      // and the reading of its sources has ended too (a stopped run's is not used): nothing of a run outlives it
+      const [outcome] = await Promise.all([finish(ctx, outcomes, started, options, cwd, sources, init.version), workspace.cleanup(true), sources?.catch(() => undefined)])
       return outcome
     }
   }
@@ -244,10 +245,11 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
       ? 'cancelled'
       : (list.some((o) => o.status === 'failed') ? 'failed' : 'succeeded')
   const failed = [...outcomes].find(([, o]) => o.status === 'failed')
-  const reason = stopping?.message ?? (status === 'cancelled' ? 'cancelled' : (failed === undefined ? undefined : `step '${failed[0]}' failed: ${failed[1].reason ?? ''}`))
+  let reason = stopping?.message ?? (status === 'cancelled' ? 'cancelled' : (failed === undefined ? undefined : `step '${failed[0]}' failed: ${failed[1].reason ?? ''}`))
   let resultCid: string | undefined
   let outputsDir: string | undefined
   let provenanceCid: string | undefined
+  let unrecorded: string | undefined
   const entries = Object.fromEntries([...outcomes].flatMap(([id, o]) => {
     if (o.outputsCid === undefined) return []
     const nodes = Object.entries(o.nodes ?? { 0: o.outputsCid }).map(([k, cid]) => [`${id}/${k}`, cid])
@@ -263,11 +265,17 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
     // the record is kept before the run is seen to end: an ended run with a result has one
     const record = components.runs.getRun(runId)
     if (record !== undefined && sources !== undefined) {
-      provenanceCid = await writeProvenance(ctx, {
-        record, status, resultCid, outcomes, sources: await sources, version, endedAt: Date.now(), ...(reason !== undefined ? { reason } : {})
-      })
+      try {
+        provenanceCid = await writeProvenance(ctx, {
+          record, status, resultCid, outcomes, sources: await sources, version, endedAt: Date.now(), ...(reason !== undefined ? { reason } : {})
+        })
+      } catch (err) {
+        // the run has its result all the same; that it has no record is said, never hidden
+        unrecorded = `its provenance record could not be written: ${(err as Error).message}`
+      }
     }
   }
+  if (unrecorded !== undefined) reason = reason === undefined ? unrecorded : `${reason}; ${unrecorded}`
   components.runs.finishRun(runId, status, { ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })
   ctx.emit({ type: 'run:end', runId, status, durationMs: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}), ...(provenanceCid !== undefined ? { provenanceCid } : {}) })
   return {

@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { ExecutionAction, ExecutionResult, Executor, LogChunk } from '../interfaces/executor.js'
 import type { PeerInfo, StepNetwork, StepTask, TaskResult } from '../interfaces/network.js'
 import type { CacheSource, Envelope } from '../interfaces/provenance.js'
-import { checkSignatures, envelopeBody } from '../common/dsse.js'
+import { checkSignatures, envelopeBody, parseEnvelope } from '../common/dsse.js'
 import type { StepSpec } from '../interfaces/pipeline.js'
 import { inputsView, stepContext, triggerFileCid, type RunScope } from './context.js'
 import type { DataRef } from './data.js'
@@ -150,10 +150,14 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
     const key = await cacheKey(ctx, instance, executor)
     const cached = ctx.components.runs.cached(key)
     if (cached !== undefined && await ctx.components.store.has(cached.outputsCid)) {
-      const from: CacheSource = { runId: cached.runId ?? '', node: ctx.components.signer.keyId, outputsCid: cached.outputsCid }
+      // outputs another node made keep that node, and its signed attestation, wherever they are reused
+      const from: CacheSource = {
+        runId: cached.runId ?? '', node: cached.node ?? ctx.components.signer.keyId, outputsCid: cached.outputsCid, key,
+        ...(cached.attestation !== undefined ? { attestation: cached.attestation } : {})
+      }
       return { ok: true, cached: true, cachedFrom: from, outputsCid: cached.outputsCid, nodes: { [ctx.nodeId]: cached.outputsCid } }
     }
-    const shared = await sharedCache(ctx, key)
+    const shared = await sharedCache(ctx, step, key)
     if (shared !== undefined) return { ok: true, cached: true, cachedFrom: shared, outputsCid: shared.outputsCid, nodes: { [ctx.nodeId]: shared.outputsCid } }
   }
   if (network === undefined || ctx.placement === undefined) {
@@ -170,7 +174,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
     if (place === undefined) return { ok: false, cancelled: ctx.signal?.aborted === true, reason: placement.whyNone(step, new Set([...used, ...failedNodes]), executor !== undefined) }
     try {
       if (place.kind === 'local') return await ctx.slots.use(async () => await localAttempt(ctx, instance, executor as Executor, attempt))
-      return await remoteAttempt(ctx, instance, place.peer, attempt)
+      return await remoteAttempt(ctx, instance, place.peer, attempt, executor)
     } finally {
       placement.done(place)
     }
@@ -238,13 +242,16 @@ async function localAttempt (ctx: RunContext, instance: Instance, executor: Exec
     },
     onLog: (chunk) => ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: step.id, stream: chunk.stream, text: chunk.text, ...itemField })
   })
-  record(ctx, executionId, outcome)
+  record(ctx, executionId, outcome, { key: outcome.key })
   if (outcome.outputsCid !== undefined) return { ok: true, node: ctx.nodeId, outputsCid: outcome.outputsCid, cached: false }
   return { ok: false, node: ctx.nodeId, cancelled: ctx.signal?.aborted === true || outcome.result.cancelled, reason: outcome.reason ?? 'failed' }
 }
 
-/** Records how an attempt ended, and remembers its outputs under its memo key. */
-function record (ctx: RunContext, executionId: number, outcome: Partial<AttemptOutcome> & { result: ExecutionResult, attestation?: Envelope }): void {
+/**
+ * Records how an attempt ended, and remembers its outputs under `memo` (the memo key this node
+ * computed, and for another node's outputs that node with its attestation).
+ */
+function record (ctx: RunContext, executionId: number, outcome: Partial<AttemptOutcome> & { result: ExecutionResult, attestation?: Envelope }, memo?: { key: string, origin?: { node: string, attestation: Envelope } }): void {
   const { runs } = ctx.components
   const { result, outputsCid, reason, key } = outcome
   runs.atomically(() => {
@@ -257,7 +264,7 @@ function record (ctx: RunContext, executionId: number, outcome: Partial<AttemptO
       ...(key !== undefined ? { cacheKey: key } : {}),
       ...(outcome.attestation !== undefined ? { attestation: outcome.attestation } : {})
     })
-    if (outputsCid !== undefined && key !== undefined) runs.remember(key, outputsCid, ctx.runId)
+    if (outputsCid !== undefined && memo !== undefined) runs.remember(memo.key, outputsCid, ctx.runId, memo.origin)
   })
 }
 
@@ -265,10 +272,13 @@ function record (ctx: RunContext, executionId: number, outcome: Partial<AttemptO
  * Outputs of the same work from a trusted peer's cache: the first peer to answer with an
  * attestation it signed for this key. The outputs are fetched here before they count.
  */
-async function sharedCache (ctx: RunContext, key: string): Promise<CacheSource | undefined> {
+async function sharedCache (ctx: RunContext, step: StepSpec, key: string): Promise<CacheSource | undefined> {
   const network = ctx.components.network
-  if (network?.askCache === undefined) return undefined
-  const answer = await network.askCache(key, ctx.signal !== undefined ? { signal: ctx.signal } : {})
+  if (network?.askCache === undefined || ctx.placement === undefined) return undefined
+  // only outputs made by a node the step could run on (its executor, image, runs-on) count
+  const makers = ctx.placement.peersFor(step).map((p) => p.advert.peerId)
+  if (makers.length === 0) return undefined
+  const answer = await network.askCache(key, { makers, ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}) })
   if (answer === undefined) return undefined
   try {
     await network.fetch(answer.outputsCid, answer.peer, ctx.signal !== undefined ? { signal: ctx.signal } : {})
@@ -276,8 +286,9 @@ async function sharedCache (ctx: RunContext, key: string): Promise<CacheSource |
     // the peer's outputs could not be had: the step runs
     return undefined
   }
-  ctx.components.runs.remember(key, answer.outputsCid, ctx.runId)
-  return { runId: answer.runId, node: answer.peer, outputsCid: answer.outputsCid, attestation: answer.attestation }
+  // under the peer's run and name, with its answer: a later hit here says where they came from
+  ctx.components.runs.remember(key, answer.outputsCid, answer.runId, { node: answer.node, attestation: answer.attestation })
+  return { runId: answer.runId, node: answer.node, outputsCid: answer.outputsCid, key, attestation: answer.attestation }
 }
 
 /**
@@ -285,7 +296,7 @@ async function sharedCache (ctx: RunContext, key: string): Promise<CacheSource |
  * as it runs (and are kept in this node's logs folder), and its outputs are pulled here by
  * bitswap before the attempt counts as done.
  */
-async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInfo, attempt: number): Promise<Tried> {
+async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInfo, attempt: number, executor: Executor | undefined): Promise<Tried> {
   const { step } = instance
   const network = ctx.components.network as StepNetwork
   const node = peer.advert.nodeId
@@ -338,7 +349,11 @@ async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInf
     await logs.close()
     const { attestation: claimed, ...ended } = outcome
     const attestation = await attested(claimed, outcome, peerId, ctx.runId)
-    record(ctx, executionId as number, { ...ended, ...(reason !== undefined ? { reason } : {}), ...(attestation !== undefined ? { attestation } : {}) })
+    // remembered only when the peer signed what it made, under the key this node computes (never
+    // the peer's word for it); without a local executor of the kind, the key cannot be made here
+    const key = attestation !== undefined && executor !== undefined && step.nodes === 1 ? await cacheKey(ctx, instance, executor) : undefined
+    record(ctx, executionId as number, { ...ended, ...(reason !== undefined ? { reason } : {}), ...(attestation !== undefined ? { attestation } : {}) },
+      key !== undefined && attestation !== undefined ? { key, origin: { node: peerId, attestation } } : undefined)
     if (outcome.outputsCid !== undefined) return { ok: true, node, outputsCid: outcome.outputsCid, cached: false }
     reason = `${reason ?? 'failed'} (on node ${node})`
     return { ok: false, node: peerId, cancelled: ctx.signal?.aborted === true || outcome.result.cancelled, reason }
@@ -443,6 +458,8 @@ function render (scope: RunScope, instance: Instance, layout: ReturnType<Executo
 async function attested (envelope: Envelope | undefined, outcome: TaskResult, peerId: string, runId: string): Promise<Envelope | undefined> {
   if (envelope === undefined || outcome.outputsCid === undefined) return undefined
   try {
+    // its shape and size first: nothing of it is read before
+    parseEnvelope(envelope)
     const signatures = await checkSignatures(envelope)
     const body = envelopeBody(envelope) as { predicate?: { run?: unknown, outputsCid?: unknown, node?: unknown } }
     const p = body.predicate

@@ -51,6 +51,11 @@ export class Placement {
     for (const wake of waiting) wake()
   }
 
+  /** The peers a step may run on (its executor, image and `runs-on` labels): those whose cache may answer it too. */
+  peersFor (step: StepSpec): PeerInfo[] {
+    return this.eligible(step, new Set(), false).peers
+  }
+
   private eligible (step: StepSpec, avoid: ReadonlySet<string>, localExecutor: boolean): { local: boolean, peers: PeerInfo[] } {
     const local = localExecutor && !avoid.has(this.local.nodeId) && matchesLabels(this.local.labels, step.runsOn)
     const peers = this.network.peers().filter((p) => !avoid.has(p.advert.peerId) && p.advert.executors.includes(step.executor) && holdsImage(p.advert.images, step) && matchesLabels(p.advert.labels, step.runsOn))

@@ -39,50 +39,100 @@ function workTree (dir: string): string | undefined {
   }
 }
 
+/** git's environment: the user's, without GIT_* variables that would point it at another repository. */
+function gitEnv (): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_')) env[k] = v
+  return { ...env, GIT_OPTIONAL_LOCKS: '0', GIT_TERMINAL_PROMPT: '0' }
+}
+
+/** Runs git in a work tree: no fsmonitor hook, and given up on after 5 s even if something keeps its output open. */
+async function git (top: string, args: readonly string[]): Promise<{ stdout: string, ok: boolean }> {
+  const child = run('git', ['-c', 'core.fsmonitor=false', ...args], { cwd: top, timeout: 5000, maxBuffer: 16 * 1024 * 1024, env: gitEnv() })
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error('git took longer than 6 s')) }, 6000) })
+  try {
+    const { stdout } = await Promise.race([child, late])
+    return { stdout, ok: true }
+  } catch (err) {
+    return { stdout: String((err as { stdout?: unknown }).stdout ?? ''), ok: false }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /**
  * The git commit of a file's work tree, whether tracked files differ from it (`dirty`), and
- * whether the file itself is tracked; undefined outside git (or without git). One `git status`.
+ * whether the file itself is tracked; undefined outside git (or without git).
  */
 async function gitOf (file: string): Promise<ResourceDescriptor | undefined> {
   const top = workTree(path.dirname(file))
   if (top === undefined) return undefined
   const relative = path.relative(top, file)
+  const [status, tracked] = await Promise.all([
+    git(top, ['status', '--porcelain=v2', '--branch', '--untracked-files=no', '-z']),
+    git(top, ['ls-files', '--error-unmatch', '--', relative])
+  ])
+  if (!status.ok) return undefined
+  const entries = status.stdout.split('\0').filter((e) => e !== '')
+  const commit = entries.find((e) => e.startsWith('# branch.oid '))?.slice('# branch.oid '.length) ?? ''
+  if (!/^[0-9a-f]{40,64}$/.test(commit)) return undefined
+  // anything but the headers is a change to a tracked file
+  const dirty = entries.some((e) => /^[12u] /.test(e))
+  return { name: 'git', uri: `git+file://${top}`, digest: { gitCommit: commit }, annotations: { dirty, pipelineTracked: tracked.ok, path: relative } }
+}
+
+const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex')
+
+/** The file's bytes now, or undefined when it cannot be read (gone, too large, not a regular file). */
+async function onDisk (file: string): Promise<Buffer | undefined> {
   try {
-    const { stdout } = await run('git', ['status', '--porcelain=v2', '--branch', '--untracked-files=normal', '-z'], {
-      cwd: top, timeout: 5000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', GIT_TERMINAL_PROMPT: '0' }
-    })
-    const entries = stdout.split('\0').filter((e) => e !== '')
-    const commit = entries.find((e) => e.startsWith('# branch.oid '))?.slice('# branch.oid '.length) ?? ''
-    if (!/^[0-9a-f]{40,64}$/.test(commit)) return undefined
-    // `? <path>`: untracked, a folder as `dir/`; anything else but headers is a change to a tracked file
-    const untracked = entries.filter((e) => e.startsWith('? ')).map((e) => e.slice(2))
-    const dirty = entries.some((e) => /^[12u] /.test(e))
-    const tracked = !untracked.some((u) => u === relative || (u.endsWith('/') && relative.startsWith(u)))
-    return { name: 'git', uri: `git+file://${top}`, digest: { gitCommit: commit }, annotations: { dirty, pipelineTracked: tracked, path: relative } }
+    return await readRegularFile(file, MAX_SOURCE_BYTES, 'a pipeline file')
   } catch {
     return undefined
   }
 }
 
-/** One source file as a dependency: its SHA-256, and its CID once stored (so a record's files can be read back). */
-async function sourceFile (ctx: Pick<RunContext, 'components'>, name: string, file: string): Promise<ResourceDescriptor> {
+/** The CID of bytes once stored; undefined when the store would not take them (it is stopping): the record then gives the digest alone. */
+async function stored (ctx: Pick<RunContext, 'components'>, bytes: Uint8Array): Promise<string | undefined> {
   try {
-    const bytes = await readRegularFile(file, MAX_SOURCE_BYTES, 'a pipeline file')
-    const cid = await ctx.components.store.addBytes(bytes)
-    return { name, uri: `file://${file}`, digest: { sha256: createHash('sha256').update(bytes).digest('hex') }, annotations: { cid } }
-  } catch (err) {
-    return { name, uri: `file://${file}`, annotations: { unreadable: (err as Error).message } }
+    return await ctx.components.store.addBytes(bytes)
+  } catch {
+    return undefined
   }
 }
 
-/** Reads what defines a run (in the background while it runs). */
+/**
+ * What defines a run, read as it starts: the pipeline as it was validated (its text, stored, so
+ * the record's CID reads back exactly what ran), its job templates (the SHA-256 of the text each
+ * was built from), and the git commit of the pipeline's work tree. A text that is not what the
+ * file holds (sent through the API, or the file changed since the node read it) says so, and
+ * claims no commit.
+ */
 export async function runSources (ctx: Pick<RunContext, 'components'>, pipeline: Pipeline): Promise<RunSources> {
-  const templates = new Map<string, string>()
-  for (const step of Object.values(pipeline.steps)) if (step.uses !== undefined) templates.set(step.uses.template.file, step.uses.ref)
-  const [files, git] = await Promise.all([
-    Promise.all([sourceFile(ctx, 'pipeline', pipeline.file), ...[...templates].map(async ([file, name]) => await sourceFile(ctx, `jobstore/${name}`, file))]),
-    gitOf(pipeline.file)
-  ])
+  const files: ResourceDescriptor[] = []
+  let git: ResourceDescriptor | undefined
+  const text = pipeline.text
+  const disk = await onDisk(pipeline.file)
+  if (text !== undefined) {
+    const bytes = Buffer.from(text, 'utf8')
+    const cid = await stored(ctx, bytes)
+    const same = disk !== undefined && disk.equals(bytes)
+    files.push({ name: 'pipeline', uri: `file://${pipeline.file}`, digest: { sha256: sha256(bytes) }, annotations: { ...(cid !== undefined ? { cid } : {}), ...(same ? {} : { notTheFile: true }) } })
+    if (same) git = await gitOf(pipeline.file)
+  } else {
+    files.push({ name: 'pipeline', uri: `file://${pipeline.file}`, annotations: { unrecorded: 'the pipeline was not made from a file' } })
+  }
+  const templates = new Map<string, { ref: string, sha256?: string }>()
+  for (const step of Object.values(pipeline.steps)) {
+    if (step.uses !== undefined) templates.set(step.uses.template.file, { ref: step.uses.ref, ...(step.uses.template.sha256 !== undefined ? { sha256: step.uses.template.sha256 } : {}) })
+  }
+  for (const [file, { ref, sha256: parsed }] of templates) {
+    const bytes = await onDisk(file)
+    const same = bytes !== undefined && parsed !== undefined && sha256(bytes) === parsed
+    const cid = same ? await stored(ctx, bytes) : undefined
+    files.push({ name: `jobstore/${ref}`, uri: `file://${file}`, ...(parsed !== undefined ? { digest: { sha256: parsed } } : {}), annotations: cid !== undefined ? { cid } : (same ? {} : { notTheFile: true }) })
+  }
   return { files, ...(git !== undefined ? { git } : {}) }
 }
 
@@ -142,7 +192,8 @@ export function provenanceStatement (ctx: Pick<RunContext, 'components' | 'pipel
   })
   const cached: ResourceDescriptor[] = steps.flatMap((s) => Object.entries(s.cachedFrom ?? {}).map(([item, from]) =>
     contentDescriptor(from.outputsCid, `cached:${s.stepId}${item === '-' ? '' : `[${item}]`}`, {
-      step: s.stepId, ...(item !== '-' ? { item: Number(item) } : {}), cachedFrom: from.runId, node: from.node, ...(from.attestation !== undefined ? { attestation: from.attestation } : {})
+      step: s.stepId, ...(item !== '-' ? { item: Number(item) } : {}), cachedFrom: from.runId, node: from.node,
+      ...(from.key !== undefined ? { key: from.key } : {}), ...(from.attestation !== undefined ? { attestation: from.attestation } : {})
     })))
   // the result's folders: what `bac verify` finds again in the result itself
   const folders: ResourceDescriptor[] = [...parts.outcomes].flatMap(([id, o]) => {
@@ -198,11 +249,15 @@ export async function writeProvenance (ctx: Pick<RunContext, 'components' | 'pip
  * This node's answer to a trusted peer asking for outputs by memo key: the outputs it holds for
  * that key, the run that made them, and its signed attestation of both.
  */
-export function cacheAnswerer (components: Pick<EngineComponents, 'runs' | 'store' | 'signer'>): (key: string) => Promise<{ outputsCid: string, runId: string, attestation: Envelope } | undefined> {
+export function cacheAnswerer (components: Pick<EngineComponents, 'runs' | 'store' | 'signer'>): (key: string) => Promise<{ outputsCid: string, runId: string, attestation: Envelope, node?: string } | undefined> {
   return async (key) => {
     const held = components.runs.cached(key)
     if (held === undefined || !await components.store.has(held.outputsCid)) return undefined
     const runId = held.runId ?? ''
+    // another node's outputs are that node's to vouch for: its own signed attestation goes on, never this node's word
+    if (held.node !== undefined && held.node !== components.signer.keyId) {
+      return held.attestation === undefined ? undefined : { outputsCid: held.outputsCid, runId, attestation: held.attestation, node: held.node }
+    }
     const predicate: ExecutionPredicate = { run: runId, key, outputsCid: held.outputsCid, cachedFrom: runId, node: components.signer.keyId }
     const attestation = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, executionStatement(held.outputsCid, predicate), components.signer)
     return { outputsCid: held.outputsCid, runId, attestation }

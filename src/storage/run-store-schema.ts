@@ -21,7 +21,8 @@ CREATE INDEX runs_queue ON runs (pipeline_file, status, created_at);
 /**
  * Version 3: provenance. A run's signed record (and its CID); per attempt the peer that ran it,
  * the command as rendered, the image and kernel digests, the memo key and the peer's signed
- * attestation; per step where cached outputs came from; per cache entry the run that made it.
+ * attestation; per step where cached outputs came from; per cache entry the run and node that made
+ * it (with that node's attestation when it was another).
  */
 const PROVENANCE = `
 ALTER TABLE runs ADD COLUMN provenance_cid TEXT;
@@ -34,6 +35,8 @@ ALTER TABLE executions ADD COLUMN machine TEXT;
 ALTER TABLE executions ADD COLUMN cache_key TEXT;
 ALTER TABLE executions ADD COLUMN attestation TEXT;
 ALTER TABLE cache ADD COLUMN run_id TEXT;
+ALTER TABLE cache ADD COLUMN node TEXT;
+ALTER TABLE cache ADD COLUMN attestation TEXT;
 `
 
 export const SCHEMA = `

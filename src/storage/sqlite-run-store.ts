@@ -236,12 +236,20 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
       r.attestation === undefined ? null : JSON.stringify(r.attestation), id)
     },
     cached (key) {
-      const row = one('SELECT outputs_cid, run_id FROM cache WHERE key = ?', key)
-      return row === undefined ? undefined : { outputsCid: String(row.outputs_cid), ...optional('runId', row.run_id as string | null) }
+      const row = one('SELECT outputs_cid, run_id, node, attestation FROM cache WHERE key = ?', key)
+      return row === undefined
+        ? undefined
+        : {
+            outputsCid: String(row.outputs_cid),
+            ...optional('runId', row.run_id as string | null),
+            ...optional('node', row.node as string | null),
+            ...optional('attestation', typeof row.attestation === 'string' ? JSON.parse(row.attestation) as Envelope : null)
+          }
     },
-    remember (key, cid, runId) {
-      run('INSERT INTO cache (key, outputs_cid, created_at, run_id) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET outputs_cid = excluded.outputs_cid, run_id = excluded.run_id',
-        key, cid, now(), runId ?? null)
+    remember (key, cid, runId, origin) {
+      run(`INSERT INTO cache (key, outputs_cid, created_at, run_id, node, attestation) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET outputs_cid = excluded.outputs_cid, run_id = excluded.run_id, node = excluded.node, attestation = excluded.attestation`,
+      key, cid, now(), runId ?? null, origin?.node ?? null, origin === undefined ? null : JSON.stringify(origin.attestation))
     },
     setProvenance (runId, cid, envelope) {
       run('UPDATE runs SET provenance_cid = ?, provenance = ? WHERE id = ?', cid, envelope, runId)

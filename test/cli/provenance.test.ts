@@ -167,6 +167,66 @@ describe('provenance: a signed record of every run, and bac verify', () => {
     assert.match(missing.stderr, /no run has this id/)
   })
 
+  it('answers a malformed record signed by a trusted key with the reason, never an internal error', () => {
+    const own = loadNodeKey(home)
+    const sign = (statement: unknown): string => {
+      const payload = Buffer.from(JSON.stringify(statement))
+      const type = 'application/vnd.in-toto+json'
+      const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload])
+      return write('malformed.json', { payloadType: type, payload: payload.toString('base64'), signatures: [{ keyid: own.keyId, sig: Buffer.from(own.sign(pae)).toString('base64') }] })
+    }
+    const st = statementOf(envelopeOf(demo.runId))
+    const deep = (n: number): unknown => n === 0 ? 'x' : { a: deep(n - 1) }
+    const cases: unknown[] = [
+      { ...st, predicate: null },
+      { ...st, subject: [null] },
+      { ...st, predicate: { ...st.predicate, runDetails: { ...st.predicate.runDetails, byproducts: 'none' } } },
+      { ...st, predicate: { ...st.predicate, runDetails: { ...st.predicate.runDetails, byproducts: [null, 3, { name: deep(40) }] } } },
+      { ...st, predicate: { ...st.predicate, runDetails: null } },
+      deep(200)
+    ]
+    for (const c of cases) {
+      const r = bac(['verify', demo.cid, '--record', sign(c)], { env })
+      assert.equal(r.code, 1, JSON.stringify(c).slice(0, 200))
+      assert.doesNotMatch(r.stderr + r.stdout, /internal error/)
+      assert.match(r.stdout, /^not verified/)
+    }
+  })
+
+  it('--rerun runs only what the record pins: a file input must come as a CID in the store, never a path', () => {
+    const own = loadNodeKey(home)
+    const st = statementOf(envelopeOf(demo.runId))
+    const forged = structuredClone(st)
+    forged.predicate.buildDefinition.externalParameters.inputs.archive = '/etc/passwd'
+    const payload = Buffer.from(JSON.stringify(forged))
+    const type = 'application/vnd.in-toto+json'
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${payload.length} `), payload])
+    const file = write('path-input.json', { payloadType: type, payload: payload.toString('base64'), signatures: [{ keyid: own.keyId, sig: Buffer.from(own.sign(pae)).toString('base64') }] })
+    const r = bac(['verify', demo.cid, '--rerun', '--record', file], { env })
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /the record gives input 'archive' as no CID/)
+  })
+
+  it('records the text a run was made from: a pipeline given as text names the file it stands for, and says it is not that file', async () => {
+    const { openNode, createValidator } = await import('../../src/index.js')
+    const file = path.join(project, 'pipelines', 'sales-report.yml')
+    const text = 'name: sales-report\nsteps:\n  other:\n    run: echo other > {{ outputs.path }}/o.txt\n'
+    const pipeline = createValidator().validatePipelineText(file, text).value
+    assert.ok(pipeline !== undefined)
+    const node = await openNode({ dataDir: home })
+    try {
+      const outcome = await node.run(pipeline, { outputsDir: null })
+      assert.equal(outcome.status, 'succeeded', outcome.reason)
+      const st = statementOf(JSON.parse(node.runs.provenance(outcome.runId) ?? '{}') as Envelope)
+      const dep = st.predicate.buildDefinition.resolvedDependencies.find((d) => d.name === 'pipeline')
+      assert.equal(dep?.digest?.sha256, createHash('sha256').update(text).digest('hex'))
+      assert.equal(dep?.annotations?.notTheFile, true)
+      assert.equal(st.predicate.buildDefinition.resolvedDependencies.some((d) => d.name === 'git'), false, 'no commit is claimed for a text that is not the file')
+    } finally {
+      await node.close()
+    }
+  })
+
   it('--rerun says so when the pipeline file changed since the run', () => {
     const file = path.join(project, 'pipelines', 'sales-report.yml')
     const text = readFileSync(file, 'utf8')

@@ -258,29 +258,40 @@ describe('a devstack of 3 nodes in separate processes', () => {
     run: printf '${token}\\n' > {{ outputs.path }}/made.txt
   upper:
     needs: make
+    runs-on: [devstack=3]
     run: tr a-z A-Z < {{ steps.make.outputs.path }}/made.txt > {{ outputs.path }}/upper.txt
 `)
     const once = runOn(first.url, file, dir)
     assert.equal(once.end.status, 'succeeded', once.end.reason)
-    assert.equal(once.starts.length, 2)
+    assert.deepEqual(once.starts.map((s) => [s.stepId, s.node]).find(([id]) => id === 'upper'), ['upper', third.id], 'upper ran on node 3')
     const again = runOn(second.url, file, dir)
     assert.equal(again.end.status, 'succeeded', again.end.reason)
     assert.equal(again.end.resultCid, once.end.resultCid, 'the same result')
     assert.deepEqual(again.starts, [], 'node 2 ran no step, here or on a peer')
     const described = JSON.parse(bac(['job', 'describe', again.end.runId, '--json', '--node', second.url]).stdout) as { steps: Array<{ stepId: string, status: string, cachedFrom?: Record<string, { node: string, runId: string, attestation?: unknown }> }>, executions: unknown[] }
     assert.deepEqual(described.executions, [])
+    // each step is the work of the node that ran it, whoever answered: node 1 passes on node 3's signature for upper
+    const maker: Record<string, string> = { make: first.peerId, upper: third.peerId }
     for (const step of described.steps) {
       assert.equal(step.status, 'cached', step.stepId)
-      assert.equal(step.cachedFrom?.['-']?.node, first.peerId, `${step.stepId} came from node 1`)
+      assert.equal(step.cachedFrom?.['-']?.node, maker[step.stepId], `${step.stepId} is the work of the node that ran it`)
       assert.equal(step.cachedFrom?.['-']?.runId, once.end.runId)
-      assert.ok(step.cachedFrom?.['-']?.attestation !== undefined, 'with node 1\'s signed answer')
+      assert.ok(step.cachedFrom?.['-']?.attestation !== undefined, 'with that node\'s signature')
+    }
+    // run again on node 2, it finds them in its own cache now, and still says they are node 1's
+    const thrice = runOn(second.url, file, dir)
+    assert.deepEqual(thrice.starts, [])
+    const later = JSON.parse(bac(['job', 'describe', thrice.end.runId, '--json', '--node', second.url]).stdout) as typeof described
+    for (const step of later.steps) {
+      assert.equal(step.cachedFrom?.['-']?.node, maker[step.stepId], `${step.stepId} is still that node's`)
+      assert.ok(step.cachedFrom?.['-']?.attestation !== undefined)
     }
     // node 2's record verifies on node 2 once node 1 (whose answers it holds) is trusted, and not before
     const cid = again.end.resultCid ?? ''
     const untrusting = bac(['verify', cid, '--data-dir', second.dataDir])
     assert.equal(untrusting.code, 1, untrusting.stdout)
-    assert.match(untrusting.stdout, new RegExp(`signed by ${first.peerId}, which this node does not trust`))
-    const verified = bac(['verify', cid, '--data-dir', second.dataDir, '--trust', first.peerId])
+    assert.match(untrusting.stdout, new RegExp(`signed by (${first.peerId}|${third.peerId}), which this node does not trust`))
+    const verified = bac(['verify', cid, '--data-dir', second.dataDir, '--trust', first.peerId, '--trust', third.peerId])
     assert.equal(verified.code, 0, verified.stdout + verified.stderr)
     // node 1's record, checked on node 3 (which holds none of its runs): its signer and the peers that ran its steps are trusted there
     const envelope = bac(['provenance', once.end.runId, '--envelope', '--data-dir', first.dataDir])
