@@ -147,7 +147,21 @@ async function stream (node: NodeTarget, path: string, signal?: AbortSignal): Pr
     try { reason = String((parseUntrustedJson(text, 'the answer') as { error?: unknown }).error ?? reason) } catch {}
     throw refusal(res.status, printable(reason, 2000))
   }
-  return res.body as unknown as AsyncIterable<Uint8Array>
+  return wentAway(res.body as unknown as AsyncIterable<Uint8Array>, new URL(url).origin, signal)
+}
+
+/**
+ * A node's streamed answer, where the node going away mid-answer (killed, restarted, the
+ * connection cut) is one line naming it, never an internal error.
+ */
+async function * wentAway (body: AsyncIterable<Uint8Array>, origin: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  try {
+    yield * body
+  } catch (err) {
+    if (signal?.aborted === true) throw err
+    const inner = (err as { cause?: { code?: string, message?: string } }).cause
+    throw new ApiError(`the bac node at ${origin} went away before it finished answering (${inner?.code ?? inner?.message ?? (err as Error).message}); is it still running?`)
+  }
 }
 
 /** Reads an NDJSON answer, calling `onValue` for each line, until it ends. */

@@ -11,6 +11,8 @@ import { cidParam, MAX_LIST_LIMIT, parseRunRequest, runIdParam, wholeNumber, typ
 export interface ApiHandlers {
   /** `GET /api/v1/node`: who this node is and what it listens to. */
   readonly info: () => Readonly<Record<string, unknown>>
+  /** `GET /api/v1/health`: whether the node works, with what it is busy with (cheap: for probes). */
+  readonly health?: () => Readonly<Record<string, unknown>>
   /** `POST /api/v1/messages/<topic>`: accepts a batch; returns what was queued (202, or 200 for a repeat). */
   readonly message: (topic: string, body: Uint8Array, contentType: string | undefined, key: string | undefined) => Promise<{ readonly duplicate: boolean } & Readonly<Record<string, unknown>>>
   /** `GET /api/v1/runs/<id>`: a run and its steps, or undefined. */
@@ -122,6 +124,11 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       const parts = segments(url.pathname)
       if (parts[0] !== 'api' || parts[1] !== 'v1') throw new HttpError(404, `no such endpoint ${url.pathname}; the API is under /api/v1/`)
       const [, , resource, ...rest] = parts
+      if (resource === 'health' && rest.length === 0 && handlers.health !== undefined) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        send(res, 200, handlers.health())
+        return
+      }
       if (resource === 'node' && rest.length === 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         send(res, 200, handlers.info())

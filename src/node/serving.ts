@@ -13,6 +13,7 @@ import { hasEnded } from '../interfaces/run-store.js'
 import { decodeMessages, DropFolder, MessageRouter, RunQueue, Schedule, type ScheduleEvent, type WatchEvent } from '../triggers/index.js'
 import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './embedded.js'
 import { readRunLogs } from './run-logs.js'
+import { VERSION } from '../version.js'
 import { RunBoard } from './run-board.js'
 import { createValidator } from './validation.js'
 import { MAX_VALIDATED_FILE_BYTES, onExecutor, regularFiles, type PipelineValidator } from '../pipeline/index.js'
@@ -214,6 +215,14 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
             pipelines: init.pipelines.map((p) => p.name),
             topics: router.topics,
             ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs(), advert: node.network.self } : {})
+          }),
+          health: () => ({
+            ok: true,
+            id: node.id,
+            version: VERSION,
+            uptimeMs: Math.round(performance.now()),
+            runs: { running: node.runs.listRuns({ status: 'running', limit: 1000 }).length, queued: node.runs.listRuns({ status: 'queued', limit: 1000 }).length },
+            ...(node.network !== undefined ? { peers: node.network.peers().length, runningForPeers: node.network.running() } : {})
           }),
           peers: () => (node.network?.list() ?? []).map((p) => ({ ...p })),
           startRun: async (request) => {
