@@ -115,14 +115,14 @@ export async function fetchBlocks (libp2p: Libp2p, peer: PeerId, root: string, i
   const stream = await libp2p.dialProtocol(peer, BLOCKS_PROTOCOL, init.signal !== undefined ? { signal: init.signal } : {})
   const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_FRAME, maxBufferSize: READ_BUFFER_BYTES })
   const writes = new Set<Promise<void>>()
-  let failure: unknown
+  let failure: Error | undefined
   let count = 0
   let batch: Array<{ cid: CID, bytes: Uint8Array }> = []
   let size = 0
   // runs of blocks are stored while the next are read; two runs at most wait, so memory stays bounded
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return
-    const write = init.put(batch).catch((err: unknown) => { failure ??= err })
+    const write = init.put(batch).catch((err: unknown) => { failure ??= err instanceof Error ? err : new Error(String(err)) })
     batch = []
     size = 0
     writes.add(write)

@@ -104,6 +104,9 @@ export function checkName (parts: readonly string[], scope: NameScope): NameProb
       if (first !== undefined && !names.includes(first)) return unknown(dotted(2), names.map((n) => `item.${n}`), scope.where)
       return leaf(2)
     }
+    default:
+      // any other root (or none) is not a name templates have here
+      break
   }
   return unknown(root ?? '', roots, scope.where, `names available here: ${roots.join(', ')}`)
 }

@@ -51,7 +51,6 @@ const CODECS: Record<number, string> = { 0x71: 'dag-cbor', 0x0129: 'dag-json', 0
 
 /** A path or name with control characters escaped, so an error message stays one line. */
 export function printable (text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 

@@ -76,7 +76,7 @@ steps:
     await until(() => ids.every((r) => node.node.runs.getRun(r.id)?.status === 'succeeded'), 'the Arrow runs')
     const gus = node.node.runs.getRun(ids.find((r) => r.row === 1)?.id ?? '')
     assert.deepEqual(gus?.trigger.message, { who: 'gus', times: 2 })
-    const out = await p.node?.node.store.cat(`${gus?.resultCid ?? ''}/say/merged/out.txt`)
+    const out = p.node?.node.store.cat(`${gus?.resultCid ?? ''}/say/merged/out.txt`)
     let text = ''
     for await (const chunk of out ?? []) text += Buffer.from(chunk).toString()
     assert.equal(text, 'hello gus x2\n')
