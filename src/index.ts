@@ -47,6 +47,19 @@ export async function openNode (init: import('./node/embedded.js').EmbeddedNodeI
   return await openEmbeddedNode(init)
 }
 
+/**
+ * The node a command acts on: the one whose API `target` names (through its HTTP API), else the
+ * data dir itself (its history read directly, its store and engine opened on use). Close it after.
+ */
+export async function connectNode (target: import('./api/client.js').NodeTarget | undefined, dataDir: string): Promise<import('./interfaces/node.js').BacNode> {
+  if (target !== undefined) {
+    const { httpNode } = await import('./node/http-node.js')
+    return httpNode(target)
+  }
+  const { localNode } = await import('./node/local-node.js')
+  return localNode(dataDir)
+}
+
 /** The data dir: `$BAC_HOME`, else `~/.bac`. */
 export function defaultDataDir (): string {
   return process.env.BAC_HOME ?? `${process.env.HOME ?? '.'}/.bac`
@@ -65,9 +78,10 @@ export async function openHistory (init: { dataDir: string }): Promise<import('.
 }
 
 export type { NodeEvent, ServeInit, ServingNode } from './node/serving.js'
-export { readRunLogs, type LogChunk, type RunLogsOptions } from './node/run-logs.js'
+export { readRunLogs, type RunLogsOptions } from './node/run-logs.js'
+export type * from './interfaces/node.js'
 export type { WatchEvent, ScheduleEvent } from './triggers/index.js'
-export { ApiError, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeers, fetchRun, followRun, listRuns, postMessages, startRun, type MessageFormat, type NodeTarget, type PostedBatch } from './api/client.js'
+export { ApiError, asRunEvent, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeers, fetchRun, followRun, listRuns, postMessages, startRun, type MessageFormat, type NodeTarget, type PostedBatch } from './api/client.js'
 export type { RunRequest } from './api/requests.js'
 export { readRegularFile } from './common/files.js'
 export { printable } from './common/text.js'

@@ -1,6 +1,7 @@
 import { parseUntrustedJson } from '../common/json.js'
 import { printable } from '../common/text.js'
-import { UserError } from '../interfaces/errors.js'
+import type { RunEvent } from '../interfaces/engine.js'
+import { UnsafeContentError, UserError } from '../interfaces/errors.js'
 import type { RunRequest } from './requests.js'
 
 /** How `postMessages` encodes rows: JSON, NDJSON, or an Apache Arrow IPC stream. */
@@ -221,3 +222,35 @@ export async function fetchPeers (node: NodeTarget): Promise<{ node: Record<stri
   const [info, peers] = await Promise.all([call(self.url, { method: 'GET', headers: self.headers }), call(list.url, { method: 'GET', headers: list.headers })])
   return { node: info as Record<string, unknown>, peers: peers as Array<Record<string, unknown>> }
 }
+
+/** Sends a CAR stream to a node's store (`POST /api/v1/content`); the CAR's roots, as the node stored them. */
+export async function postContent (node: NodeTarget, car: AsyncIterable<Uint8Array>): Promise<unknown> {
+  const { url, headers } = request(node, '/api/v1/content', { 'content-type': 'application/vnd.ipld.car' })
+  const body = ReadableStream.from(car)
+  return await call(url, { method: 'POST', body, headers, duplex: 'half' } as RequestInit)
+}
+
+/** A run's signed provenance record on a node (the DSSE envelope, unchecked: verify it). */
+export async function fetchProvenance (node: NodeTarget, id: string): Promise<unknown> {
+  const { url, headers } = request(node, `/api/v1/runs/${encodeURIComponent(id)}/provenance`)
+  return await call(url, { method: 'GET', headers })
+}
+
+/** Whether a node works (`GET /api/v1/health`). */
+export async function fetchHealth (node: NodeTarget): Promise<unknown> {
+  const { url, headers } = request(node, '/api/v1/health')
+  return await call(url, { method: 'GET', headers })
+}
+
+const EVENTS = new Set(['run:start', 'step:start', 'step:log', 'step:end', 'run:end'])
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * A node's event, checked, with its words made printable (a step's own output stays as it
+ * printed it): shown, never obeyed.
+ */
+export function asRunEvent (value: unknown): RunEvent {
+  if (!isObject(value) || typeof value.type !== 'string' || !EVENTS.has(value.type) || typeof value.runId !== 'string') throw new UnsafeContentError('the node\'s answer', 'gives an event that is not a run\'s; nothing was done with it')
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' && k !== 'text' ? printable(v, 4000) : v])) as RunEvent
+}
+

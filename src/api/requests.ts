@@ -17,6 +17,8 @@ export interface RunRequest {
   readonly pipeline?: string
   /** The pipeline's YAML, when the caller sends it rather than naming one. */
   readonly text?: string
+  /** The seed's job instead of a pipeline: one command in the sandbox with these CIDs at `/ipfs/<cid>` (`bac job submit`). */
+  readonly job?: { readonly cids: readonly string[], readonly command: string }
   /** Where `text` stands (an absolute path on the node): `uses:` and relative paths are resolved from it. */
   readonly file?: string
   /** Input values, as `--input name=value` gives them. */
@@ -33,13 +35,24 @@ export interface RunRequest {
   readonly image?: string
 }
 
-const FIELDS = new Set(['pipeline', 'text', 'file', 'inputs', 'cwd', 'outputsDir', 'noCache', 'concurrency', 'executor', 'image'])
+const FIELDS = new Set(['pipeline', 'text', 'job', 'file', 'inputs', 'cwd', 'outputsDir', 'noCache', 'concurrency', 'executor', 'image'])
 
 function text (body: Record<string, unknown>, name: string): string | undefined {
   const value = body[name]
   if (value === undefined) return undefined
   if (typeof value !== 'string' || value === '' || value.includes('\0')) throw new Refusal(400, `${name} must be a non-empty string`)
   return value
+}
+
+/** The `job` field: CIDs alone (at most 64) and a command of at most 64 KiB. */
+function jobField (value: unknown): RunRequest['job'] {
+  if (value === undefined) return undefined
+  const job = value as { cids?: unknown, command?: unknown } | null
+  if (typeof job !== 'object' || job === null || Array.isArray(job) || Object.keys(job).some((k) => k !== 'cids' && k !== 'command')) throw new Refusal(400, 'job must be { cids, command }')
+  if (typeof job.command !== 'string' || job.command.trim() === '' || job.command.length > 64 * 1024 || job.command.includes('\0')) throw new Refusal(400, 'job.command must be a shell command of at most 64 KiB')
+  const cids = job.cids ?? []
+  if (!Array.isArray(cids) || cids.length > 64 || !cids.every((c) => typeof c === 'string' && cidAlone(c) === c)) throw new Refusal(400, 'job.cids must be a list of at most 64 CIDs')
+  return { cids: cids as string[], command: job.command }
 }
 
 /** Checks a run request's shape; a field of the wrong type or an unknown one is a 400 naming it. */
@@ -50,7 +63,8 @@ export function parseRunRequest (body: unknown): RunRequest {
   if (unknown !== undefined) throw new Refusal(400, `unknown field '${unknown}'; a run request takes ${[...FIELDS].join(', ')}`)
   const pipeline = text(fields, 'pipeline')
   const source = text(fields, 'text')
-  if ((pipeline === undefined) === (source === undefined)) throw new Refusal(400, 'give either pipeline (a pipeline this node serves, by name or path) or text (the pipeline\'s YAML)')
+  const job = jobField(fields.job)
+  if ([pipeline, source, job].filter((v) => v !== undefined).length !== 1) throw new Refusal(400, 'give one of pipeline (a pipeline this node serves, by name or path), text (the pipeline\'s YAML) or job ({ cids, command })')
   const inputs = fields.inputs
   if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || Object.values(inputs).some((v) => typeof v !== 'string'))) {
     throw new Refusal(400, 'inputs must be an object of strings { "name": "value" }')
@@ -67,6 +81,7 @@ export function parseRunRequest (body: unknown): RunRequest {
   const request: RunRequest = {
     ...(pipeline !== undefined ? { pipeline } : {}),
     ...(source !== undefined ? { text: source } : {}),
+    ...(job !== undefined ? { job } : {}),
     ...(file !== undefined ? { file } : {}),
     ...(inputs !== undefined ? { inputs: inputs as Record<string, string> } : {}),
     ...(text(fields, 'cwd') !== undefined ? { cwd: text(fields, 'cwd') as string } : {}),

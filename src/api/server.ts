@@ -35,6 +35,11 @@ export interface ApiHandlers {
   readonly logs?: (id: string, options: { readonly step?: string, readonly follow: boolean }, send: (chunk: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
   /** `GET /api/v1/runs/<id>/provenance`: the run's signed provenance record (a DSSE envelope), or undefined. */
   readonly provenance?: (id: string) => Readonly<Record<string, unknown>> | undefined
+  /**
+   * `POST /api/v1/content` with a CAR v1 body (`application/vnd.ipld.car`): stores its blocks, each
+   * checked against its CID, as they arrive; answers `{ roots }` (201).
+   */
+  readonly addContent?: (car: AsyncIterable<Uint8Array>, closed: AbortSignal) => Promise<{ readonly roots: readonly string[] }>
   /** `GET /api/v1/content/<cid>[/path]`: the content's blocks as a CAR v1 stream (`application/vnd.ipld.car`). */
   readonly content?: (cid: string, closed: AbortSignal) => AsyncIterable<Uint8Array>
   /** `GET /api/v1/peers`: the peers this node knows. */
@@ -60,6 +65,9 @@ export interface ApiServer {
   readonly url: string
   close: () => Promise<void>
 }
+
+/** The most one `POST /api/v1/content` may carry (a CAR of the file or folder, blocks and framing). */
+const MAX_CONTENT_BYTES = 256 * 1024 ** 3
 
 class HttpError extends Error {
   constructor (readonly status: number, message: string) { super(message) }
@@ -190,6 +198,23 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         const record = handlers.provenance(runIdParam(rest[0] as string))
         if (record === undefined) throw new HttpError(404, `run ${rest[0] ?? ''} has no provenance record here (only a run that ended with a result has one)`)
         send(res, 200, record)
+        return
+      }
+      if (resource === 'content' && rest.length === 0 && handlers.addContent !== undefined) {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST with a CAR v1 body')
+        if (mediaType(req) !== 'application/vnd.ipld.car') throw new HttpError(415, `send content as application/vnd.ipld.car (a CAR v1 stream), not '${mediaType(req) || '(no content type)'}'`)
+        const closed = new AbortController()
+        res.on('close', () => { closed.abort() })
+        // streamed into the store as it arrives (never held whole), up to a bound
+        const bounded = async function * (): AsyncIterable<Uint8Array> {
+          let size = 0
+          for await (const piece of req as AsyncIterable<Uint8Array>) {
+            size += piece.length
+            if (size > MAX_CONTENT_BYTES) throw new HttpError(413, `content over ${MAX_CONTENT_BYTES} bytes is not taken in one request`)
+            yield piece
+          }
+        }
+        send(res, 201, await handlers.addContent(bounded(), closed.signal))
         return
       }
       if (resource === 'content' && rest.length > 0 && handlers.content !== undefined) {

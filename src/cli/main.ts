@@ -14,8 +14,17 @@ import { validateCommand } from './commands/validate.js'
 import { EXIT, reportError } from './exit.js'
 import { FORMATS } from './format.js'
 import { processIo, type Io } from './io.js'
+import type { NodeOptions } from './node-session.js'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
+
+/** The options of every command that acts on a node, declared once: its data dir, or the node to reach and its token. */
+function nodeOptions (command: Command): Command {
+  return command
+    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .option('--node <url>', 'act on this node through its API (default: $BAC_NODE, else the node serving on the data dir, else the data dir itself)')
+    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
+}
 
 /** Builds the command tree; each action stores its exit code in `result`. */
 function program (io: Io, result: { code: number }): Command {
@@ -132,55 +141,37 @@ function program (io: Io, result: { code: number }): Command {
     .action(async (topic: string, options: MessageSendOptions) => { result.code = await messageSendCommand(topic, options, io) })
 
   const job = root.command('job').description('Look at past and running runs')
-  job.command('list')
+  nodeOptions(job.command('list')
     .description('Runs, newest first')
     .option('-n, --limit <n>', 'how many', '20')
     .option('--cid <cid>', 'only the runs that produced this CID: as their result, or as a step\'s outputs')
-    .option('--json', 'as JSON')
-    .option('--data-dir <dir>', 'the node\'s data dir')
-    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
-    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
+    .option('--json', 'as JSON'))
     .action(async (options: HistoryOptions & { limit?: string, cid?: string }) => { result.code = await jobListCommand(options, io) })
-  job.command('describe')
+  nodeOptions(job.command('describe')
     .description('A run: status, inputs, steps, attempts')
     .argument('<run-id>', 'the run id or a unique prefix of it')
-    .option('--json', 'as JSON')
-    .option('--data-dir <dir>', 'the node\'s data dir')
-    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
-    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
+    .option('--json', 'as JSON'))
     .action(async (id: string, options: HistoryOptions) => { result.code = await jobDescribeCommand(id, options, io) })
-  job.command('logs')
+  nodeOptions(job.command('logs')
     .description('What the steps of a run printed (the last attempt of each)')
     .argument('<run-id>', 'the run id or a unique prefix of it')
     .option('-s, --step <step>', 'one step only')
-    .option('-f, --follow', 'print output as it comes, until the run ends')
-    .option('--data-dir <dir>', 'the node\'s data dir')
-    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
-    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
+    .option('-f, --follow', 'print output as it comes, until the run ends'))
     .action(async (id: string, options: HistoryOptions & { step?: string, follow?: boolean }) => { result.code = await jobLogsCommand(id, options, io) })
-
-  job.command('cancel')
+  nodeOptions(job.command('cancel')
     .description('Cancel a run the node runs or holds waiting (triggered or not); it is not taken up again')
-    .argument('<run-id>', 'the run id or a unique prefix of it')
-    .option('--data-dir <dir>', 'the node\'s data dir')
-    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir)')
-    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
+    .argument('<run-id>', 'the run id or a unique prefix of it'))
     .action(async (id: string, options: HistoryOptions) => { result.code = await jobCancelCommand(id, options, io) })
-
-  job.command('submit')
+  nodeOptions(job.command('submit')
     .description('Run one command in the sandbox with CIDs at /ipfs/<cid> (private writable copies); prints the job id')
     .option('--cids <cids>', 'comma-separated CIDs the command reads at /ipfs/<cid>')
     .option('--commands <command>', 'the shell command to run')
-    .option('--json', 'print events as JSON lines')
-    .option('--data-dir <dir>', 'the node\'s data dir')
+    .option('--json', 'print events as JSON lines'))
     .action(async (options: SubmitOptions) => { result.code = await submitCommand(options, io) })
-  job.command('get')
+  nodeOptions(job.command('get')
     .description('Write a run\'s result folder out')
     .argument('<run-id>', 'the run id or a unique prefix of it')
-    .argument('[dir]', 'where to write it, a path that does not exist yet (default: ./<run-id>)')
-    .option('--data-dir <dir>', 'the node\'s data dir')
-    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir, else the data dir\'s history)')
-    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
+    .argument('[dir]', 'where to write it, a path that does not exist yet (default: ./<run-id>)'))
     .action(async (id: string, dir: string | undefined, options: HistoryOptions) => { result.code = await jobGetCommand(id, dir, options, io) })
 
   root.command('provenance')
@@ -200,15 +191,12 @@ function program (io: Io, result: { code: number }): Command {
     .action(async (cid: string, options: VerifyCommandOptions) => { result.code = await verifyCommand(cid, options, io) })
 
   const ipfs = root.command('ipfs').description('The node\'s content store')
-  ipfs.command('add').description('Add a file or folder; prints its CID').argument('<path>')
-    .option('--data-dir <dir>', 'the node\'s data dir')
-    .action(async (target: string, options: { dataDir?: string }) => { result.code = await ipfsAddCommand(target, options, io) })
-  ipfs.command('cat').description('Print a file').argument('<cid>')
-    .option('--data-dir <dir>', 'the node\'s data dir')
-    .action(async (cid: string, options: { dataDir?: string }) => { result.code = await ipfsCatCommand(cid, options, io) })
-  ipfs.command('get').description('Write a file or folder out').argument('<cid>').argument('<target>', 'a path that does not exist yet')
-    .option('--data-dir <dir>', 'the node\'s data dir')
-    .action(async (cid: string, target: string, options: { dataDir?: string }) => { result.code = await ipfsGetCommand(cid, target, options, io) })
+  nodeOptions(ipfs.command('add').description('Add a file or folder of this machine to the node\'s store; prints its CID').argument('<path>'))
+    .action(async (target: string, options: NodeOptions) => { result.code = await ipfsAddCommand(target, options, io) })
+  nodeOptions(ipfs.command('cat').description('Print a file').argument('<cid>'))
+    .action(async (cid: string, options: NodeOptions) => { result.code = await ipfsCatCommand(cid, options, io) })
+  nodeOptions(ipfs.command('get').description('Write a file or folder out here, every block checked').argument('<cid>').argument('<target>', 'a path that does not exist yet'))
+    .action(async (cid: string, target: string, options: NodeOptions) => { result.code = await ipfsGetCommand(cid, target, options, io) })
   ipfs.command('pin').description('Keep a CID (recursively) from the Kubo daemon\'s garbage collector (with --ipfs-api)').argument('<cid>')
     .option('--data-dir <dir>', 'the node\'s data dir')
     .action(async (cid: string, options: { dataDir?: string }) => { result.code = await ipfsPinCommand(cid, true, options, io) })

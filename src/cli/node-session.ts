@@ -1,4 +1,5 @@
-import { defaultDataDir, openNode, type EmbeddedNode, type RunStatus } from '../index.js'
+import { connectNode, defaultDataDir, openNode, type BacNode, type EmbeddedNode, type RunStatus } from '../index.js'
+import { nodeTarget } from './commands/node.js'
 import { EXIT } from './exit.js'
 import type { Io } from './io.js'
 
@@ -39,4 +40,20 @@ export async function cancellable<T> (io: Io, fn: (signal: AbortSignal) => Promi
 export function exitFor (status: RunStatus): number {
   if (status === 'cancelled') return EXIT.cancelled
   return status === 'succeeded' ? EXIT.ok : EXIT.failed
+}
+
+/** The options every command that acts on a node takes: where its data dir is, or which node to reach. */
+export interface NodeOptions { dataDir?: string, node?: string, token?: string }
+
+/**
+ * The node a command acts on, asked for once: `--node`, `$BAC_NODE`, or the node serving on the
+ * data dir (through its API), else the data dir itself. Closed whatever happens.
+ */
+export async function withBacNode<T> (options: NodeOptions, fn: (node: BacNode) => Promise<T>): Promise<T> {
+  const node = await connectNode(await nodeTarget(options), options.dataDir ?? defaultDataDir())
+  try {
+    return await fn(node)
+  } finally {
+    await node.close()
+  }
 }

@@ -1,18 +1,8 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import path from 'node:path'
 import { RunNotFoundError, UsageError } from '../interfaces/errors.js'
+import type { LogChunk } from '../interfaces/node.js'
 import type { ExecutionRecord, RunStore } from '../interfaces/run-store.js'
-
-/** A piece of what one attempt of a step printed. */
-export interface LogChunk {
-  readonly stepId: string
-  /** The `foreach` item, when the step fans out. */
-  readonly item?: number
-  readonly attempt: number
-  readonly node: string
-  readonly stream: 'stdout' | 'stderr'
-  readonly text: string
-}
 
 export interface RunLogsOptions {
   /** Only this step's attempts. */

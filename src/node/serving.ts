@@ -16,7 +16,7 @@ import { readRunLogs } from './run-logs.js'
 import { VERSION } from '../version.js'
 import { RunBoard } from './run-board.js'
 import { createValidator } from './validation.js'
-import { MAX_VALIDATED_FILE_BYTES, onExecutor, regularFiles, type PipelineValidator } from '../pipeline/index.js'
+import { MAX_VALIDATED_FILE_BYTES, onExecutor, regularFiles, submittedJob, type PipelineValidator } from '../pipeline/index.js'
 import { PathPolicy } from './path-policy.js'
 
 /** Everything a serving node reports: run progress, files taken, schedule fires, messages. */
@@ -226,9 +226,10 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
           }),
           peers: () => (node.network?.list() ?? []).map((p) => ({ ...p })),
           startRun: async (request) => {
-            const pipeline = runPipeline(request)
             const cwd = request.cwd !== undefined ? policy.existing(request.cwd, init.cwd, 'cwd') : init.cwd
             if (!statSync(cwd).isDirectory()) throw new UsageError(`cwd: ${request.cwd ?? cwd} is not a folder`)
+            // the seed's job (bac job submit) is a pipeline of its own: one sandboxed step
+            const pipeline = request.job !== undefined ? submittedJob({ cids: request.job.cids, command: request.job.command, cwd }) : runPipeline(request)
             const outputsDir = typeof request.outputsDir === 'string' ? policy.writable(request.outputsDir, cwd, 'outputsDir') : (request.outputsDir === null ? null : init.outputsDir)
             const chosen = request.executor !== undefined ? onExecutor(pipeline, request.executor, request.image) : pipeline
             const inputs = request.inputs ?? {}
@@ -293,7 +294,8 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
           logs: async (id, options, send, closed) => {
             await readRunLogs(node.runs, id, { ...options, signal: closed }, (chunk) => { send({ ...chunk }) })
           },
-          content: (cid, closed) => heldContent(node.store, cid, closed)
+          content: (cid, closed) => heldContent(node.store, cid, closed),
+          addContent: async (car, closed) => ({ roots: await node.store.importCar(car, { signal: closed }) })
         }
       })
       api = { ...started, token }

@@ -210,9 +210,9 @@ describe('bac run and the job commands', () => {
     const r = bac(['job', 'submit', `--cids=${cid}`, `--commands=sed 's/Office Supplies/Booze/' -i /ipfs/${cid}`], { env, cwd: project })
     assert.equal(r.code, 0, r.stderr)
     const id = r.stdout.trim()
-    const where = /outputs of node (\S+) in (\S+)/.exec(r.stderr)
+    const where = /outputs in (\S+)/.exec(r.stderr)
     assert.ok(where !== null, r.stderr)
-    assert.equal(readFileSync(path.join(project, where[2] ?? '', 'ipfs', cid), 'utf8'), 'Region,Category\nnorth,Booze\n')
+    assert.equal(readFileSync(path.join(project, where[1] ?? '', 'ipfs', cid), 'utf8'), 'Region,Category\nnorth,Booze\n')
     assert.equal(bac(['ipfs', 'cat', cid], { env }).stdout, 'Region,Category\nnorth,Office Supplies\n', 'the stored content is unchanged')
     const [listed] = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string, summary: string, data: string[] }>
     assert.equal(listed?.id, id)

@@ -308,6 +308,31 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.match(elsewhere.stderr, new RegExp(`the record: signed by ${first.peerId}`))
   })
 
+  it('acts on $BAC_NODE in every content and job command: ipfs add, cat, get, and job submit, list, get', () => {
+    const first = stack.nodes[0] as NodeProcess
+    // a CLI with a data dir of its own, which must stay untouched: every command goes to the node
+    const env = { BAC_NODE: first.url, BAC_HOME: path.join(dir, 'cli-home') }
+    const data = path.join(dir, 'seed.csv')
+    writeFileSync(data, 'Region,Category\nnorth,Office Supplies\n')
+    const added = bac(['ipfs', 'add', data], { env })
+    assert.equal(added.code, 0, added.stderr)
+    const cid = added.stdout.trim()
+    assert.equal(bac(['ipfs', 'cat', cid], { env }).stdout, 'Region,Category\nnorth,Office Supplies\n')
+    const submitted = bac(['job', 'submit', `--cids=${cid}`, `--commands=sed 's/Office Supplies/Booze/' -i /ipfs/${cid}`], { env })
+    assert.equal(submitted.code, 0, submitted.stderr)
+    const id = submitted.stdout.trim()
+    assert.match(submitted.stderr, new RegExp(`job ${id} on ${first.url.replace(/[/.]/g, '\\$&')}`))
+    const listed = JSON.parse(bac(['job', 'list', '--json'], { env }).stdout) as Array<{ id: string, status: string }>
+    assert.equal(listed.find((r) => r.id === id)?.status, 'succeeded')
+    const out = path.join(dir, 'submitted-out')
+    assert.equal(bac(['job', 'get', id, out], { env }).code, 0)
+    assert.equal(readFileSync(path.join(out, 'job', '0', 'ipfs', cid), 'utf8'), 'Region,Category\nnorth,Booze\n')
+    const got = path.join(dir, 'got-seed.csv')
+    assert.equal(bac(['ipfs', 'get', cid, got], { env }).code, 0)
+    assert.equal(readFileSync(got, 'utf8'), 'Region,Category\nnorth,Office Supplies\n', 'the stored content is unchanged')
+    assert.equal(existsSync(path.join(dir, 'cli-home', 'runs.db')), false, 'nothing went to the CLI\'s own data dir')
+  })
+
   it('renders {{ run.node }} as the peer id of the node running the step, on each node', () => {
     const file = pipeline(dir, 'where', `steps:
   where:

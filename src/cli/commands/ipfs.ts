@@ -1,18 +1,18 @@
 import { UserError } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
-import { withNode } from '../node-session.js'
+import { withBacNode, withNode, type NodeOptions } from '../node-session.js'
 
-/** `bac ipfs add <path>`: adds a file or folder, prints its CID (the one `ipfs add` gives). */
-export async function ipfsAddCommand (target: string, options: { dataDir?: string }, io: Io): Promise<number> {
-  await withNode(options.dataDir, async (node) => { io.out(`${await node.store.addPath(target)}\n`) })
+/** `bac ipfs add <path>`: adds a file or folder to the node's store, prints its CID (the one `ipfs add` gives). */
+export async function ipfsAddCommand (target: string, options: NodeOptions, io: Io): Promise<number> {
+  await withBacNode(options, async (node) => { io.out(`${await node.addContent(target)}\n`) })
   return EXIT.ok
 }
 
 /** `bac ipfs cat <cid>`: writes a file's bytes to stdout. */
-export async function ipfsCatCommand (cid: string, options: { dataDir?: string }, io: Io & { write?: (chunk: Uint8Array) => void }): Promise<number> {
-  await withNode(options.dataDir, async (node) => {
-    for await (const chunk of node.store.cat(cid)) {
+export async function ipfsCatCommand (cid: string, options: NodeOptions, io: Io & { write?: (chunk: Uint8Array) => void }): Promise<number> {
+  await withBacNode(options, async (node) => {
+    for await (const chunk of node.catContent(cid)) {
       if (io.write !== undefined) io.write(chunk)
       else process.stdout.write(chunk)
     }
@@ -20,9 +20,9 @@ export async function ipfsCatCommand (cid: string, options: { dataDir?: string }
   return EXIT.ok
 }
 
-/** `bac ipfs get <cid> <dir>`: writes a file or folder out (the target must not exist). */
-export async function ipfsGetCommand (cid: string, target: string, options: { dataDir?: string }, io: Io): Promise<number> {
-  await withNode(options.dataDir, async (node) => { await node.store.get(cid, target) })
+/** `bac ipfs get <cid> <dir>`: writes a file or folder of the node's store out here (the target must not exist). */
+export async function ipfsGetCommand (cid: string, target: string, options: NodeOptions, io: Io): Promise<number> {
+  await withBacNode(options, async (node) => { await node.getContent(cid, target) })
   io.err(`wrote ${cid} to ${target}\n`)
   return EXIT.ok
 }

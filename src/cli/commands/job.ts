@@ -1,89 +1,11 @@
 import path from 'node:path'
-import {
-  cancelRun, cidAlone, defaultDataDir, isContentPath, fetchContent, parseContentPath, printable, fetchLogs, fetchRun, listRuns, openHistory, readRunLogs, RUN_ID_PATTERN, RunNotFoundError, UnsafeContentError, UsageError, writeCarOut,
-  type ExecutionRecord, type LogChunk, type RunRecord, type RunStore, type StepRecord
-} from '../../index.js'
+import { cidAlone, isContentPath, printable, UsageError, type RunRecord } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
-import { withNode } from '../node-session.js'
-import { nodeTarget } from './node.js'
+import { withBacNode, type NodeOptions } from '../node-session.js'
 import { duration } from '../render.js'
 
-export interface HistoryOptions { dataDir?: string, json?: boolean, node?: string, token?: string }
-
-type Described = { run: RunRecord, steps: StepRecord[], executions: ExecutionRecord[] }
-
-/** Where the job commands read runs: a node's API, or the run store in the data dir. */
-interface History {
-  list: (limit: number, cid?: string) => Promise<RunRecord[]>
-  describe: (id: string) => Promise<Described>
-  logs: (id: string, options: { step?: string, follow?: boolean }, onChunk: (chunk: LogChunk) => void) => Promise<void>
-  /** Writes a file or folder of the node's store to `target`. */
-  get: (cid: string, target: string) => Promise<void>
-}
-
-/**
- * The node's API when one is named (`--node`, `$BAC_NODE`) or serves on the data dir; otherwise
- * the data dir's run store, read directly (no node needs to run).
- */
-async function withHistory<T> (options: HistoryOptions, fn: (history: History) => Promise<T>): Promise<T> {
-  const node = await nodeTarget(options)
-  if (node !== undefined) {
-    return await fn({
-      list: async (limit, cid) => {
-        const list: unknown = await listRuns(node, { limit, ...(cid !== undefined ? { cid } : {}) })
-        if (!Array.isArray(list) || !list.every(isRunShaped)) throw notRuns()
-        return list as RunRecord[]
-      },
-      describe: async (id) => {
-        const answer: unknown = await fetchRun(node, id)
-        if (!isRunShaped(answer)) throw notRuns()
-        const { steps, executions, ...run } = answer as unknown as RunRecord & { steps: unknown, executions?: unknown }
-        if (!Array.isArray(steps) || !steps.every((s) => typeof s === 'object' && s !== null && typeof (s as StepRecord).stepId === 'string' && typeof (s as StepRecord).status === 'string')) throw notRuns()
-        if (executions !== undefined && (!Array.isArray(executions) || !executions.every((e) => typeof e === 'object' && e !== null && typeof (e as ExecutionRecord).stepId === 'string'))) throw notRuns()
-        return { run, steps: steps as StepRecord[], executions: (executions ?? []) as ExecutionRecord[] }
-      },
-      logs: async (id, logOptions, onChunk) => { await fetchLogs(node, id, logOptions, onChunk) },
-      get: async (cid, target) => { await writeCarOut(await fetchContent(node, cid), cid, target) }
-    })
-  }
-  const dataDir = options.dataDir ?? defaultDataDir()
-  const runs = await openHistory({ dataDir })
-  try {
-    return await fn({
-      list: async (limit, cid) => runs.listRuns({ limit, ...(cid !== undefined ? { cid } : {}) }),
-      describe: async (id) => {
-        const run = find(runs, id)
-        return { run, steps: runs.steps(run.id), executions: runs.executions(run.id) }
-      },
-      logs: async (id, logOptions, onChunk) => { await readRunLogs(runs, id, logOptions, onChunk) },
-      get: async (cid, target) => { await withNode(dataDir, async (node) => { await node.store.get(cid, target) }) }
-    })
-  } finally {
-    runs.close()
-  }
-}
-
-/** Whether a node's answer looks like a run (its fields of the types bac gives them), before any is used. */
-function isRunShaped (value: unknown): boolean {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
-  const run = value as Record<string, unknown>
-  const text = (key: string, optional = false): boolean => (optional && run[key] === undefined) || typeof run[key] === 'string'
-  const time = (key: string): boolean => run[key] === undefined || typeof run[key] === 'number'
-  return text('id') && text('status') && text('pipeline', true) && text('pipelineFile', true) && text('summary', true) && text('reason', true) && text('resultCid', true) && text('provenanceCid', true) &&
-    time('createdAt') && time('startedAt') && time('endedAt') &&
-    (run.data === undefined || (Array.isArray(run.data) && run.data.every((d) => typeof d === 'string'))) &&
-    (run.trigger === undefined || (typeof run.trigger === 'object' && run.trigger !== null)) &&
-    (run.inputs === undefined || (typeof run.inputs === 'object' && run.inputs !== null))
-}
-
-const notRuns = (): UnsafeContentError => new UnsafeContentError('the node\'s answer', 'is not a run as a bac node gives it; nothing was done with it')
-
-function find (runs: RunStore, id: string): RunRecord {
-  const run = runs.findRun(id)
-  if (run === undefined) throw new RunNotFoundError(id)
-  return run
-}
+export interface HistoryOptions extends NodeOptions { json?: boolean }
 
 const clip = (text: string, width: number): string => {
   const flat = text.replace(/\s+/g, ' ').trim()
@@ -104,7 +26,7 @@ export async function jobListCommand (options: HistoryOptions & { limit?: string
   const limit = options.limit === undefined ? 20 : Number(options.limit)
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number of at least 1, got '${options.limit ?? ''}'`)
   const cid = options.cid === undefined ? undefined : cidOption(options.cid)
-  const list = await withHistory(options, async (history) => await history.list(limit, cid))
+  const list = await withBacNode(options, async (node) => await node.listRuns({ limit, ...(cid !== undefined ? { cid } : {}) }))
   if (options.json === true) {
     io.out(`${JSON.stringify(list, null, 2)}\n`)
     return EXIT.ok
@@ -122,7 +44,7 @@ export async function jobListCommand (options: HistoryOptions & { limit?: string
 
 /** `bac job describe <id>`: the run, its inputs, steps and attempts. */
 export async function jobDescribeCommand (id: string, options: HistoryOptions, io: Io): Promise<number> {
-  const { run, steps, executions } = await withHistory(options, async (history) => await history.describe(id))
+  const { run, steps, executions } = await withBacNode(options, async (node) => await node.describeRun(id))
   if (options.json === true) {
     io.out(`${JSON.stringify({ ...run, steps, executions }, null, 2)}\n`)
     return EXIT.ok
@@ -159,8 +81,8 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
  */
 export async function jobLogsCommand (id: string, options: HistoryOptions & { step?: string, follow?: boolean }, io: Io): Promise<number> {
   let heading = ''
-  await withHistory(options, async (history) => {
-    await history.logs(id, { ...(options.step !== undefined ? { step: options.step } : {}), follow: options.follow === true }, (chunk) => {
+  await withBacNode(options, async (node) => {
+    await node.logs(id, { ...(options.step !== undefined ? { step: options.step } : {}), follow: options.follow === true }, (chunk) => {
       const key = `${chunk.stepId}${chunk.item !== undefined ? `/${chunk.item}` : ''}`
       if (options.follow === true) {
         // each line prefixed by its step (and item); ! marks stderr
@@ -179,15 +101,12 @@ export async function jobLogsCommand (id: string, options: HistoryOptions & { st
 
 /** `bac job get <id> [dir]`: writes a run's result folder out (default `./<run-id>`). */
 export async function jobGetCommand (id: string, target: string | undefined, options: HistoryOptions, io: Io): Promise<number> {
-  const { run, destination } = await withHistory(options, async (history) => {
-    const { run } = await history.describe(id)
-    // what a node answers is not trusted: its run id becomes a folder name, its CID a download
-    if (typeof run.id !== 'string' || !RUN_ID_PATTERN.test(run.id)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(run.id).slice(0, 80))}, which is not a run id; nothing was written`)
+  const { run, destination } = await withBacNode(options, async (node) => {
+    // what a node answers is checked before it is used: its run id becomes a folder name, its CID a download
+    const { run } = await node.describeRun(id)
     if (run.resultCid === undefined) throw new UsageError(`run ${run.id} has no result (it is ${run.status}${run.reason !== undefined ? `: ${run.reason}` : ''})`)
-    if (typeof run.resultCid !== 'string') throw new UnsafeContentError('the node\'s answer', 'gives a result that is not a CID; nothing was written')
-    parseContentPath(run.resultCid)
     const destination = path.resolve(target ?? run.id)
-    await history.get(run.resultCid, destination)
+    await node.getContent(run.resultCid, destination)
     return { run, destination }
   })
   io.err(`wrote the result of run ${run.id} (${run.resultCid}) to ${destination}\n`)
@@ -196,10 +115,11 @@ export async function jobGetCommand (id: string, target: string | undefined, opt
 
 /** `bac job cancel <id>`: cancels a run the node runs or holds waiting (it is not resumed later). */
 export async function jobCancelCommand (id: string, options: HistoryOptions, io: Io): Promise<number> {
-  const node = await nodeTarget(options)
-  if (node === undefined) throw new UsageError(`no bac node is serving on ${options.dataDir ?? defaultDataDir()}: a run started by bac run is cancelled with Ctrl-C there; give --node <url> for a node elsewhere`)
-  await cancelRun(node, id)
-  io.err(`cancelling run ${id} on ${node.url}\n`)
+  const where = await withBacNode(options, async (node) => {
+    await node.cancelRun(id)
+    return node.where
+  })
+  io.err(`cancelling run ${id} on ${where}\n`)
   return EXIT.ok
 }
 

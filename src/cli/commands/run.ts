@@ -1,7 +1,7 @@
 import path from 'node:path'
 import {
-  cancelRun, createValidator, fetchContent, followRun, onExecutor, parseContentPath, printable, readRegularFile, RUN_ID_PATTERN, startRun, UnsafeContentError, UsageError, writeCarOut,
-  type NodeTarget, type Pipeline, type RunEvent, type RunStatus
+  asRunEvent, cancelRun, createValidator, fetchContent, followRun, onExecutor, parseContentPath, readRegularFile, RUN_ID_PATTERN, startRun, UnsafeContentError, UsageError, writeCarOut,
+  type NodeTarget, type Pipeline, type RunStatus
 } from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath, formatText } from '../format.js'
@@ -101,10 +101,11 @@ async function runOnNode (node: NodeTarget, file: string, pipeline: Pipeline, in
   let end: { status: RunStatus, resultCid?: string } | undefined
   return await cancellable(io, async (signal) => {
     signal.addEventListener('abort', () => { void cancelRun(node, runId).catch((err: unknown) => { io.err(`bac: ${(err as Error).message}\n`) }) }, { once: true })
-    await followRun(node, runId, (event) => {
-      // the node's words are shown, never obeyed (a step's own output stays as it printed it)
-      render(Object.fromEntries(Object.entries(event).map(([k, v]) => [k, typeof v === 'string' && k !== 'text' ? printable(v, 4000) : v])) as unknown as RunEvent)
-      if (event.type === 'run:end') end = event as unknown as { status: RunStatus, resultCid?: string }
+    await followRun(node, runId, (raw) => {
+      // the node's words are checked and shown, never obeyed (a step's own output stays as it printed it)
+      const event = asRunEvent(raw)
+      render(event)
+      if (event.type === 'run:end') end = event
     })
     if (end === undefined) {
       io.err(`bac: the node at ${node.url} stopped sending before run ${runId} ended; bac job describe ${runId} --node ${node.url} tells how it went\n`)
