@@ -34,11 +34,15 @@ function program (io: Io, result: { code: number }): Command {
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
+    .addOption(new Option('--log-level <level>', 'debug: log what the scheduler, network, storage, triggers and executors do, on stderr (as DEBUG=bac:* does; JSON lines with a command\'s --json)').choices(['debug', 'info']))
     .option('--ipfs-api <address>', 'keep content in this Kubo daemon (its RPC API: /ip4/127.0.0.1/tcp/5001 or http://127.0.0.1:5001) instead of the embedded store; default: $BAC_IPFS_API, else ipfsApi in <data dir>/config.json')
   // every node command (and the nodes devstack starts) reads it from the environment
   root.hook('preAction', (_root, action) => {
-    const api = (root.opts() as { ipfsApi?: string }).ipfsApi
+    const { ipfsApi: api, logLevel } = root.opts() as { ipfsApi?: string, logLevel?: string }
     if (api !== undefined) process.env.BAC_IPFS_API = api
+    // the debug log (common/log.ts) reads these: a command's --json makes its lines JSON too
+    if (logLevel !== undefined) process.env.BAC_LOG_LEVEL = logLevel
+    if ((action.opts() as { json?: boolean }).json === true && (process.env.BAC_LOG_FORMAT ?? '') === '') process.env.BAC_LOG_FORMAT = 'json'
     // a command line is no place for a secret: every local user sees it (ps, /proc/<pid>/cmdline)
     if ((action.opts() as { token?: string }).token !== undefined) io.err('bac: warning: --token is visible to every local user in the process list; prefer $BAC_TOKEN\n')
   })

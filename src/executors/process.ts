@@ -3,6 +3,9 @@ import type { ExecutionLayout, ExecutionResult, ExecutionSpec, Executor } from '
 import { refused, runAttempt, type AttemptSettings } from './attempt.js'
 import { probeContainment, type Containment, type ContainmentTools } from './pid-namespace.js'
 import { programPath } from './program-path.js'
+import { logger } from '../common/log.js'
+
+const log = logger('executors')
 
 /** Time between SIGTERM and SIGKILL when a step is stopped. */
 export const DEFAULT_KILL_GRACE_MS = 5000
@@ -65,13 +68,16 @@ export function createProcessExecutor (init: ProcessExecutorInit = {}): Executor
         warned = true
         launch.notice = `bac: warning: steps run as plain process groups here (${contained.reason}): a process a step starts in a new session (setsid) can outlive the step and bac`
       }
-      return await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
+      log.debug('start', { program: describe, containment: contained.kind, workDir: spec.workDir, readOnly: contained.kind === 'pid-namespace' })
+      const result = await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
         ...launch,
         describe,
         env,
         cwd: spec.workDir,
         folders: spec.tmpDir === undefined ? [path.join(spec.workDir, 'tmp')] : []
       })
+      log.debug('end', { program: describe, exitCode: result.exitCode, signal: result.signal, ms: Math.round(result.durationMs), timedOut: result.timedOut, cancelled: result.cancelled, ...(result.error !== undefined ? { error: result.error } : {}) })
+      return result
     }
   }
 }

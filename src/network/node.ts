@@ -25,6 +25,9 @@ import { dispatchTask, DISPATCH_PROTOCOL, INLINE_BYTES, serveDispatch, type Task
 import { loadIdentity } from './identity.js'
 import { guardProtocols } from './guard.js'
 import { Trust, type TrustInit } from './trust.js'
+import { logger } from '../common/log.js'
+
+const debug = logger('network')
 
 /** Untrusted peers listed at once at most (each connected); more are not listed. */
 const MAX_STRANGERS = 256
@@ -153,7 +156,8 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
   /** Peers whose advert was refused, so that each is said once. */
   const malformed = new Set<string>()
   let running = 0
-  const log = init.log ?? (() => {})
+  // the node's own log when it has one (bac serve prints it), else the debug log
+  const log = init.log ?? ((line: string) => { debug.debug(line) })
   const interval = init.advertIntervalMs ?? 2000
   const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
   const self = (): NodeAdvert => ({
@@ -338,6 +342,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       const state = peers.get(target)
       if (state === undefined || !state.trusted) throw new DispatchRefusedError(target, 'this node does not know it as a trusted peer')
       state.dispatched++
+      debug.debug('dispatch', { peer: target, runId: task.run.id, step: task.step.id, attempt: task.attempt })
       try {
         return await dispatchTask(libp2p, peerIdFromString(target), task, { ...options, livenessMs: init.livenessMs ?? 10_000, onBlocks: takeBlocks })
       } finally {
@@ -347,6 +352,7 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     askCache: async (key: string, options: { signal?: AbortSignal, makers?: readonly string[] } = {}): Promise<CacheAnswer | undefined> => {
       const asked = [...peers.entries()].filter(([, p]) => candidate(p)).map(([id]) => id)
       const accepts = (node: string): boolean => (options.makers === undefined || options.makers.includes(node)) && trust.check(node, peers.get(node)?.addr) === undefined
+      debug.debug('cache ask', { key, peers: asked.length })
       if (asked.length === 0) return undefined
       const timeout = AbortSignal.timeout(init.cacheTimeoutMs ?? 2000)
       const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])

@@ -18,6 +18,9 @@ import { Semaphore } from './semaphore.js'
 import { runSources, writeProvenance, type RunSources } from './provenance.js'
 import { runStep } from './step.js'
 import { Workspace } from './workspace.js'
+import { logger } from '../common/log.js'
+
+const log = logger('scheduler')
 
 export interface EngineInit {
   /** The node's data dir: runs keep their logs in `<dataDir>/runs/<id>/`. */
@@ -116,6 +119,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       }
       const started = Date.now()
       emit({ type: 'run:start', runId, pipeline: pipeline.name, steps: pipeline.order })
+      log.debug('run started', { runId, pipeline: pipeline.name, file: pipeline.file, concurrency, resumed: previous !== undefined, trigger: trigger.kind })
       const envContext = { trigger: triggerView(trigger, {}, 'data'), inputs: inputsView(inputs, {}, 'data'), run: runInfo }
       const env = Object.fromEntries(Object.entries(pipeline.env).map(([k, v]) => [k, t.render(v, envContext, 'plain')]))
       const scope: RunScope = { trigger, run: runInfo, env, inputs, steps: {} }
@@ -208,6 +212,7 @@ async function runDag (ctx: RunContext, previous: RunRecord | undefined): Promis
           status: outcome.status, endedAt: Date.now(), ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}),
           ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}), ...(outcome.cachedFrom !== undefined ? { cachedFrom: outcome.cachedFrom } : {})
         })
+        log.debug('step ended', { runId, step: id, status: outcome.status, ms: Date.now() - started, ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
         ctx.emit({ type: 'step:end', runId, stepId: id, status: outcome.status, durationMs: Date.now() - started, ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}), ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
         running.delete(id)
       })())
@@ -277,6 +282,7 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
   }
   if (unrecorded !== undefined) reason = reason === undefined ? unrecorded : `${reason}; ${unrecorded}`
   components.runs.finishRun(runId, status, { ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })
+  log.debug('run ended', { runId, status, ms: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(provenanceCid !== undefined ? { provenanceCid } : {}), ...(reason !== undefined ? { reason } : {}) })
   ctx.emit({ type: 'run:end', runId, status, durationMs: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}), ...(provenanceCid !== undefined ? { provenanceCid } : {}) })
   return {
     runId,

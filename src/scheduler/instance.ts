@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import type { ExecutionAction, ExecutionResult, Executor, LogChunk } from '../interfaces/executor.js'
+import type { ExecutionResult, Executor, LogChunk } from '../interfaces/executor.js'
 import type { PeerInfo, StepNetwork, StepTask, TaskResult } from '../interfaces/network.js'
 import type { CacheSource, Envelope } from '../interfaces/provenance.js'
 import { checkSignatures, envelopeBody, parseEnvelope } from '../common/dsse.js'
 import type { StepSpec } from '../interfaces/pipeline.js'
-import { inputsView, stepContext, triggerFileCid, type RunScope } from './context.js'
-import type { DataRef } from './data.js'
+import { triggerFileCid } from './context.js'
+import { cacheKey, recorded, render, stepsAsSeen, withPlacedSteps, type Instance } from './render.js'
 import { ancestorsOf } from './graph.js'
 import type { InputValue } from './inputs.js'
 import { LogSink } from './log-sink.js'
@@ -15,33 +14,23 @@ import type { Placement } from './placement.js'
 import type { AttemptContext, RunContext } from './run-context.js'
 import { sleep } from './semaphore.js'
 import type { Workspace } from './workspace.js'
+import { logger } from '../common/log.js'
 
-/** One execution of a step: the step itself, or one `foreach` item of it. */
-export interface Instance {
-  readonly step: StepSpec
-  readonly index?: number
-  readonly item?: Readonly<Record<string, unknown>>
-  /** The values templates read as `inputs`: the pipeline's (or, for `uses`, the template's) and the step's own. */
-  readonly inputs: Readonly<Record<string, InputValue>>
-}
+const log = logger('scheduler')
+
+export type { Instance } from './render.js'
 
 export interface InstanceOutcome {
   readonly ok: boolean
   readonly cached: boolean
+  /** It did not end by itself: the run was cancelled (or its node is stopping). */
+  readonly cancelled?: boolean
   /** Where cached outputs came from: an earlier run here, or a trusted peer's cache. */
   readonly cachedFrom?: CacheSource
   readonly outputsCid?: string
   readonly reason?: string
   /** Node id to outputs CID, for each node that ran it. */
   readonly nodes?: Readonly<Record<string, string>>
-}
-
-/** What an attempt runs, rendered for its executor, and the key that memoizes it. */
-interface Rendered { action: ExecutionAction, env: Record<string, string>, key: string }
-
-/** The action as a record shows it: the command, with the attempt's folders as `<attempt>` and `<run>`. */
-function recorded (action: ExecutionAction, attemptDir: string, runRoot: string): unknown {
-  return JSON.parse(JSON.stringify(action).replaceAll(attemptDir, '<attempt>').replaceAll(runRoot, '<run>')) as unknown
 }
 
 function describeFailure (r: ExecutionResult, timeoutMs: number | undefined): string {
@@ -96,7 +85,7 @@ export async function executeAttempt (ctx: AttemptContext, instance: Instance, e
   const cids = withPlacedSteps(ctx.scope, mounted.cids)
   const layout = executor.layout({ inputs: mounted.mounts, outputsDir: dirs.outputs, cids })
   const machine = await executor.identify?.(step.image !== undefined ? { image: step.image } : {})
-  const rendered = render(stepsAsSeen(ctx.scope, layout), instance, layout, attempt, ctx, executor.kind, dirs.base, machine)
+  const rendered = render({ scope: stepsAsSeen(ctx.scope, layout), instance, layout, attempt, ctx, executorKind: executor.kind, attemptDir: dirs.base, machine })
   hooks.onStart?.(dirs)
   const startedAt = Date.now()
   const result = await executor.execute({
@@ -155,15 +144,17 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
         runId: cached.runId ?? '', node: cached.node ?? ctx.components.signer.keyId, outputsCid: cached.outputsCid, key,
         ...(cached.attestation !== undefined ? { attestation: cached.attestation } : {})
       }
+      log.debug('cached here', { runId: ctx.runId, step: step.id, ...(instance.index !== undefined ? { item: instance.index } : {}), key, from: from.runId, node: from.node })
       return { ok: true, cached: true, cachedFrom: from, outputsCid: cached.outputsCid, nodes: { [ctx.nodeId]: cached.outputsCid } }
     }
     const shared = await sharedCache(ctx, step, key)
+    if (shared !== undefined) log.debug('cached on a peer', { runId: ctx.runId, step: step.id, ...(instance.index !== undefined ? { item: instance.index } : {}), key, from: shared.runId, node: shared.node })
     if (shared !== undefined) return { ok: true, cached: true, cachedFrom: shared, outputsCid: shared.outputsCid, nodes: { [ctx.nodeId]: shared.outputsCid } }
   }
   if (network === undefined || ctx.placement === undefined) {
     if (executor === undefined) return { ok: false, cached: false, reason: `the ${step.executor} executor is not available on this node` }
     const tried = await retrying(ctx, instance, new Set(), async (attempt) => await ctx.slots.use(async () => await localAttempt(ctx, instance, executor, attempt)))
-    return tried.ok ? { ok: true, cached: tried.cached, outputsCid: tried.outputsCid, nodes: { [tried.node]: tried.outputsCid } } : { ok: false, cached: false, reason: tried.cancelled ? 'cancelled' : tried.reason }
+    return tried.ok ? { ok: true, cached: tried.cached, outputsCid: tried.outputsCid, nodes: { [tried.node]: tried.outputsCid } } : { ok: false, cached: false, cancelled: tried.cancelled, reason: tried.cancelled ? 'cancelled' : tried.reason }
   }
   // each of the step's nodes runs it once; a node that fails is replaced by one not used yet
   const used = new Set<string>()
@@ -171,6 +162,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
     const placement = ctx.placement as Placement
     // the pick reserves its node in `used` at once, so the step's other nodes take others
     const place = await placement.pick(step, used, failedNodes, executor !== undefined, ctx.signal)
+    log.debug('placed', { runId: ctx.runId, step: step.id, attempt, on: place === undefined ? 'nowhere' : (place.kind === 'local' ? 'here' : place.peer.advert.peerId) })
     if (place === undefined) return { ok: false, cancelled: ctx.signal?.aborted === true, reason: placement.whyNone(step, new Set([...used, ...failedNodes]), executor !== undefined) }
     try {
       if (place.kind === 'local') return await ctx.slots.use(async () => await localAttempt(ctx, instance, executor as Executor, attempt))
@@ -180,7 +172,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
     }
   })))
   const failed = results.find((r) => !r.ok)
-  if (failed !== undefined && !failed.ok) return { ok: false, cached: false, reason: failed.cancelled ? 'cancelled' : failed.reason }
+  if (failed !== undefined && !failed.ok) return { ok: false, cached: false, cancelled: failed.cancelled, reason: failed.cancelled ? 'cancelled' : failed.reason }
   const nodes = Object.fromEntries(results.map((r) => r.ok ? [r.node, r.outputsCid] : []))
   const first = results[0]
   return { ok: true, cached: results.every((r) => r.ok && r.cached), outputsCid: first?.ok === true ? first.outputsCid : '', nodes }
@@ -214,6 +206,7 @@ async function retrying (ctx: RunContext, instance: Instance, used: Set<string>,
       continue
     }
     if (tried.node === undefined) break
+    log.debug('attempt failed', { runId: ctx.runId, step: instance.step.id, attempt, reason: tried.reason, retriesLeft: retries.attempts - attempt })
     attempt++
     if (attempt <= retries.attempts) {
       try {
@@ -365,89 +358,6 @@ async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInf
     if (name === 'NodeLostError' || name === 'DispatchRefusedError') return { ok: false, cancelled: false, lost: true, node: peerId, reason: (err as Error).message }
     throw err
   }
-}
-
-/** The memoization key of an instance's first attempt, as its render on any node gives it. */
-async function cacheKey (ctx: RunContext, instance: Instance, executor: Executor): Promise<string> {
-  const mounts: Record<string, string> = {}
-  const cids: Record<string, string> = {}
-  for (const [name, value] of Object.entries(instance.inputs)) {
-    if (typeof value === 'object' && value !== null) {
-      mounts[name] = ctx.workspace.contentPath(value.cid)
-      cids[value.cid.split('/')[0] ?? value.cid] = mounts[name]
-    }
-  }
-  const dropped = triggerFileCid(ctx.scope.trigger)
-  if (dropped !== undefined) cids[dropped] ??= ctx.workspace.contentPath(dropped)
-  const base = path.join(ctx.workspace.root, 'work', 'key')
-  const layout = executor.layout({ inputs: mounts, outputsDir: `${base}.out`, cids: withPlacedSteps(ctx.scope, cids) })
-  const machine = await executor.identify?.(instance.step.image !== undefined ? { image: instance.step.image } : {})
-  return render(stepsAsSeen(ctx.scope, layout), instance, layout, 1, ctx, executor.kind, base, machine).key
-}
-
-/**
- * The CIDs an attempt mounts: its inputs', and the outputs of earlier steps written out here
- * for `steps.<id>.outputs.path`, so an executor that isolates the step (sandbox, vm) shows
- * them too, at `/ipfs/<cid>`.
- */
-function withPlacedSteps (scope: RunScope, cids: Readonly<Record<string, string>>): Record<string, string> {
-  const all = { ...cids }
-  for (const view of Object.values(scope.steps)) {
-    const { cid, path: placed } = view.outputs
-    if (typeof cid === 'string' && typeof placed === 'string') all[cid] ??= placed
-  }
-  return all
-}
-
-/** The run's scope with `steps.<id>.outputs.path` as the step sees it (the executor's path of the CID). */
-function stepsAsSeen (scope: RunScope, layout: ReturnType<Executor['layout']>): RunScope {
-  const steps = Object.fromEntries(Object.entries(scope.steps).map(([id, view]) => {
-    const { cid, path: placed } = view.outputs
-    const seen = typeof cid === 'string' && typeof placed === 'string' ? layout.cids[cid] : undefined
-    return [id, seen === undefined || seen === placed ? view : { ...view, outputs: { ...view.outputs, path: seen } }]
-  }))
-  return { ...scope, steps }
-}
-
-/** Renders the action and env of an attempt, in the step's (or its job template's) context. */
-function render (scope: RunScope, instance: Instance, layout: ReturnType<Executor['layout']>, attempt: number, ctx: AttemptContext, executorKind: string, attemptDir: string, machine?: string): Rendered {
-  const { step } = instance
-  const outputs = { path: layout.outputs, ...Object.fromEntries(Object.values(step.outputs).map((o) => [o.name, path.posix.join(layout.outputs, o.path)])) }
-  const t = ctx.components.templates
-  let context: Record<string, unknown>
-  const env: Record<string, string> = { ...scope.env }
-  if (step.uses !== undefined) {
-    const job = step.uses.template
-    const jobContext = { inputs: inputsView(instance.inputs, layout.inputs, 'exec'), env: {}, outputs, run: { ...scope.run, attempt } }
-    for (const [key, value] of Object.entries(job.env)) env[key] = t.render(value, jobContext, 'plain')
-    context = { ...jobContext, env: { ...env } }
-    const pipelineContext = stepContext(scope, { flavor: 'exec', inputs: ctx.pipelineInputs, mountPaths: {}, attempt, outputs, cidPaths: layout.cids })
-    for (const [key, value] of Object.entries(step.env)) {
-      if (job.env[key] !== value) env[key] = t.render(value, pipelineContext, 'plain')
-    }
-  } else {
-    const base = stepContext(scope, { flavor: 'exec', inputs: instance.inputs, mountPaths: layout.inputs, attempt, outputs, cidPaths: layout.cids, ...(instance.item !== undefined ? { item: instance.item } : {}) })
-    for (const [key, value] of Object.entries(step.env)) env[key] = t.render(value, base, 'plain')
-    context = { ...base, env: { ...env } }
-  }
-  const action: ExecutionAction = step.action.kind === 'run'
-    ? { kind: 'shell', shell: step.action.shell, script: t.render(step.action.run, context, 'shell') }
-    : { kind: 'command', command: t.render(step.action.command, context, 'plain'), args: step.action.args.map((a) => t.render(a, context, 'plain')) }
-  const contentIds = Object.fromEntries(Object.entries(instance.inputs).filter((e): e is [string, DataRef] => typeof e[1] === 'object' && e[1] !== null).map(([n, v]) => [n, v.cid]).sort())
-  // the dropped file's content, whether or not the command names it (a step may read it by env)
-  const dropped = triggerFileCid(scope.trigger)
-  const key = createHash('sha256').update(JSON.stringify({
-    // folders differ between runs and attempts; what identifies the work is the command with its content
-    action: recorded(action, attemptDir, ctx.workspace.root),
-    env,
-    contentIds,
-    ...(dropped !== undefined ? { triggerFile: dropped } : {}),
-    executor: executorKind,
-    image: step.image ?? null,
-    ...(machine !== undefined ? { machine } : {}),
-    outputs: step.outputs
-  })).digest('hex')
-  return { action, env, key }
 }
 
 /**

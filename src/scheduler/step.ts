@@ -131,7 +131,7 @@ export async function runStep (ctx: RunContext, step: StepSpec): Promise<StepOut
   const failed = outcomes.find((o) => !o.ok)
   if (failed !== undefined) {
     const which = step.foreach !== undefined ? ` (item ${outcomes.indexOf(failed)})` : ''
-    return { status: failed.reason === 'cancelled' ? 'cancelled' : 'failed', reason: `${failed.reason ?? 'failed'}${which}` }
+    return { status: failed.cancelled === true ? 'cancelled' : 'failed', reason: `${failed.reason ?? 'failed'}${which}` }
   }
   const { outputsCid, nodes } = await combine(ctx, step, outcomes)
   const cachedFrom = Object.fromEntries(outcomes.flatMap((o, i) => o.cachedFrom === undefined ? [] : [[step.foreach === undefined ? '-' : String(list[i]?.index ?? i), o.cachedFrom]]))

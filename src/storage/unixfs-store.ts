@@ -18,6 +18,9 @@ import { exportCar, importCar } from './car.js'
 import { fileContent } from './file-content.js'
 import { readNode } from './unixfs-node.js'
 import { readBlock } from './blocks.js'
+import { logger } from '../common/log.js'
+
+const log = logger('storage')
 
 export interface UnixfsStoreComponents {
   blockstore: Blockstore
@@ -113,6 +116,25 @@ function notFound (source: string, err: unknown): never {
   throw err
 }
 
+/** The store with what it adds and writes out in the debug log (`DEBUG=bac:storage`). */
+function logged (store: ContentStore): ContentStore {
+  if (!log.enabled) return store
+  return {
+    ...store,
+    addPath: async (target, options) => {
+      const started = performance.now()
+      const cid = await store.addPath(target, options)
+      log.debug('added', { path: target, cid, ms: Math.round(performance.now() - started) })
+      return cid
+    },
+    get: async (source, target, options) => {
+      const started = performance.now()
+      await store.get(source, target, options)
+      log.debug('written out', { cid: source, target, ms: Math.round(performance.now() - started) })
+    }
+  }
+}
+
 /**
  * A content store on any blockstore, with UnixFS as Kubo writes it. The embedded store gives it
  * a filesystem blockstore; a networked node gives it one that fetches missing blocks by bitswap.
@@ -124,7 +146,7 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
   const sizes = new TreeSizes()
   const put: PutBlock = async (cid, bytes) => await blockstore.put(cid, bytes)
 
-  return {
+  const store: ContentStore = {
     start: async () => {},
     stop: async () => {},
     async addPath (target: string, options: AddPathOptions = {}): Promise<string> {
@@ -222,4 +244,5 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
       return await blockstore.has(parseContentPath(source).cid)
     }
   }
+  return logged(store)
 }

@@ -10,6 +10,9 @@ import { hasEnded, type RunStatus } from '../interfaces/run-store.js'
 import { isInside, openedPath, openRegularFile } from '../common/files.js'
 import { UnsafeContentError, UserError } from '../interfaces/errors.js'
 import { takeOnce, type TriggerInit } from './take.js'
+import { logger } from '../common/log.js'
+
+const log = logger('triggers')
 
 /** What a drop folder reports, for the CLI and the node's log. */
 export type WatchEvent =
@@ -178,6 +181,8 @@ export class DropFolder {
   }
 
   private report (event: WatchEvent): void {
+    const { type, ...fields } = event
+    log.debug(type, fields)
     this.init.onEvent?.(event)
   }
 
