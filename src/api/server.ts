@@ -5,6 +5,8 @@ import { parseUntrustedJson } from '../common/json.js'
 import { UserError } from '../interfaces/errors.js'
 import { AccessCheck, Refusal, type ApiAccess } from './access.js'
 import { BodyBudget, DEFAULT_MAX_BODIES_BYTES, DEFAULT_MAX_BODY_BYTES, readBody } from './body.js'
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
+import { openApiDocument, SCHEMAS } from './openapi.js'
 import { cidParam, MAX_LIST_LIMIT, parseRunRequest, runIdParam, wholeNumber, type RunRequest } from './requests.js'
 
 /** What the API serves; the node provides it. Each handler may throw a `MessageError` (its status) or a `UserError` (400). */
@@ -48,6 +50,8 @@ export interface ApiHandlers {
 
 export interface ApiInit {
   readonly handlers: ApiHandlers
+  /** bac's version, in the OpenAPI document. */
+  readonly version?: string
   /** Who may call it: the token, and the names it may be reached by. */
   readonly access: ApiAccess
   /** @default 127.0.0.1 */
@@ -65,6 +69,9 @@ export interface ApiServer {
   readonly url: string
   close: () => Promise<void>
 }
+
+/** Run requests checked against the OpenAPI document's schema, compiled once. */
+const checkRunRequest: ValidateFunction = new Ajv2020({ strict: false, allErrors: false }).compile(SCHEMAS.RunRequest)
 
 /** The most one `POST /api/v1/content` may carry (a CAR of the file or folder, blocks and framing). */
 const MAX_CONTENT_BYTES = 256 * 1024 ** 3
@@ -132,6 +139,11 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       const parts = segments(url.pathname)
       if (parts[0] !== 'api' || parts[1] !== 'v1') throw new HttpError(404, `no such endpoint ${url.pathname}; the API is under /api/v1/`)
       const [, , resource, ...rest] = parts
+      if (resource === 'openapi.json' && rest.length === 0) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        send(res, 200, openApiDocument(init.version ?? '0.0.0'))
+        return
+      }
       if (resource === 'health' && rest.length === 0 && handlers.health !== undefined) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         send(res, 200, handlers.health())
@@ -174,7 +186,13 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         } finally {
           body.release()
         }
-        send(res, 202, await handlers.startRun(parseRunRequest(request)))
+        // its meaning first (the clearest words for a mistake), then the shape the OpenAPI document gives
+        const parsed = parseRunRequest(request)
+        if (!checkRunRequest(request)) {
+          const first = checkRunRequest.errors?.[0]
+          throw new HttpError(400, `the run request does not match the API's RunRequest schema: ${first?.instancePath || '(the body)'} ${first?.message ?? ''}${first?.params !== undefined && 'additionalProperty' in first.params ? ` '${String(first.params.additionalProperty)}'` : ''}`.trim())
+        }
+        send(res, 202, await handlers.startRun(parsed))
         return
       }
       if (resource === 'runs' && rest.length === 2 && rest[1] === 'events' && handlers.events !== undefined) {

@@ -206,6 +206,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     if (init.api !== undefined) {
       const token = init.api.token ?? newApiToken()
       const started = await startApi({
+        version: VERSION,
         host: init.api.host,
         port: init.api.port,
         access: { token, ...(init.api.hosts !== undefined ? { hosts: init.api.hosts } : {}) },
