@@ -16,6 +16,7 @@ import { cacheAnswerer, createEngine, Semaphore, TaskHost, type EngineComponents
 import { parseDuration } from '../pipeline/index.js'
 import { createFsStore, createUnixfsStore, openRunStore, PackBlockstore } from '../storage/index.js'
 import { VERSION } from '../version.js'
+import { Parts } from './parts.js'
 import { createTemplateEngine } from '../template/index.js'
 
 /** How a node joins the network (`bac serve`); a node without it runs alone. */
@@ -136,24 +137,25 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   const ipfsApi = ipfsApiOf(dataDir, init.ipfsApi)
   // loaded only by a node that uses a Kubo daemon
   const kubo = ipfsApi === undefined ? undefined : await import('../storage/kubo-store.js')
+  const parts = new Parts()
   if (init.network === undefined) {
     const store = kubo !== undefined && ipfsApi !== undefined ? kubo.createKuboStore(ipfsApi) : createFsStore({ dataDir })
-    return await assemble(dataDir, id, signer, store, undefined, nodeExecutors(dataDir, init.imagesDir), undefined, init.within, init.records)
+    return await parts.starting(async () => await assemble(parts, dataDir, id, signer, store, undefined, nodeExecutors(dataDir, init.imagesDir), undefined, init.within, init.records))
   }
   const options = init.network
   const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
   // with a Kubo daemon, the node's own blocks (which its peers fetch) sit over the daemon's
   const daemon = kubo !== undefined && ipfsApi !== undefined ? kubo.kuboBlockstore(ipfsApi) : undefined
   await blockstore.open()
+  parts.add('block store', async () => { await blockstore.close() })
   const executors = nodeExecutors(dataDir, init.imagesDir)
   let host: TaskHost | undefined
   let answer: ReturnType<typeof cacheAnswerer> | undefined
   const slots = new Semaphore(options.slots ?? availableParallelism())
-  let network: Network
-  try {
+  const network: Network = await parts.starting(async () => {
     // loaded only by a node that joins a network: libp2p and Helia are large
     const { startNetwork } = await import('../network/index.js')
-    network = await startNetwork({
+    return await startNetwork({
       dataDir,
       nodeId: id,
       version: VERSION,
@@ -177,33 +179,27 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
       ...(options.livenessMs !== undefined ? { livenessMs: options.livenessMs } : {}),
       ...(options.log !== undefined ? { log: options.log } : {})
     })
-  } catch (err) {
-    await blockstore.close()
-    throw err
-  }
+  })
+  parts.add('network', async () => { await network.stop() })
   const store = kubo !== undefined && daemon !== undefined && ipfsApi !== undefined
     ? kubo.createKuboStore({ ...ipfsApi, kubo: daemon, blockstore: network.blockstore })
     : createUnixfsStore({ blockstore: network.blockstore })
-  const node = await assemble(dataDir, id, signer, {
-    ...store,
-    // a Kubo store checks its daemon as it starts, and sends what it still holds as it stops
-    start: async () => { await store.start() },
-    stop: async () => {
-      await host?.close()
-      await store.stop()
-      await network.stop()
-      await blockstore.close()
-    }
-  }, network, executors, options.labels, init.within, init.records)
-  host = new TaskHost({ store, runs: node.runs, executors, templates: createTemplateEngine(), network, signer }, dataDir)
+  const node = await parts.starting(async () => await assemble(parts, dataDir, id, signer, store, network, executors, options.labels, init.within, init.records))
+  const tasks = new TaskHost({ store, runs: node.runs, executors, templates: createTemplateEngine(), network, signer }, dataDir)
+  host = tasks
+  // the tasks peers sent stop first: their folders go before the store and network they use
+  parts.add('task host', async () => { await tasks.close() })
   answer = cacheAnswerer({ runs: node.runs, store, signer })
   return node
 }
 
 /** The node's parts on an open content store. */
-async function assemble (dataDir: string, id: string, signer: Signer, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>, within?: PathScope, records?: boolean): Promise<EmbeddedNode> {
+async function assemble (parts: Parts, dataDir: string, id: string, signer: Signer, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>, within?: PathScope, records?: boolean): Promise<EmbeddedNode> {
+  // a Kubo store checks its daemon as it starts, and sends what it still holds as it stops
   await store.start()
+  parts.add('content store', async () => { await store.stop() })
   const runs = openRunStore({ file: path.join(dataDir, 'runs.db') })
+  parts.add('run store', () => { runs.close() })
   const recovered = runs.recoverInterrupted()
   const engine = createEngine({
     store,
@@ -222,9 +218,6 @@ async function assemble (dataDir: string, id: string, signer: Signer, store: Con
     engine,
     ...(network !== undefined ? { network } : {}),
     run: async (pipeline, options) => await engine.run(pipeline, options),
-    close: async () => {
-      runs.close()
-      await store.stop()
-    }
+    close: async () => { await parts.stop() }
   }
 }

@@ -127,6 +127,22 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
   const drops: DropFolder[] = []
   const schedules: Schedule[] = []
   let api: (ApiServer & { token: string }) | undefined
+  /**
+   * Stops what started, in the reverse order, whether the node started whole or not: the
+   * triggers (nothing new is taken), the API (and its api.json), the queues (running runs are
+   * interrupted, to be taken up at the next start), the board, then the node itself.
+   */
+  const teardown = async (): Promise<void> => {
+    await Promise.all(drops.map(async (d) => { await d.stop() }))
+    for (const s of schedules) s.stop()
+    if (api !== undefined) {
+      await api.close()
+      if (runningApi(node.dataDir)?.pid === process.pid) rmSync(path.join(node.dataDir, API_FILE), { force: true })
+    }
+    await Promise.all([...queues.values()].map(async (q) => { await q.stop() }))
+    await board.stop()
+    await node.close()
+  }
   try {
     for (const pipeline of init.pipelines) {
       let drop: DropFolder | undefined
@@ -306,11 +322,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
       renameSync(`${file}.${process.pid}`, file)
     }
   } catch (err) {
-    await Promise.all(drops.map(async (d) => { await d.stop() }))
-    for (const s of schedules) s.stop()
-    await api?.close()
-    await Promise.all([...queues.values()].map(async (q) => { await q.stop() }))
-    await node.close()
+    await teardown()
     throw err
   }
   const served = api
@@ -326,18 +338,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
     },
-    stop: async () => {
-      await Promise.all(drops.map(async (d) => { await d.stop() }))
-      for (const s of schedules) s.stop()
-      if (served !== undefined) {
-        await served.close()
-        const file = path.join(node.dataDir, API_FILE)
-        if (runningApi(node.dataDir)?.pid === process.pid) rmSync(file, { force: true })
-      }
-      await Promise.all([...queues.values()].map(async (q) => { await q.stop() }))
-      await board.stop()
-      await node.close()
-    }
+    stop: teardown
   }
 }
 
