@@ -1,7 +1,7 @@
 import { parseUntrustedJson } from '../common/json.js'
 import { printable } from '../common/text.js'
 import type { RunEvent } from '../interfaces/engine.js'
-import { UnsafeContentError, UserError } from '../interfaces/errors.js'
+import { ApiError, UnsafeContentError } from '../interfaces/errors.js'
 import type { RunRequest } from './requests.js'
 
 /** How `postMessages` encodes rows: JSON, NDJSON, or an Apache Arrow IPC stream. */
@@ -25,15 +25,6 @@ function request (node: NodeTarget, path: string, headers: Readonly<Record<strin
   return {
     url: `${node.url.replace(/\/$/, '')}${path}`,
     headers: { ...headers, ...(node.token !== undefined ? { authorization: `Bearer ${node.token}` } : {}) }
-  }
-}
-
-/** A call to a node's API failed; the message says what the node answered, or that none did. */
-export class ApiError extends UserError {
-  readonly status: number | undefined
-  constructor (message: string, status?: number) {
-    super(message)
-    this.status = status
   }
 }
 

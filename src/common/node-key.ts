@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { chmodSync, linkSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { base58btc } from 'multiformats/bases/base58'
+import { NodeKeyError } from '../interfaces/errors.js'
 import type { Signer } from '../interfaces/provenance.js'
 import { readRegularFileSync } from './files.js'
 
@@ -16,10 +17,6 @@ import { readRegularFileSync } from './files.js'
 const PRIVATE_PREFIX = Buffer.from([0x08, 0x01, 0x12, 0x40])
 /** identity multihash (0x00, 36 bytes) of protobuf PublicKey { Type = Ed25519, Data = 32 bytes } */
 const PEER_PREFIX = Buffer.from([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
-
-export class NodeKeyError extends Error {
-  override name = 'NodeKeyError'
-}
 
 const b64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url')
 

@@ -216,3 +216,51 @@ export class MergeClashError extends UserError {
     this.path = path
   }
 }
+
+/** A call to a node's API failed; the message says what the node answered, or that none did. */
+export class ApiError extends UserError {
+  readonly status: number | undefined
+  constructor (message: string, status?: number) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+  }
+}
+
+/** The node's identity key cannot be read or made; the message says what to do. */
+export class NodeKeyError extends UserError {
+  override name = 'NodeKeyError'
+}
+
+/** A name or digest that matches no stored VM image; says how to make one. */
+export class ImageNotFoundError extends UserError {
+  constructor (readonly ref: string, dir: string) {
+    const recipe = ref === 'kernel' || ref === 'base' || ref === 'python' ? `bac image build images/${ref}` : 'bac image build <recipe folder> or bac image import <oci archive>'
+    super(`no VM image '${ref}' in ${dir}: make it with ${recipe}`)
+    this.name = 'ImageNotFoundError'
+  }
+}
+
+/** A recipe or archive that did not give an image; the message says why and what ran. */
+export class ImageBuildError extends UserError {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ImageBuildError'
+  }
+}
+
+/** A VM that failed to boot or to save its state; the message names the console's last lines. */
+export class VmError extends BacError {
+  constructor (message: string) {
+    super(message)
+    this.name = 'VmError'
+  }
+}
+
+/** The Kubo daemon cannot be reached, or is not an IPFS RPC API. The message says where bac looked. */
+export class IpfsApiError extends UserError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'IpfsApiError'
+  }
+}

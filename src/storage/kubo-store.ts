@@ -3,7 +3,7 @@ import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import { CID } from 'multiformats/cid'
-import { BacError, ContentNotFoundError, UserError } from '../interfaces/errors.js'
+import { BacError, ContentNotFoundError, IpfsApiError } from '../interfaces/errors.js'
 import type { ContentStore, StoreOptions } from '../interfaces/content-store.js'
 import { blockBytes, blockMatches, blockPair } from './blocks.js'
 import { createUnixfsStore, parseContentPath } from './unixfs-store.js'
@@ -22,14 +22,6 @@ export interface KuboStoreInit {
   api: string
   /** How long a CID may take to be found before the request fails. @default 60 s */
   timeoutMs?: number
-}
-
-/** The daemon cannot be reached, or is not an IPFS RPC API. The message says where bac looked. */
-export class IpfsApiError extends UserError {
-  constructor (message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'IpfsApiError'
-  }
 }
 
 /** The RPC base URL of a multiaddr or URL (`/ip4/127.0.0.1/tcp/5001` → `http://127.0.0.1:5001`). */

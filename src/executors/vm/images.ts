@@ -4,7 +4,7 @@ import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { UserError } from '../../interfaces/errors.js'
+import { ImageBuildError, ImageNotFoundError } from '../../interfaces/errors.js'
 
 const run = promisify(execFile)
 
@@ -24,23 +24,6 @@ export interface ImageInfo {
   readonly source: string
   /** Its folder: `rootfs.ext4`, or `vmlinux`, `initrd` and `release`. */
   readonly dir: string
-}
-
-/** A name or digest that matches no stored image; says how to make one. */
-export class ImageNotFoundError extends UserError {
-  constructor (readonly ref: string, dir: string) {
-    const recipe = ref === 'kernel' || ref === 'base' || ref === 'python' ? `bac image build images/${ref}` : 'bac image build <recipe folder> or bac image import <oci archive>'
-    super(`no VM image '${ref}' in ${dir}: make it with ${recipe}`)
-    this.name = 'ImageNotFoundError'
-  }
-}
-
-/** A recipe or archive that did not give an image; the message says why and what ran. */
-export class ImageBuildError extends UserError {
-  constructor (message: string) {
-    super(message)
-    this.name = 'ImageBuildError'
-  }
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { BacError } from '../../interfaces/errors.js'
+import { VmError } from '../../interfaces/errors.js'
 import type { MachineImages, MachineShape, Prepared, Shares, VmBackend } from './backend.js'
 import type { ImageInfo } from './images.js'
 
@@ -13,14 +13,6 @@ const run = promisify(execFile)
 
 /** How a VM is accelerated: KVM where it boots a guest here, else QEMU's software emulation. */
 export type Accel = 'kvm' | 'tcg'
-
-/** A VM that failed to boot or to save its state; the message names the console's last lines. */
-export class VmError extends BacError {
-  constructor (message: string) {
-    super(message)
-    this.name = 'VmError'
-  }
-}
 
 export interface QemuInit {
   /** @default qemu-system-x86_64 from PATH (or /usr/bin) */
