@@ -7,7 +7,7 @@ import type { PathScope } from '../interfaces/content-store.js'
 import type { Engine, RunEvent, RunOptions, RunOutcome, StepOutcome } from '../interfaces/engine.js'
 import { InvalidOptionError, NodeStoppingError, RunNotFoundError, RunTakenError } from '../interfaces/errors.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
-import type { RunRecord } from '../interfaces/run-store.js'
+import type { RunRecord, RunStatus } from '../interfaces/run-store.js'
 import { inputsView, triggerView, type RunScope } from './context.js'
 import { resolveInputs, type InputValue } from './inputs.js'
 import type { EngineComponents, RunContext } from './run-context.js'
@@ -106,8 +106,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
         if (queued === undefined) throw err
         const reason = err instanceof Error ? err.message : String(err)
         const status = options.signal?.reason instanceof NodeStoppingError ? 'interrupted' : (options.signal?.aborted === true ? 'cancelled' : 'failed')
-        components.runs.finishRun(runId, status, { reason })
-        emit({ type: 'run:end', runId, status, durationMs: 0, reason })
+        runEnded(components, emit, { runId, status, reason }, Date.now())
         return { runId, status, reason, steps: {} }
       }
       const data = Object.values(inputs).flatMap((v) => typeof v === 'object' && v !== null ? [v.cid] : [])
@@ -192,8 +191,7 @@ async function runDag (ctx: RunContext, previous: RunRecord | undefined): Promis
           ? { status: 'cancelled', reason: 'the run was cancelled' }
           : { status: 'skipped', reason: `needs '${blocked ?? ''}', which ${outcomes.get(blocked ?? '')?.status ?? 'did not run'}` }
         outcomes.set(id, outcome)
-        components.runs.setStep(runId, id, { status: outcome.status, endedAt: Date.now(), ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
-        ctx.emit({ type: 'step:end', runId, stepId: id, status: outcome.status, durationMs: 0, ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
+        stepEnded(ctx, id, outcome, Date.now())
         continue
       }
       running.set(id, (async () => {
@@ -208,12 +206,7 @@ async function runDag (ctx: RunContext, previous: RunRecord | undefined): Promis
         }
         outcomes.set(id, outcome)
         if (outcome.outputsCid !== undefined) ctx.scope.steps[id] = { status: outcome.status, outputs: outputsView(ctx, id, outcome.outputsCid) }
-        components.runs.setStep(runId, id, {
-          status: outcome.status, endedAt: Date.now(), ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}),
-          ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}), ...(outcome.cachedFrom !== undefined ? { cachedFrom: outcome.cachedFrom } : {})
-        })
-        log.debug('step ended', { runId, step: id, status: outcome.status, ms: Date.now() - started, ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
-        ctx.emit({ type: 'step:end', runId, stepId: id, status: outcome.status, durationMs: Date.now() - started, ...(outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}), ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}) })
+        stepEnded(ctx, id, outcome, started)
         running.delete(id)
       })())
     }
@@ -221,6 +214,28 @@ async function runDag (ctx: RunContext, previous: RunRecord | undefined): Promis
     await Promise.race(running.values())
   }
   return outcomes
+}
+
+/** A run's end, in the one place it is told: the run store, the debug log and the `run:end` event. */
+function runEnded (components: EngineComponents, emit: (event: RunEvent) => void, end: { runId: string, status: Exclude<RunStatus, 'queued' | 'running'>, resultCid?: string, reason?: string, provenanceCid?: string }, startedAt: number): void {
+  const durationMs = Date.now() - startedAt
+  components.runs.finishRun(end.runId, end.status, { ...(end.resultCid !== undefined ? { resultCid: end.resultCid } : {}), ...(end.reason !== undefined ? { reason: end.reason } : {}) })
+  log.debug('run ended', { ...end, ms: durationMs })
+  emit({ type: 'run:end', ...end, durationMs })
+}
+
+/**
+ * A step's end, in the one place it is told: the run store's record of it (with where cached
+ * outputs came from), the debug log, and the `step:end` event, all from the same outcome.
+ */
+function stepEnded (ctx: RunContext, stepId: string, outcome: StepOutcome, startedAt: number): void {
+  const { runId } = ctx
+  const durationMs = Date.now() - startedAt
+  const reason = outcome.reason !== undefined ? { reason: outcome.reason } : {}
+  const outputs = outcome.outputsCid !== undefined ? { outputsCid: outcome.outputsCid } : {}
+  ctx.components.runs.setStep(runId, stepId, { status: outcome.status, endedAt: Date.now(), ...outputs, ...reason, ...(outcome.cachedFrom !== undefined ? { cachedFrom: outcome.cachedFrom } : {}) })
+  log.debug('step ended', { runId, step: stepId, status: outcome.status, ms: durationMs, ...reason })
+  ctx.emit({ type: 'step:end', runId, stepId, status: outcome.status, durationMs, ...outputs, ...reason })
 }
 
 /** Writes out the outputs of the steps a step needs, for `steps.<id>.outputs.path`. */
@@ -281,9 +296,9 @@ async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, star
     }
   }
   if (unrecorded !== undefined) reason = reason === undefined ? unrecorded : `${reason}; ${unrecorded}`
-  components.runs.finishRun(runId, status, { ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}) })
-  log.debug('run ended', { runId, status, ms: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(provenanceCid !== undefined ? { provenanceCid } : {}), ...(reason !== undefined ? { reason } : {}) })
-  ctx.emit({ type: 'run:end', runId, status, durationMs: Date.now() - started, ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}), ...(provenanceCid !== undefined ? { provenanceCid } : {}) })
+  runEnded(components, ctx.emit, {
+    runId, status, ...(resultCid !== undefined ? { resultCid } : {}), ...(reason !== undefined ? { reason } : {}), ...(provenanceCid !== undefined ? { provenanceCid } : {})
+  }, started)
   return {
     runId,
     status,
