@@ -3,7 +3,7 @@ import { InvalidOptionError, TemplateError } from '../interfaces/errors.js'
 import type { RenderMode, TemplateAnalysis, TemplateEngine } from '../interfaces/template.js'
 import { TemplateAnalyzer } from './analyze.js'
 import type { HelperTable, HbsProgram } from './hbs-types.js'
-import { BUILTIN_HELPERS, HELPERS } from './helpers.js'
+import { BLOCK_HELPERS, BUILTIN_HELPERS, HELPERS } from './helpers.js'
 import { LineIndex } from './locations.js'
 import { OUTPUT_HELPER, rewriteOutputs, type ContextOf } from './rewrite.js'
 import { shellContexts, templateSpans, type ShellContext } from './shell-context.js'
@@ -34,7 +34,7 @@ export function createTemplateEngine (init: TemplateEngineInit = {}): TemplateEn
   const hbs = Handlebars.create()
   makeStrict(hbs)
   const names = [...BUILTIN_HELPERS, ...Object.keys(HELPERS)].sort()
-  const blockNames = ['each', 'if', 'unless', 'with']
+  const blockNames: string[] = [...BLOCK_HELPERS]
   const table: HelperTable = {
     has: (name) => names.includes(name),
     isBlock: (name) => blockNames.includes(name),

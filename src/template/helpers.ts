@@ -55,5 +55,8 @@ export const HELPERS: Readonly<Record<string, Helper>> = {
   or: (...all) => args(all).some(truthy)
 }
 
-/** Helpers handlebars itself provides. */
-export const BUILTIN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const
+/** Handlebars' own helpers that take a block (`{{#if}}…{{/if}}`). */
+export const BLOCK_HELPERS = ['each', 'if', 'unless', 'with'] as const
+
+/** Helpers handlebars itself provides: its block helpers, and `lookup`. */
+export const BUILTIN_HELPERS = [...BLOCK_HELPERS, 'lookup'] as const
