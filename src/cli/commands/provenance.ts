@@ -1,26 +1,33 @@
 import {
   cidAlone, envelopeBody, findRecord, printable, recordFrom, rerunRecord, trustedKeys, UsageError, verifyResult,
-  type Provenance, type Statement
+  type Envelope, type Provenance, type Statement
 } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
-import { cancellable, withNode } from '../node-session.js'
+import { cancellable, withBacNode, withNode, type NodeOptions } from '../node-session.js'
 
-export interface ProvenanceOptions { dataDir?: string, envelope?: boolean }
+export interface ProvenanceOptions extends NodeOptions { envelope?: boolean }
 
 /**
  * `bac provenance <run-id|cid>`: the signed record of a run (or of the run that produced a
  * result CID): the in-toto statement, or with `--envelope` the DSSE envelope as stored, which
- * another node checks with `bac verify --record`.
+ * another node checks with `bac verify --record`. A run id is asked of the node the command acts
+ * on (`--node`, `$BAC_NODE`, the node serving on the data dir, else the data dir); a CID is
+ * looked up in the data dir's own runs and store.
  */
 export async function provenanceCommand (ref: string, options: ProvenanceOptions, io: Io): Promise<number> {
+  const print = (envelope: Envelope): void => { io.out(options.envelope === true ? `${JSON.stringify(envelope)}\n` : `${JSON.stringify(envelopeBody(envelope), null, 2)}\n`) }
+  if (cidAlone(ref) === undefined) {
+    return await withBacNode(options, async (node) => {
+      const envelope = await node.provenance(ref)
+      print(envelope)
+      io.err(`record of run ${printable(ref, 80)} on ${node.where}, signed by ${envelope.signatures.map((s) => printable(s.keyid, 100)).join(', ')}\n`)
+      return EXIT.ok
+    })
+  }
   return await withNode(options.dataDir, async (node) => {
     const found = await findRecord(node, ref)
-    if (options.envelope === true) {
-      io.out(`${JSON.stringify(found.envelope)}\n`)
-    } else {
-      io.out(`${JSON.stringify(envelopeBody(found.envelope), null, 2)}\n`)
-    }
+    print(found.envelope)
     io.err(`record${found.cid !== undefined ? ` ${found.cid}` : ''}${found.runId !== undefined ? ` of run ${found.runId}` : ''}, signed by ${found.envelope.signatures.map((s) => printable(s.keyid, 100)).join(', ')}\n`)
     return EXIT.ok
   })
