@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { parseUntrustedJson } from '../common/json.js'
 import { printable } from '../common/text.js'
 import type { RunEvent } from '../interfaces/engine.js'
@@ -37,7 +38,9 @@ async function fetchAgainOnReset (url: string, init: RequestInit): Promise<Respo
     return await fetch(url, init)
   } catch (err) {
     const code = (err as { cause?: { code?: string } }).cause?.code
-    if ((init.method ?? 'GET') !== 'GET' || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET')) throw err
+    // a GET may be sent again; so may a request with an idempotency key, which the node answers once
+    const again = (init.method ?? 'GET') === 'GET' || new Headers(init.headers).has('idempotency-key')
+    if (!again || typeof init.body === 'object' && init.body !== null && !(init.body instanceof Uint8Array) || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET')) throw err
     return await fetch(url, init)
   }
 }
@@ -119,7 +122,8 @@ export async function fetchRun (node: NodeTarget, id: string): Promise<Record<st
 
 /** Starts a run on a node (see the API's `RunRequest`); resolves with its id once the node has recorded it. */
 export async function startRun (node: NodeTarget, run: RunRequest): Promise<{ runId: string }> {
-  const { url, headers } = request(node, '/api/v1/runs', { 'content-type': 'application/json' })
+  // with a key of its own, so that sending it again (a connection reset on the way) starts one run
+  const { url, headers } = request(node, '/api/v1/runs', { 'content-type': 'application/json', 'idempotency-key': randomUUID() })
   return await call(url, { method: 'POST', body: JSON.stringify(run), headers }) as { runId: string }
 }
 

@@ -70,6 +70,9 @@ export interface ApiServer {
   close: () => Promise<void>
 }
 
+/** Idempotency keys of run requests remembered at most. */
+const MAX_RUN_KEYS = 1024
+
 /** Run requests checked against the OpenAPI document's schema, compiled once. */
 const checkRunRequest: ValidateFunction = new Ajv2020({ strict: false, allErrors: false }).compile(SCHEMAS.RunRequest)
 
@@ -132,6 +135,8 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
   const { handlers } = init
   // batches of messages are decoded and queued one at a time: their rows, not only their bytes, take memory
   let messages: Promise<unknown> = Promise.resolve()
+  /** Run requests' idempotency keys, and the run each started (the last MAX_RUN_KEYS). */
+  const started = new Map<string, Promise<string>>()
   const server = createServer((req, res) => {
     void (async () => {
       access.check(req)
@@ -186,13 +191,29 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         } finally {
           body.release()
         }
+        // the same request sent again (its connection reset on the way) gets the run it started
+        const key = req.headers['idempotency-key']
+        const repeat = typeof key === 'string' ? started.get(key) : undefined
+        if (repeat !== undefined) {
+          send(res, 202, { runId: await repeat })
+          return
+        }
         // its meaning first (the clearest words for a mistake), then the shape the OpenAPI document gives
         const parsed = parseRunRequest(request)
         if (!checkRunRequest(request)) {
           const first = checkRunRequest.errors?.[0]
           throw new HttpError(400, `the run request does not match the API's RunRequest schema: ${first?.instancePath || '(the body)'} ${first?.message ?? ''}${first?.params !== undefined && 'additionalProperty' in first.params ? ` '${String(first.params.additionalProperty)}'` : ''}`.trim())
         }
-        send(res, 202, await handlers.startRun(parsed))
+        const starting = handlers.startRun(parsed)
+        if (typeof key === 'string' && key.length <= 128) {
+          // kept from the start: a repeat that arrives while the first is still starting waits for it
+          const runId = starting.then((a) => a.runId)
+          runId.catch(() => { started.delete(key) })
+          started.set(key, runId)
+          // the last keys only: a repeat comes within moments
+          if (started.size > MAX_RUN_KEYS) started.delete(started.keys().next().value as string)
+        }
+        send(res, 202, await starting)
         return
       }
       if (resource === 'runs' && rest.length === 2 && rest[1] === 'events' && handlers.events !== undefined) {

@@ -43,14 +43,14 @@ export function exitFor (status: RunStatus): number {
 }
 
 /** The options every command that acts on a node takes: where its data dir is, or which node to reach. */
-export interface NodeOptions { dataDir?: string, node?: string, token?: string }
+export interface NodeOptions { dataDir?: string, node?: string, token?: string, /** the data dir itself, even when a node serves on it */ local?: boolean }
 
 /**
  * The node a command acts on, asked for once: `--node`, `$BAC_NODE`, or the node serving on the
  * data dir (through its API), else the data dir itself. Closed whatever happens.
  */
 export async function withBacNode<T> (options: NodeOptions, fn: (node: BacNode) => Promise<T>): Promise<T> {
-  const node = await connectNode(await nodeTarget(options), options.dataDir ?? defaultDataDir())
+  const node = await connectNode(options.local === true ? undefined : await nodeTarget(options), options.dataDir ?? defaultDataDir())
   try {
     return await fn(node)
   } finally {

@@ -33,6 +33,24 @@ export interface RunEnd {
   readonly reason?: string
 }
 
+/** A run to start on a node: a pipeline validated here, where its file stands, and how to run it. */
+export interface RunStart {
+  readonly pipeline: import('./pipeline.js').Pipeline
+  /** The pipeline's text, as validated (a node elsewhere validates it again, as if it stood at `pipeline.file`). */
+  readonly text: string
+  /** Input values as given (`--input name=value`); relative file paths are relative to `cwd`. */
+  readonly inputs: Readonly<Record<string, string>>
+  readonly cwd: string
+  /** Where the result is copied, as `<outputsDir>/<run-id>/`, on this machine. */
+  readonly outputsDir: string
+  readonly concurrency?: number
+  readonly noCache?: boolean
+  /** Continue this run (on the data dir only). */
+  readonly resume?: string
+  readonly executor?: string
+  readonly image?: string
+}
+
 /**
  * A bac node as its users see it, wherever it runs: the node serving on a data dir or named by
  * `--node` (through its HTTP API), or the data dir itself (its run store and content store, read
@@ -56,6 +74,8 @@ export interface BacNode {
   catContent: (cid: string) => AsyncIterable<Uint8Array>
   /** Writes a file or folder of the node's store to `target` here (which must not exist), every block checked. */
   getContent: (cid: string, target: string) => Promise<void>
+  /** Runs a pipeline on the node, reporting its events; resolves at its end, its result copied to `outputsDir` here. */
+  run: (start: RunStart, options: { readonly signal?: AbortSignal, readonly onEvent?: (event: import('./engine.js').RunEvent) => void }) => Promise<RunEnd & { readonly outputsDir?: string, readonly provenanceCid?: string }>
   /** Runs the seed's job on the node, reporting its events; resolves at its end. */
   submitJob: (job: JobRequest, options: { readonly signal?: AbortSignal, readonly onEvent?: (event: import('./engine.js').RunEvent) => void }) => Promise<RunEnd & { readonly outputsDir?: string }>
   close: () => Promise<void>

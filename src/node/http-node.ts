@@ -6,6 +6,7 @@ import { cidAlone, parseContentPath } from '../common/cid.js'
 import { parseEnvelope } from '../common/dsse.js'
 import { printable } from '../common/text.js'
 import { UnsafeContentError, UserError } from '../interfaces/errors.js'
+import type { RunEvent } from '../interfaces/engine.js'
 import type { BacNode, LogChunk, RunDescription, RunEnd } from '../interfaces/node.js'
 import type { ExecutionRecord, RunRecord, StepRecord } from '../interfaces/run-store.js'
 import { createFsStore } from '../storage/index.js'
@@ -69,6 +70,32 @@ async function withScratch<T> (fn: (dir: string) => Promise<T>): Promise<T> {
  * they are fetched, content block by block against its CIDs.
  */
 export function httpNode (target: NodeTarget): BacNode {
+  /** Follows a run the node started to its end: its events shown, a Ctrl-C sent on as a cancel. */
+  const follow = async (runId: unknown, options: { readonly signal?: AbortSignal, readonly onEvent?: (event: RunEvent) => void }): Promise<RunEnd & { provenanceCid?: string }> => {
+    // a run id becomes a folder name here: checked before anything is written
+    if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(runId).slice(0, 80))}, which is not a run id; nothing was written`)
+    let end: (RunEnd & { provenanceCid?: string }) | undefined
+    const onAbort = (): void => { void cancelRun(target, runId).catch(() => {}) }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    if (options.signal?.aborted === true) onAbort()
+    try {
+      await followRun(target, runId, (raw) => {
+        const event = asRunEvent(raw)
+        options.onEvent?.(event)
+        if (event.type === 'run:end') {
+          end = {
+            runId, status: event.status, ...(event.resultCid !== undefined ? { resultCid: event.resultCid } : {}), ...(event.reason !== undefined ? { reason: event.reason } : {}),
+            ...(typeof event.provenanceCid === 'string' && cidAlone(event.provenanceCid) !== undefined ? { provenanceCid: event.provenanceCid } : {})
+          }
+        }
+      })
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort)
+    }
+    if (end === undefined) throw new UserError(`the node at ${target.url} stopped sending before run ${runId} ended; bac job describe ${runId} --node ${target.url} tells how it went`)
+    if (end.resultCid !== undefined) parseContentPath(end.resultCid)
+    return end
+  }
   return {
     where: target.url,
     listRuns: async (options = {}) => {
@@ -112,24 +139,30 @@ export function httpNode (target: NodeTarget): BacNode {
       })
     })(),
     getContent: async (cid, target2) => { await writeCarOut(await fetchContent(target, cid), cid, target2) },
+    run: async (start, options) => {
+      if (start.resume !== undefined) throw new UserError('--resume continues a run of the data dir: give --data-dir, not a node')
+      // the node reads the caller's file inputs by their full path (on this machine), and checks them against the folders it allows
+      const inputs = Object.fromEntries(Object.entries(start.inputs).map(([name, value]) => [name, start.pipeline.inputs[name]?.type === 'file' && !value.startsWith('/ipfs/') ? path.resolve(start.cwd, value) : value]))
+      const { runId } = await startRun(target, {
+        text: start.text,
+        file: path.resolve(start.pipeline.file),
+        inputs,
+        // the result is fetched from the node below, not written by it into a folder of this machine
+        outputsDir: null,
+        ...(start.noCache === true ? { noCache: true } : {}),
+        ...(start.concurrency !== undefined ? { concurrency: start.concurrency } : {}),
+        ...(start.executor !== undefined ? { executor: start.executor } : {}),
+        ...(start.image !== undefined ? { image: start.image } : {})
+      })
+      const end = await follow(runId, options)
+      if (end.resultCid === undefined) return end
+      const destination = path.join(path.resolve(start.outputsDir), runId)
+      await writeCarOut(await fetchContent(target, end.resultCid), end.resultCid, destination)
+      return { ...end, outputsDir: destination }
+    },
     submitJob: async (job, options) => {
       const { runId } = await startRun(target, { job, outputsDir: null })
-      if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw notBac(`names the run ${JSON.stringify(String(runId).slice(0, 80))}, which is not a run id`)
-      let end: RunEnd | undefined
-      const onAbort = (): void => { void cancelRun(target, runId).catch(() => {}) }
-      options.signal?.addEventListener('abort', onAbort, { once: true })
-      try {
-        await followRun(target, runId, (raw) => {
-          const event = asRunEvent(raw)
-          options.onEvent?.(event)
-          if (event.type === 'run:end') end = { runId, status: event.status, ...(event.resultCid !== undefined ? { resultCid: event.resultCid } : {}), ...(event.reason !== undefined ? { reason: event.reason } : {}) }
-        })
-      } finally {
-        options.signal?.removeEventListener('abort', onAbort)
-      }
-      if (end === undefined) throw new UserError(`the node at ${target.url} stopped sending before run ${runId} ended; bac job describe ${runId} tells how it went`)
-      if (end.resultCid !== undefined && cidAlone(end.resultCid) === undefined) throw notBac('gives a result that is not a CID')
-      return end
+      return await follow(runId, options)
     },
     close: async () => {}
   }

@@ -44,6 +44,27 @@ export function localNode (dataDir: string): BacNode {
     addContent: async (file) => await (await node()).store.addPath(file),
     catContent: (cid) => (async function * () { yield * (await node()).store.cat(cid) })(),
     getContent: async (cid, target) => { await (await node()).store.get(cid, target) },
+    run: async (start, options) => {
+      const opened = await node()
+      const outcome = await opened.run(start.pipeline, {
+        inputs: start.inputs,
+        cwd: start.cwd,
+        outputsDir: path.resolve(start.outputsDir),
+        ...(start.concurrency !== undefined ? { concurrency: start.concurrency } : {}),
+        ...(start.noCache === true ? { noCache: true } : {}),
+        ...(start.resume !== undefined ? { resume: start.resume } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        ...(options.onEvent !== undefined ? { onEvent: options.onEvent } : {})
+      })
+      return {
+        runId: outcome.runId,
+        status: outcome.status,
+        ...(outcome.resultCid !== undefined ? { resultCid: outcome.resultCid } : {}),
+        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+        ...(outcome.outputsDir !== undefined ? { outputsDir: outcome.outputsDir } : {}),
+        ...(outcome.provenanceCid !== undefined ? { provenanceCid: outcome.provenanceCid } : {})
+      }
+    },
     submitJob: async (job, options) => {
       const opened = await node()
       const outcome = await opened.run(submittedJob({ cids: job.cids, command: job.command, cwd: process.cwd() }), {

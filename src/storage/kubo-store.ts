@@ -293,10 +293,15 @@ export function createKuboStore (init: KuboStoreInit & {
   const blockstore = init.kubo ?? kuboBlockstore(init)
   const { url, client, timeoutMs } = blockstore
   const inner = createUnixfsStore({ blockstore: init.blockstore ?? blockstore })
-  const pin = async (cid: string, options: StoreOptions = {}): Promise<void> => {
+  /**
+   * Pins a CID. Content the daemon may have to find (`bac ipfs pin`) is given `timeoutMs`; what
+   * bac has just written there (`local`) is all on the daemon, and a large DAG takes as long as
+   * walking it does: only the client's own bound applies.
+   */
+  const pin = async (cid: string, options: StoreOptions = {}, local = false): Promise<void> => {
     await blockstore.flush(options)
     try {
-      await client.pin.add(CID.parse(cid), { recursive: true, signal: options.signal, timeout: timeoutMs })
+      await client.pin.add(CID.parse(cid), { recursive: true, signal: options.signal, ...(local ? {} : { timeout: timeoutMs }) })
     } catch (err) {
       if (isTimeout(err)) throw new ContentNotFoundError(cid, `the IPFS daemon at ${url} could not find all of it within ${Math.round(timeoutMs / 1000)} s to pin it`)
       throw explain(err, url, `pin ${cid}`)
@@ -304,7 +309,7 @@ export function createKuboStore (init: KuboStoreInit & {
   }
   const kept = async (made: Promise<string>, options?: StoreOptions): Promise<string> => {
     const cid = await made
-    await pin(cid, options)
+    await pin(cid, options, true)
     return cid
   }
   return {
@@ -328,7 +333,7 @@ export function createKuboStore (init: KuboStoreInit & {
     merge: async (cids, options) => await kept(inner.merge(cids, options), options),
     async importCar (car, options) {
       const roots = await inner.importCar(car, options)
-      for (const root of roots) await pin(root, options)
+      for (const root of roots) await pin(root, options, true)
       return roots
     },
     async * cat (source, options = {}) {

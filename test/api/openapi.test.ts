@@ -71,6 +71,19 @@ describe('the OpenAPI document at /api/v1/openapi.json is what the node answers'
     await check('post', '/api/v1/runs', '/api/v1/runs', { body: JSON.stringify({ job: { command: 'true', extra: 1 } }), headers: { 'content-type': 'application/json' } })
   })
 
+  it('starts one run for a run request sent twice with one idempotency key (a retry after a reset)', async () => {
+    const send = async (): Promise<string> => {
+      const res = await api(node, '/api/v1/runs', { method: 'POST', body: JSON.stringify({ job: { cids: [], command: 'true' }, outputsDir: null }), headers: { 'content-type': 'application/json', 'idempotency-key': 'retry-0123' } })
+      assert.equal(res.status, 202)
+      return (await res.json() as { runId: string }).runId
+    }
+    const [first, second] = await Promise.all([send(), send()])
+    assert.equal(first, second)
+    assert.equal(await send(), first)
+    const listed = await (await api(node, '/api/v1/runs?limit=100')).json() as Array<{ id: string }>
+    assert.equal(listed.filter((r) => r.id === first).length, 1)
+  })
+
   it('refuses a run request the schema refuses, with where and why', async () => {
     const res = await api(node, '/api/v1/runs', { method: 'POST', body: JSON.stringify({ text: 'name: x', outputsDir: 3 }), headers: { 'content-type': 'application/json' } })
     assert.equal(res.status, 400)

@@ -107,6 +107,8 @@ with zipfile.ZipFile(sys.argv[1], 'w') as z:
     const record = node.node.runs.getRun(run?.id ?? '')
     assert.equal(record?.status, 'failed')
     assert.match(record?.reason ?? '', /extract/)
+    // the run's work folder goes as its end is recorded: the data dir is walked once it has gone
+    await until(() => !existsSync(path.join(p.dataDir, 'runs', run?.id ?? '', 'work')), 'the run\'s work folder to be removed')
     const logs = readdirSync(path.join(p.dataDir, 'runs', run?.id ?? '', 'logs', 'extract'))
     const stderr = readFileSync(path.join(p.dataDir, 'runs', run?.id ?? '', 'logs', 'extract', logs[0] ?? '', 'stderr.log'), 'utf8')
     assert.match(stderr, /refused/)

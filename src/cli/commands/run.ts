@@ -1,14 +1,9 @@
-import path from 'node:path'
-import {
-  asRunEvent, cancelRun, createValidator, fetchContent, followRun, onExecutor, parseContentPath, readRegularFile, RUN_ID_PATTERN, startRun, UnsafeContentError, UsageError, writeCarOut,
-  type NodeTarget, type Pipeline, type RunStatus
-} from '../../index.js'
+import { createValidator, onExecutor, UsageError } from '../../index.js'
 import { EXIT } from '../exit.js'
 import { displayPath, formatText } from '../format.js'
 import type { Io } from '../io.js'
 import { LiveView } from '../live-view.js'
-import { cancellable, exitFor, withNode } from '../node-session.js'
-import { nodeTarget } from './node.js'
+import { cancellable, exitFor, withBacNode } from '../node-session.js'
 import { eventRenderer } from '../render.js'
 
 export interface RunCommandOptions {
@@ -37,8 +32,12 @@ export function parseInputs (pairs: readonly string[]): Record<string, string> {
 }
 
 /**
- * `bac run <pipeline>`: validates, runs on an embedded node, prints progress and the result CID.
- * Exit 0 when the run succeeded, 1 when it failed, 2 when it could not start, 130 on Ctrl-C.
+ * `bac run <pipeline>`: validates, runs on the node the command acts on (`--node`, `$BAC_NODE`,
+ * the node serving on the data dir, else an embedded node on the data dir), prints progress and
+ * the result CID, and copies the result to `--outputs` (default ./outputs) as `<run-id>/`. A node
+ * elsewhere gets the pipeline's text and where it stands; paths in it and in file inputs are the
+ * node's to check against the folders it allows. Exit 0 when the run succeeded, 1 when it failed,
+ * 2 when it could not start, 130 on Ctrl-C (which cancels it, on the node too).
  */
 export async function runCommand (file: string, options: RunCommandOptions, io: Io): Promise<number> {
   const concurrency = options.concurrency === undefined ? undefined : Number(options.concurrency)
@@ -50,76 +49,28 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
     io.err(`${file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}\n`)
     return EXIT.usage
   }
-  const pipeline = options.executor !== undefined ? onExecutor(validation.value, options.executor, options.image) : validation.value
   if (options.image !== undefined && options.executor === undefined) throw new UsageError('--image is for the vm executor: add --executor vm')
-  const target = options.resume === undefined ? await nodeTarget(options) : undefined
-  if (target !== undefined) return await runOnNode(target, file, validation.value, inputs, options, concurrency, io)
-  return await withNode(options.dataDir, async (node) => await cancellable(io, async (signal) => {
-    const outcome = await node.run(pipeline, {
+  const pipeline = options.executor !== undefined ? onExecutor(validation.value, options.executor, options.image) : validation.value
+  // --resume continues a run of the data dir, whichever node serves it
+  const nodeOptions = options.resume !== undefined ? { ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), local: true } : options
+  return await withBacNode(nodeOptions, async (node) => await cancellable(io, async (signal) => {
+    const end = await node.run({
+      pipeline,
+      text: validation.value?.text ?? '',
       inputs,
+      cwd: process.cwd(),
+      outputsDir: options.outputs ?? 'outputs',
       ...(concurrency !== undefined ? { concurrency } : {}),
-      noCache: options.cache === false,
+      ...(options.cache === false ? { noCache: true } : {}),
       ...(options.resume !== undefined ? { resume: options.resume } : {}),
-      ...(options.outputs !== undefined ? { outputsDir: path.resolve(options.outputs) } : {}),
-      signal,
-      onEvent: options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true)
-    })
-    if (options.json !== true && outcome.resultCid !== undefined) {
-      io.out(`${outcome.resultCid}\n`)
-      io.err(`result ${outcome.resultCid}, copied to ${displayPath(outcome.outputsDir ?? '.')}\n`)
-      if (outcome.provenanceCid !== undefined) io.err(`signed record ${outcome.provenanceCid}: bac verify ${outcome.resultCid}\n`)
-    }
-    return exitFor(outcome.status)
-  }))
-}
-
-/**
- * `bac run` on a running node (`--node`, `$BAC_NODE`, or the node serving on the data dir): the
- * node runs it, with its peers; its events are followed here, and the result is fetched from it
- * into `--outputs` (default ./outputs) as `<run-id>/`. Ctrl-C cancels it on the node. The node
- * gets the pipeline's text and where it stands; paths in it and in file inputs are the node's to
- * check against the folders it allows.
- */
-async function runOnNode (node: NodeTarget, file: string, pipeline: Pipeline, inputs: Record<string, string>, options: RunCommandOptions, concurrency: number | undefined, io: Io): Promise<number> {
-  const cwd = process.cwd()
-  const text = (await readRegularFile(file, 64 * 1024 * 1024, 'a pipeline')).toString('utf8')
-  // relative file paths are the caller's: the node reads them (on this machine) by their full path
-  const given = Object.fromEntries(Object.entries(inputs).map(([name, value]) => [name, pipeline.inputs[name]?.type === 'file' && !value.startsWith('/ipfs/') ? path.resolve(cwd, value) : value]))
-  const { runId } = await startRun(node, {
-    text,
-    file: path.resolve(file),
-    inputs: given,
-    // the result is fetched from the node below, not written by it into a folder of this machine
-    outputsDir: null,
-    ...(options.cache === false ? { noCache: true } : {}),
-    ...(concurrency !== undefined ? { concurrency } : {}),
-    ...(options.executor !== undefined ? { executor: options.executor } : {}),
-    ...(options.image !== undefined ? { image: options.image } : {})
-  })
-  if (typeof runId !== 'string' || !RUN_ID_PATTERN.test(runId)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(runId).slice(0, 80))}, which is not a run id`)
-  const render = options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true)
-  let end: { status: RunStatus, resultCid?: string } | undefined
-  return await cancellable(io, async (signal) => {
-    signal.addEventListener('abort', () => { void cancelRun(node, runId).catch((err: unknown) => { io.err(`bac: ${(err as Error).message}\n`) }) }, { once: true })
-    await followRun(node, runId, (raw) => {
-      // the node's words are checked and shown, never obeyed (a step's own output stays as it printed it)
-      const event = asRunEvent(raw)
-      render(event)
-      if (event.type === 'run:end') end = event
-    })
-    if (end === undefined) {
-      io.err(`bac: the node at ${node.url} stopped sending before run ${runId} ended; bac job describe ${runId} --node ${node.url} tells how it went\n`)
-      return EXIT.failed
-    }
-    if (end.resultCid !== undefined) {
-      parseContentPath(end.resultCid)
-      const destination = path.join(path.resolve(options.outputs ?? 'outputs'), runId)
-      await writeCarOut(await fetchContent(node, end.resultCid), end.resultCid, destination)
-      if (options.json !== true) {
-        io.out(`${end.resultCid}\n`)
-        io.err(`result ${end.resultCid}, copied from ${node.url} to ${displayPath(destination)}\n`)
-      }
+      ...(options.executor !== undefined ? { executor: options.executor } : {}),
+      ...(options.image !== undefined ? { image: options.image } : {})
+    }, { signal, onEvent: options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true) })
+    if (options.json !== true && end.resultCid !== undefined) {
+      io.out(`${end.resultCid}\n`)
+      io.err(`result ${end.resultCid}, copied${node.where.startsWith('http') ? ` from ${node.where}` : ''} to ${displayPath(end.outputsDir ?? '.')}\n`)
+      if (end.provenanceCid !== undefined) io.err(`signed record ${end.provenanceCid}: bac verify ${end.resultCid}\n`)
     }
     return exitFor(end.status)
-  })
+  }))
 }
