@@ -1,13 +1,26 @@
 import path from 'node:path'
 import { parseEnvelope } from '../common/dsse.js'
 import { RunNotFoundError, UsageError } from '../interfaces/errors.js'
-import type { BacNode } from '../interfaces/node.js'
+import type { RunOutcome } from '../interfaces/engine.js'
+import type { BacNode, RunEnd } from '../interfaces/node.js'
 import type { RunStore } from '../interfaces/run-store.js'
 import { submittedJob } from '../pipeline/index.js'
 import { openRunStore } from '../storage/index.js'
 import { openEmbeddedNode, type EmbeddedNode } from './embedded.js'
 import { findRecord } from './provenance.js'
 import { readRunLogs } from './run-logs.js'
+
+/** How a run here ended, as a node tells it. */
+function endOf (outcome: RunOutcome): RunEnd & { outputsDir?: string, provenanceCid?: string } {
+  return {
+    runId: outcome.runId,
+    status: outcome.status,
+    ...(outcome.resultCid !== undefined ? { resultCid: outcome.resultCid } : {}),
+    ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+    ...(outcome.outputsDir !== undefined ? { outputsDir: outcome.outputsDir } : {}),
+    ...(outcome.provenanceCid !== undefined ? { provenanceCid: outcome.provenanceCid } : {})
+  }
+}
 
 /**
  * The data dir itself as a node, when none serves on it: its run history read directly (no node
@@ -56,14 +69,7 @@ export function localNode (dataDir: string): BacNode {
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
         ...(options.onEvent !== undefined ? { onEvent: options.onEvent } : {})
       })
-      return {
-        runId: outcome.runId,
-        status: outcome.status,
-        ...(outcome.resultCid !== undefined ? { resultCid: outcome.resultCid } : {}),
-        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
-        ...(outcome.outputsDir !== undefined ? { outputsDir: outcome.outputsDir } : {}),
-        ...(outcome.provenanceCid !== undefined ? { provenanceCid: outcome.provenanceCid } : {})
-      }
+      return endOf(outcome)
     },
     submitJob: async (job, options) => {
       const opened = await node()
@@ -71,13 +77,7 @@ export function localNode (dataDir: string): BacNode {
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
         ...(options.onEvent !== undefined ? { onEvent: options.onEvent } : {})
       })
-      return {
-        runId: outcome.runId,
-        status: outcome.status,
-        ...(outcome.resultCid !== undefined ? { resultCid: outcome.resultCid } : {}),
-        ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
-        ...(outcome.outputsDir !== undefined ? { outputsDir: outcome.outputsDir } : {})
-      }
+      return endOf(outcome)
     },
     close: async () => {
       history?.close()
