@@ -62,3 +62,22 @@ export async function checkSignatures (envelope: Envelope): Promise<Array<{ keyi
   const signed = await pae(envelope.payloadType, Buffer.from(envelope.payload, 'base64'))
   return envelope.signatures.map((s) => ({ keyid: s.keyid, valid: verifyByPeer(s.keyid, signed, Buffer.from(s.sig, 'base64')) }))
 }
+
+/**
+ * A node's attestation of outputs (bac's execution predicate), when it is what it claims: a
+ * well-formed envelope signed by `node`, whose predicate names that node, those outputs and,
+ * when given, that run and that memo key. Anything else, however broken, is undefined.
+ */
+export async function attestedBy (value: unknown, expect: { readonly node: string, readonly outputsCid: string, readonly run?: string, readonly key?: string }): Promise<Envelope | undefined> {
+  try {
+    // its shape and size first: nothing of it is read before
+    const envelope = parseEnvelope(value)
+    const signatures = await checkSignatures(envelope)
+    const p = (envelopeBody(envelope) as { predicate?: { run?: unknown, key?: unknown, outputsCid?: unknown, node?: unknown } } | null)?.predicate
+    if (!signatures.some((s) => s.valid && s.keyid === expect.node) || p?.node !== expect.node || p.outputsCid !== expect.outputsCid) return undefined
+    if ((expect.run !== undefined && p.run !== expect.run) || (expect.key !== undefined && p.key !== expect.key)) return undefined
+    return envelope
+  } catch {
+    return undefined
+  }
+}

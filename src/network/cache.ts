@@ -1,6 +1,6 @@
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { cidAlone } from '../common/cid.js'
-import { checkSignatures, envelopeBody, parseEnvelope } from '../common/dsse.js'
+import { attestedBy } from '../common/dsse.js'
 import type { CacheAnswer } from '../interfaces/network.js'
 import type { Envelope } from '../interfaces/provenance.js'
 import { openStream } from './dispatch.js'
@@ -58,15 +58,8 @@ async function checked (answer: Answer, peer: string, key: string, trusted: (nod
   if (typeof maker !== 'string' || !trusted(maker)) return undefined
   const outputsCid = typeof answer.outputsCid === 'string' ? cidAlone(answer.outputsCid) : undefined
   if (outputsCid === undefined || outputsCid !== answer.outputsCid || typeof answer.runId !== 'string' || answer.runId.length > 64) return undefined
-  try {
-    const attestation = parseEnvelope(answer.attestation)
-    const signatures = await checkSignatures(attestation)
-    const body = envelopeBody(attestation) as { predicate?: { key?: unknown, outputsCid?: unknown, node?: unknown } }
-    if (!signatures.some((s) => s.valid && s.keyid === maker) || body.predicate?.key !== key || body.predicate.outputsCid !== outputsCid || body.predicate.node !== maker) return undefined
-    return { peer, node: maker, outputsCid, runId: answer.runId, attestation }
-  } catch {
-    return undefined
-  }
+  const attestation = await attestedBy(answer.attestation, { node: maker, outputsCid, key })
+  return attestation === undefined ? undefined : { peer, node: maker, outputsCid, runId: answer.runId, attestation }
 }
 
 /** Asks one peer; `trusted` says whose outputs count (the node that made them). */

@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { ExecutionResult, Executor, LogChunk } from '../interfaces/executor.js'
 import type { PeerInfo, StepNetwork, StepTask, TaskResult } from '../interfaces/network.js'
 import type { CacheSource, Envelope } from '../interfaces/provenance.js'
-import { checkSignatures, envelopeBody, parseEnvelope } from '../common/dsse.js'
+import { attestedBy } from '../common/dsse.js'
 import type { StepSpec } from '../interfaces/pipeline.js'
 import { triggerFileCid } from './context.js'
 import { cacheKey, recorded, render, stepsAsSeen, withPlacedSteps, type Instance } from './render.js'
@@ -135,8 +135,11 @@ type Tried = { ok: true, node: string, outputsCid: string, cached: boolean } | {
 export async function runInstance (ctx: RunContext, instance: Instance, executor: Executor | undefined): Promise<InstanceOutcome> {
   const { step } = instance
   const network = ctx.components.network
-  if (!ctx.noCache && step.nodes === 1 && executor !== undefined) {
-    const key = await cacheKey(ctx, instance, executor)
+  // the instance's memo key, made once when first needed: to look it up, or to remember a peer's outputs under it
+  let made: Promise<string> | undefined
+  const memoKey = step.nodes === 1 && executor !== undefined ? async (): Promise<string> => await (made ??= cacheKey(ctx, instance, executor)) : undefined
+  if (!ctx.noCache && memoKey !== undefined) {
+    const key = await memoKey()
     const cached = ctx.components.runs.cached(key)
     if (cached !== undefined && await ctx.components.store.has(cached.outputsCid)) {
       // outputs another node made keep that node, and its signed attestation, wherever they are reused
@@ -166,7 +169,7 @@ export async function runInstance (ctx: RunContext, instance: Instance, executor
     if (place === undefined) return { ok: false, cancelled: ctx.signal?.aborted === true, reason: placement.whyNone(step, new Set([...used, ...failedNodes]), executor !== undefined) }
     try {
       if (place.kind === 'local') return await ctx.slots.use(async () => await localAttempt(ctx, instance, executor as Executor, attempt))
-      return await remoteAttempt(ctx, instance, place.peer, attempt, executor)
+      return await remoteAttempt(ctx, instance, place.peer, attempt, memoKey)
     } finally {
       placement.done(place)
     }
@@ -289,7 +292,7 @@ async function sharedCache (ctx: RunContext, step: StepSpec, key: string): Promi
  * as it runs (and are kept in this node's logs folder), and its outputs are pulled here by
  * bitswap before the attempt counts as done.
  */
-async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInfo, attempt: number, executor: Executor | undefined): Promise<Tried> {
+async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInfo, attempt: number, memoKey: (() => Promise<string>) | undefined): Promise<Tried> {
   const { step } = instance
   const network = ctx.components.network as StepNetwork
   const node = peer.advert.nodeId
@@ -344,7 +347,7 @@ async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInf
     const attestation = await attested(claimed, outcome, peerId, ctx.runId)
     // remembered only when the peer signed what it made, under the key this node computes (never
     // the peer's word for it); without a local executor of the kind, the key cannot be made here
-    const key = attestation !== undefined && executor !== undefined && step.nodes === 1 ? await cacheKey(ctx, instance, executor) : undefined
+    const key = attestation !== undefined && memoKey !== undefined ? await memoKey() : undefined
     record(ctx, executionId as number, { ...ended, ...(reason !== undefined ? { reason } : {}), ...(attestation !== undefined ? { attestation } : {}) },
       key !== undefined && attestation !== undefined ? { key, origin: { node: peerId, attestation } } : undefined)
     if (outcome.outputsCid !== undefined) return { ok: true, node, outputsCid: outcome.outputsCid, cached: false }
@@ -367,15 +370,5 @@ async function remoteAttempt (ctx: RunContext, instance: Instance, peer: PeerInf
  */
 async function attested (envelope: Envelope | undefined, outcome: TaskResult, peerId: string, runId: string): Promise<Envelope | undefined> {
   if (envelope === undefined || outcome.outputsCid === undefined) return undefined
-  try {
-    // its shape and size first: nothing of it is read before
-    parseEnvelope(envelope)
-    const signatures = await checkSignatures(envelope)
-    const body = envelopeBody(envelope) as { predicate?: { run?: unknown, outputsCid?: unknown, node?: unknown } }
-    const p = body.predicate
-    if (!signatures.some((s) => s.valid && s.keyid === peerId) || p?.run !== runId || p.outputsCid !== outcome.outputsCid || p.node !== peerId) return undefined
-    return envelope
-  } catch {
-    return undefined
-  }
+  return await attestedBy(envelope, { node: peerId, outputsCid: outcome.outputsCid, run: runId })
 }
