@@ -51,13 +51,13 @@ export async function openNode (init: import('./node/embedded.js').EmbeddedNodeI
  * The node a command acts on: the one whose API `target` names (through its HTTP API), else the
  * data dir itself (its history read directly, its store and engine opened on use). Close it after.
  */
-export async function connectNode (target: import('./api/client.js').NodeTarget | undefined, dataDir: string): Promise<import('./interfaces/node.js').BacNode> {
+export async function connectNode (target: import('./api/client.js').NodeTarget | undefined, dataDir: string, options: import('./node/local-node.js').LocalNodeOptions = {}): Promise<import('./interfaces/node.js').BacNode> {
   if (target !== undefined) {
     const { httpNode } = await import('./node/http-node.js')
     return httpNode(target)
   }
   const { localNode } = await import('./node/local-node.js')
-  return localNode(dataDir)
+  return localNode(dataDir, options)
 }
 
 /** The data dir: `$BAC_HOME`, else `~/.bac`. */
@@ -81,9 +81,10 @@ export type { NodeEvent, ServeInit, ServingNode } from './node/serving.js'
 export { readRunLogs, type RunLogsOptions } from './node/run-logs.js'
 export type * from './interfaces/node.js'
 export type { WatchEvent, ScheduleEvent } from './triggers/index.js'
-export { asRunEvent, cancelRun, encodeMessages, fetchContent, fetchLogs, fetchPeers, fetchRun, followRun, listRuns, postMessages, startRun, type MessageFormat, type NodeTarget, type PostedBatch } from './api/client.js'
-export type { RunRequest } from './api/requests.js'
+export { encodeMessages, type MessageFormat, type NodeTarget } from './api/client.js'
+export type { NodeAdvert, PeerInfo } from './interfaces/network.js'
 export { readRegularFile } from './common/files.js'
+export { configureLog } from './common/log.js'
 export { printable } from './common/text.js'
 export { cidAlone, isContentPath, parseContentPath } from './common/cid.js'
 

@@ -3,17 +3,10 @@ import { parseUntrustedJson } from '../common/json.js'
 import { printable } from '../common/text.js'
 import type { RunEvent } from '../interfaces/engine.js'
 import { ApiError, UnsafeContentError } from '../interfaces/errors.js'
-import type { RunRequest } from './requests.js'
+import type { MessageBatch, RunRequest } from '../interfaces/node.js'
 
 /** How `postMessages` encodes rows: JSON, NDJSON, or an Apache Arrow IPC stream. */
 export type MessageFormat = 'json' | 'ndjson' | 'arrow'
-
-/** The API's answer to a batch: the runs it queued, one per row and pipeline on the topic. */
-export interface PostedBatch {
-  readonly topic: string
-  readonly runs: ReadonlyArray<{ readonly id: string, readonly pipeline: string, readonly row: number }>
-  readonly duplicate: boolean
-}
 
 /** A node the CLI talks to: its API's base URL, and the token its requests carry. */
 export interface NodeTarget {
@@ -108,23 +101,28 @@ export async function encodeMessages (rows: ReadonlyArray<Readonly<Record<string
   }
 }
 
+/**
+ * The calls below are the HTTP API's routes, one each. Their answers are the node's, unchecked
+ * (`unknown`): `httpNode` checks each before it is used.
+ */
+
 /** Posts a batch of messages to a node's topic; resolves once every run is recorded there. */
-export async function postMessages (node: NodeTarget, topic: string, body: { body: Uint8Array, contentType: string }, options: { key?: string } = {}): Promise<PostedBatch> {
-  const { url, headers } = request(node, `/api/v1/messages/${topic.split('/').map(encodeURIComponent).join('/')}`, { 'content-type': body.contentType, ...(options.key !== undefined ? { 'idempotency-key': options.key } : {}) })
-  return await call(url, { method: 'POST', body: body.body, headers }) as PostedBatch
+export async function postMessages (node: NodeTarget, topic: string, batch: MessageBatch): Promise<unknown> {
+  const { url, headers } = request(node, `/api/v1/messages/${topic.split('/').map(encodeURIComponent).join('/')}`, { 'content-type': batch.contentType, ...(batch.key !== undefined ? { 'idempotency-key': batch.key } : {}) })
+  return await call(url, { method: 'POST', body: batch.body, headers })
 }
 
-/** A run as a node's API shows it (the run record and its steps). */
-export async function fetchRun (node: NodeTarget, id: string): Promise<Record<string, unknown> & { status: string, resultCid?: string, reason?: string }> {
+/** A run as a node's API shows it (the run record, its steps and attempts). */
+export async function fetchRun (node: NodeTarget, id: string): Promise<unknown> {
   const { url, headers } = request(node, `/api/v1/runs/${encodeURIComponent(id)}`)
-  return await call(url, { method: 'GET', headers }) as Record<string, unknown> & { status: string }
+  return await call(url, { method: 'GET', headers })
 }
 
-/** Starts a run on a node (see the API's `RunRequest`); resolves with its id once the node has recorded it. */
-export async function startRun (node: NodeTarget, run: RunRequest): Promise<{ runId: string }> {
+/** Starts a run on a node (see the API's `RunRequest`); its answer names the run once the node has recorded it. */
+export async function startRun (node: NodeTarget, run: RunRequest): Promise<unknown> {
   // with a key of its own, so that sending it again (a connection reset on the way) starts one run
   const { url, headers } = request(node, '/api/v1/runs', { 'content-type': 'application/json', 'idempotency-key': randomUUID() })
-  return await call(url, { method: 'POST', body: JSON.stringify(run), headers }) as { runId: string }
+  return await call(url, { method: 'POST', body: JSON.stringify(run), headers })
 }
 
 /** A GET whose answer is streamed; a refusal says what the node answered. */
@@ -160,8 +158,8 @@ async function * wentAway (body: AsyncIterable<Uint8Array>, origin: string, sign
   }
 }
 
-/** Reads an NDJSON answer, calling `onValue` for each line, until it ends. */
-async function readNdjson<T> (node: NodeTarget, path: string, onValue: (value: T) => void, signal?: AbortSignal): Promise<void> {
+/** An NDJSON answer, line by line, until it ends. */
+async function * readNdjson (node: NodeTarget, path: string, signal?: AbortSignal): AsyncGenerator<unknown> {
   const decoder = new TextDecoder()
   let buffered = ''
   for await (const chunk of await stream(node, path, signal)) {
@@ -170,33 +168,33 @@ async function readNdjson<T> (node: NodeTarget, path: string, onValue: (value: T
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl)
       buffered = buffered.slice(nl + 1)
-      if (line.trim() !== '') onValue(parseUntrustedJson(line, 'a line of the node\'s answer', ANSWER_DEPTH) as T)
+      if (line.trim() !== '') yield parseUntrustedJson(line, 'a line of the node\'s answer', ANSWER_DEPTH)
     }
     if (buffered.length > MAX_ANSWER_BYTES) throw new ApiError(`${node.url} sent a line over ${MAX_ANSWER_BYTES} bytes; a bac node does not`)
   }
 }
 
-/** Follows a run's events on a node until its end (the last event is its `run:end`). */
-export async function followRun (node: NodeTarget, id: string, onEvent: (event: Record<string, unknown> & { type: string }) => void): Promise<void> {
-  await readNdjson(node, `/api/v1/runs/${encodeURIComponent(id)}/events`, onEvent)
+/** A run's events on a node until its end (the last event is its `run:end`). */
+export function followRun (node: NodeTarget, id: string, signal?: AbortSignal): AsyncGenerator<unknown> {
+  return readNdjson(node, `/api/v1/runs/${encodeURIComponent(id)}/events`, signal)
 }
 
 /** A node's runs, newest first (with `cid`: those that produced it, as their result or a step's outputs). */
-export async function listRuns (node: NodeTarget, options: { limit?: number, before?: string, cid?: string } = {}): Promise<Array<Record<string, unknown>>> {
+export async function listRuns (node: NodeTarget, options: { limit?: number, before?: string, cid?: string } = {}): Promise<unknown> {
   const query = new URLSearchParams()
   if (options.limit !== undefined) query.set('limit', String(options.limit))
   if (options.before !== undefined) query.set('before', options.before)
   if (options.cid !== undefined) query.set('cid', options.cid)
   const { url, headers } = request(node, `/api/v1/runs?${query.toString()}`)
-  return await call(url, { method: 'GET', headers }) as Array<Record<string, unknown>>
+  return await call(url, { method: 'GET', headers })
 }
 
 /** What a run's steps printed on a node, chunk by chunk (`follow`: as it is printed, until the run ends). */
-export async function fetchLogs (node: NodeTarget, id: string, options: { step?: string, follow?: boolean }, onChunk: (chunk: { stepId: string, item?: number, attempt: number, node: string, stream: 'stdout' | 'stderr', text: string }) => void): Promise<void> {
+export async function fetchLogs (node: NodeTarget, id: string, options: { step?: string, follow?: boolean }, onChunk: (chunk: unknown) => void, signal?: AbortSignal): Promise<void> {
   const query = new URLSearchParams()
   if (options.step !== undefined) query.set('step', options.step)
   if (options.follow === true) query.set('follow', '1')
-  await readNdjson(node, `/api/v1/runs/${encodeURIComponent(id)}/logs?${query.toString()}`, onChunk)
+  for await (const chunk of readNdjson(node, `/api/v1/runs/${encodeURIComponent(id)}/logs?${query.toString()}`, signal)) onChunk(chunk)
 }
 
 /** A file's or folder's blocks on a node, as a CAR v1 stream (import it with `ContentStore.importCar`). */
@@ -204,18 +202,22 @@ export async function fetchContent (node: NodeTarget, cid: string, signal?: Abor
   return await stream(node, `/api/v1/content/${cid.split('/').map(encodeURIComponent).join('/')}`, signal)
 }
 
-/** Asks a node to cancel a run it runs or holds waiting. */
-export async function cancelRun (node: NodeTarget, id: string): Promise<void> {
+/** Asks a node to cancel a run it runs or holds waiting; its answer names the run in full. */
+export async function cancelRun (node: NodeTarget, id: string): Promise<unknown> {
   const { url, headers } = request(node, `/api/v1/runs/${encodeURIComponent(id)}/cancel`)
-  await call(url, { method: 'POST', headers })
+  return await call(url, { method: 'POST', headers })
 }
 
-/** The peers a node knows, and the node itself. */
-export async function fetchPeers (node: NodeTarget): Promise<{ node: Record<string, unknown>, peers: Array<Record<string, unknown>> }> {
-  const self = request(node, '/api/v1/node')
-  const list = request(node, '/api/v1/peers')
-  const [info, peers] = await Promise.all([call(self.url, { method: 'GET', headers: self.headers }), call(list.url, { method: 'GET', headers: list.headers })])
-  return { node: info as Record<string, unknown>, peers: peers as Array<Record<string, unknown>> }
+/** Who a node is (`GET /api/v1/node`). */
+export async function fetchInfo (node: NodeTarget): Promise<unknown> {
+  const { url, headers } = request(node, '/api/v1/node')
+  return await call(url, { method: 'GET', headers })
+}
+
+/** The peers a node knows (`GET /api/v1/peers`). */
+export async function fetchPeers (node: NodeTarget): Promise<unknown> {
+  const { url, headers } = request(node, '/api/v1/peers')
+  return await call(url, { method: 'GET', headers })
 }
 
 /** Sends a CAR stream to a node's store (`POST /api/v1/content`); the CAR's roots, as the node stored them. */
@@ -248,4 +250,3 @@ export function asRunEvent (value: unknown): RunEvent {
   if (!isObject(value) || typeof value.type !== 'string' || !EVENTS.has(value.type) || typeof value.runId !== 'string') throw new UnsafeContentError('the node\'s answer', 'gives an event that is not a run\'s; nothing was done with it')
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' && k !== 'text' ? printable(v, 4000) : v])) as RunEvent
 }
-

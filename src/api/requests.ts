@@ -1,5 +1,6 @@
 import { cidAlone } from '../common/cid.js'
 import { printable } from '../common/text.js'
+import type { RunRequest } from '../interfaces/node.js'
 import { Refusal } from './access.js'
 
 /** The most runs one listing returns. */
@@ -7,33 +8,7 @@ export const MAX_LIST_LIMIT = 1000
 /** The most steps a run started through the API may run at once. */
 export const MAX_CONCURRENCY = 1024
 
-/**
- * `POST /api/v1/runs`: which pipeline (one the node serves, named, or a path under its pipelines
- * folders; or the pipeline's text), with what, and where. Paths are the node's: they must lie in
- * the folders the node allows.
- */
-export interface RunRequest {
-  /** A pipeline the node serves, by name, or the path of a pipeline file under its pipelines folders. */
-  readonly pipeline?: string
-  /** The pipeline's YAML, when the caller sends it rather than naming one. */
-  readonly text?: string
-  /** The seed's job instead of a pipeline: one command in the sandbox with these CIDs at `/ipfs/<cid>` (`bac job submit`). */
-  readonly job?: { readonly cids: readonly string[], readonly command: string }
-  /** Where `text` stands (an absolute path on the node): `uses:` and relative paths are resolved from it. */
-  readonly file?: string
-  /** Input values, as `--input name=value` gives them. */
-  readonly inputs?: Readonly<Record<string, string>>
-  /** The folder relative input paths are resolved in. */
-  readonly cwd?: string
-  /** Where the result is copied, as `<outputsDir>/<run-id>/`; null: nowhere (the caller fetches it by its CID). */
-  readonly outputsDir?: string | null
-  readonly noCache?: boolean
-  readonly concurrency?: number
-  /** Run every step on this executor. */
-  readonly executor?: string
-  /** With executor vm: every step's image. */
-  readonly image?: string
-}
+export type { RunRequest }
 
 const FIELDS = new Set(['pipeline', 'text', 'job', 'file', 'inputs', 'cwd', 'outputsDir', 'noCache', 'concurrency', 'executor', 'image'])
 

@@ -3,53 +3,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { parseUntrustedJson } from '../common/json.js'
 import { UserError } from '../interfaces/errors.js'
+import type { AcceptedBatch, BacNode } from '../interfaces/node.js'
 import { AccessCheck, Refusal, type ApiAccess } from './access.js'
 import { BodyBudget, DEFAULT_MAX_BODIES_BYTES, DEFAULT_MAX_BODY_BYTES, readBody } from './body.js'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { openApiDocument, SCHEMAS } from './openapi.js'
-import { cidParam, MAX_LIST_LIMIT, parseRunRequest, runIdParam, wholeNumber, type RunRequest } from './requests.js'
-
-/** What the API serves; the node provides it. Each handler may throw a `MessageError` (its status) or a `UserError` (400). */
-export interface ApiHandlers {
-  /** `GET /api/v1/node`: who this node is and what it listens to. */
-  readonly info: () => Readonly<Record<string, unknown>>
-  /** `GET /api/v1/health`: whether the node works, with what it is busy with (cheap: for probes). */
-  readonly health?: () => Readonly<Record<string, unknown>>
-  /** `POST /api/v1/messages/<topic>`: accepts a batch; returns what was queued (202, or 200 for a repeat). */
-  readonly message: (topic: string, body: Uint8Array, contentType: string | undefined, key: string | undefined) => Promise<{ readonly duplicate: boolean } & Readonly<Record<string, unknown>>>
-  /** `GET /api/v1/runs/<id>`: a run and its steps, or undefined. */
-  readonly run: (id: string) => Readonly<Record<string, unknown>> | undefined
-  /** `POST /api/v1/runs`: starts a run of a pipeline on this node; returns its id (202). */
-  readonly startRun?: (request: RunRequest) => Promise<{ readonly runId: string }>
-  /**
-   * `GET /api/v1/runs/<id>/events`: the run's events as NDJSON, from its start (those it already
-   * sent) to its end. Calls `send` for each; resolves when the run has ended or the client left.
-   */
-  readonly events?: (id: string, send: (event: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
-  /** `POST /api/v1/runs/<id>/cancel`: cancels a run running or waiting here (202, with its full id), or says why not. */
-  readonly cancel?: (id: string) => string
-  /** `GET /api/v1/runs?limit=N&before=<id>&cid=<cid>`: runs, newest first (with `cid`: those that produced it). */
-  readonly list?: (options: { readonly limit?: number, readonly before?: string, readonly cid?: string }) => ReadonlyArray<Readonly<Record<string, unknown>>>
-  /**
-   * `GET /api/v1/runs/<id>/logs?step=<s>&follow=1`: what the run's steps printed, as NDJSON
-   * chunks; with `follow`, as they print it, until the run has ended or the client left.
-   */
-  readonly logs?: (id: string, options: { readonly step?: string, readonly follow: boolean }, send: (chunk: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>
-  /** `GET /api/v1/runs/<id>/provenance`: the run's signed provenance record (a DSSE envelope), or undefined. */
-  readonly provenance?: (id: string) => Readonly<Record<string, unknown>> | undefined
-  /**
-   * `POST /api/v1/content` with a CAR v1 body (`application/vnd.ipld.car`): stores its blocks, each
-   * checked against its CID, as they arrive; answers `{ roots }` (201).
-   */
-  readonly addContent?: (car: AsyncIterable<Uint8Array>, closed: AbortSignal) => Promise<{ readonly roots: readonly string[] }>
-  /** `GET /api/v1/content/<cid>[/path]`: the content's blocks as a CAR v1 stream (`application/vnd.ipld.car`). */
-  readonly content?: (cid: string, closed: AbortSignal) => AsyncIterable<Uint8Array>
-  /** `GET /api/v1/peers`: the peers this node knows. */
-  readonly peers?: () => ReadonlyArray<Readonly<Record<string, unknown>>>
-}
+import { cidParam, MAX_LIST_LIMIT, parseRunRequest, runIdParam, wholeNumber } from './requests.js'
 
 export interface ApiInit {
-  readonly handlers: ApiHandlers
+  /** The node the API serves: every route is one of its methods. Its errors say the status: a `MessageError` its own, a run or content not found 404, a `UserError` 400. */
+  readonly node: BacNode
   /** bac's version, in the OpenAPI document. */
   readonly version?: string
   /** Who may call it: the token, and the names it may be reached by. */
@@ -93,7 +56,7 @@ function send (res: ServerResponse, status: number, body: unknown, headers: Read
 }
 
 /** Answers with NDJSON, one line per `send`, from what `produce` sends until it resolves. */
-async function ndjson (res: ServerResponse, produce: (send: (value: Readonly<Record<string, unknown>>) => void, closed: AbortSignal) => Promise<void>): Promise<void> {
+async function ndjson (res: ServerResponse, produce: (send: (value: object) => void, closed: AbortSignal) => Promise<void>): Promise<void> {
   const closed = new AbortController()
   res.on('close', () => { closed.abort() })
   let started = false
@@ -132,7 +95,7 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
   const budget = new BodyBudget(init.maxBodiesBytes ?? DEFAULT_MAX_BODIES_BYTES)
   const host = init.host ?? '127.0.0.1'
   const access = new AccessCheck(init.access, { host, port: init.port })
-  const { handlers } = init
+  const { node } = init
   // batches of messages are decoded and queued one at a time: their rows, not only their bytes, take memory
   let messages: Promise<unknown> = Promise.resolve()
   /** Run requests' idempotency keys, and the run each started (the last MAX_RUN_KEYS). */
@@ -149,14 +112,14 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         send(res, 200, openApiDocument(init.version ?? '0.0.0'))
         return
       }
-      if (resource === 'health' && rest.length === 0 && handlers.health !== undefined) {
+      if (resource === 'health' && rest.length === 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
-        send(res, 200, handlers.health())
+        send(res, 200, await node.health())
         return
       }
       if (resource === 'node' && rest.length === 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
-        send(res, 200, handlers.info())
+        send(res, 200, await node.info())
         return
       }
       if (resource === 'messages' && rest.length > 0) {
@@ -164,7 +127,8 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         const body = await readBody(req, limit, budget)
         try {
           const key = req.headers['idempotency-key']
-          const accept = async (): Promise<Awaited<ReturnType<ApiHandlers['message']>>> => await handlers.message(rest.join('/'), body.bytes, req.headers['content-type'], typeof key === 'string' && key !== '' ? key : undefined)
+          const batch = { body: body.bytes, contentType: req.headers['content-type'] ?? '', ...(typeof key === 'string' && key !== '' ? { key } : {}) }
+          const accept = async (): Promise<AcceptedBatch> => await node.sendMessages(rest.join('/'), batch)
           const turn = messages.then(accept, accept)
           messages = turn.catch(() => {})
           const accepted = await turn
@@ -174,14 +138,14 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         }
         return
       }
-      if (resource === 'runs' && rest.length === 0 && req.method === 'GET' && handlers.list !== undefined) {
+      if (resource === 'runs' && rest.length === 0 && req.method === 'GET') {
         const count = wholeNumber(url, 'limit', MAX_LIST_LIMIT)
         const before = url.searchParams.get('before') ?? undefined
         const cid = url.searchParams.get('cid') ?? undefined
-        send(res, 200, handlers.list({ ...(count !== undefined ? { limit: count } : {}), ...(before !== undefined ? { before: runIdParam(before) } : {}), ...(cid !== undefined ? { cid: cidParam(cid) } : {}) }))
+        send(res, 200, await node.listRuns({ ...(count !== undefined ? { limit: count } : {}), ...(before !== undefined ? { before: runIdParam(before) } : {}), ...(cid !== undefined ? { cid: cidParam(cid) } : {}) }))
         return
       }
-      if (resource === 'runs' && rest.length === 0 && handlers.startRun !== undefined) {
+      if (resource === 'runs' && rest.length === 0) {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST with a JSON body { pipeline | text, inputs, cwd }')
         if (mediaType(req) !== 'application/json') throw new HttpError(415, `send the run request as application/json, not '${mediaType(req) || '(no content type)'}'`)
         const body = await readBody(req, limit, budget)
@@ -204,42 +168,38 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
           const first = checkRunRequest.errors?.[0]
           throw new HttpError(400, `the run request does not match the API's RunRequest schema: ${first?.instancePath || '(the body)'} ${first?.message ?? ''}${first?.params !== undefined && 'additionalProperty' in first.params ? ` '${String(first.params.additionalProperty)}'` : ''}`.trim())
         }
-        const starting = handlers.startRun(parsed)
+        const starting = node.startRun(parsed)
         if (typeof key === 'string' && key.length <= 128) {
           // kept from the start: a repeat that arrives while the first is still starting waits for it
-          const runId = starting.then((a) => a.runId)
+          const runId = starting
           runId.catch(() => { started.delete(key) })
           started.set(key, runId)
           // the last keys only: a repeat comes within moments
           if (started.size > MAX_RUN_KEYS) started.delete(started.keys().next().value as string)
         }
-        send(res, 202, await starting)
+        send(res, 202, { runId: await starting })
         return
       }
-      if (resource === 'runs' && rest.length === 2 && rest[1] === 'events' && handlers.events !== undefined) {
+      if (resource === 'runs' && rest.length === 2 && rest[1] === 'events') {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
-        const events = handlers.events
         const id = runIdParam(rest[0] as string)
-        await ndjson(res, async (send, closed) => { await events(id, send, closed) })
+        await ndjson(res, async (send, closed) => { for await (const event of node.follow(id, closed)) send(event) })
         return
       }
-      if (resource === 'runs' && rest.length === 2 && rest[1] === 'logs' && handlers.logs !== undefined) {
+      if (resource === 'runs' && rest.length === 2 && rest[1] === 'logs') {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
-        const logs = handlers.logs
         const id = runIdParam(rest[0] as string)
         const step = url.searchParams.get('step') ?? undefined
         const follow = ['1', 'true'].includes(url.searchParams.get('follow') ?? '')
-        await ndjson(res, async (send, closed) => { await logs(id, { ...(step !== undefined ? { step } : {}), follow }, send, closed) })
+        await ndjson(res, async (send, signal) => { await node.logs(id, { ...(step !== undefined ? { step } : {}), follow, signal }, send) })
         return
       }
-      if (resource === 'runs' && rest.length === 2 && rest[1] === 'provenance' && handlers.provenance !== undefined) {
+      if (resource === 'runs' && rest.length === 2 && rest[1] === 'provenance') {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
-        const record = handlers.provenance(runIdParam(rest[0] as string))
-        if (record === undefined) throw new HttpError(404, `run ${rest[0] ?? ''} has no provenance record here (only a run that ended with a result has one)`)
-        send(res, 200, record)
+        send(res, 200, await node.provenance(runIdParam(rest[0] as string)))
         return
       }
-      if (resource === 'content' && rest.length === 0 && handlers.addContent !== undefined) {
+      if (resource === 'content' && rest.length === 0) {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST with a CAR v1 body')
         if (mediaType(req) !== 'application/vnd.ipld.car') throw new HttpError(415, `send content as application/vnd.ipld.car (a CAR v1 stream), not '${mediaType(req) || '(no content type)'}'`)
         const closed = new AbortController()
@@ -253,14 +213,14 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
             yield piece
           }
         }
-        send(res, 201, await handlers.addContent(bounded(), closed.signal))
+        send(res, 201, { roots: await node.importCar(bounded(), closed.signal) })
         return
       }
-      if (resource === 'content' && rest.length > 0 && handlers.content !== undefined) {
+      if (resource === 'content' && rest.length > 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         const closed = new AbortController()
         res.on('close', () => { closed.abort() })
-        const source = handlers.content(rest.join('/'), closed.signal)[Symbol.asyncIterator]()
+        const source = node.exportCar(rest.join('/'), closed.signal)[Symbol.asyncIterator]()
         // the first piece before the headers, so a missing CID is a 404, not a cut stream
         const first = await source.next()
         res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'application/vnd.ipld.car; version=1' })
@@ -271,23 +231,22 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         res.end()
         return
       }
-      if (resource === 'runs' && rest.length === 2 && rest[1] === 'cancel' && handlers.cancel !== undefined) {
+      if (resource === 'runs' && rest.length === 2 && rest[1] === 'cancel') {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST')
         const id = runIdParam(rest[0] as string)
-        send(res, 202, { cancelling: handlers.cancel(id) })
+        send(res, 202, { cancelling: await node.cancelRun(id) })
         return
       }
-      if (resource === 'peers' && rest.length === 0 && handlers.peers !== undefined) {
+      if (resource === 'peers' && rest.length === 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
-        send(res, 200, handlers.peers())
+        send(res, 200, await node.peers())
         return
       }
       if (resource === 'runs' && rest.length === 1) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         const id = runIdParam(rest[0] as string)
-        const run = handlers.run(id)
-        if (run === undefined) throw new HttpError(404, `run ${id}: no run has this id`)
-        send(res, 200, run)
+        const { run, steps, executions } = await node.describeRun(id)
+        send(res, 200, { ...run, steps, executions })
         return
       }
       throw new HttpError(404, `no such endpoint ${req.method ?? ''} ${url.pathname}`)
@@ -296,7 +255,7 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         ? err.status
         : typeof (err as { status?: unknown }).status === 'number'
           ? (err as { status: number }).status
-          : ['RunNotFoundError', 'ContentNotFoundError'].includes((err as Error).name) ? 404 : (err instanceof UserError ? 400 : 500)
+          : ['RunNotFoundError', 'ContentNotFoundError', 'RecordNotFoundError'].includes((err as Error).name) ? 404 : (err instanceof UserError ? 400 : 500)
       const message = err instanceof Error ? err.message : String(err)
       if (res.headersSent) {
         res.destroy()

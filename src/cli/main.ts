@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
-import { DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
+import { configureLog, DEFAULT_VALIDATE_PATHS, VERSION } from '../index.js'
 import { imageBuildCommand, imageImportCommand, imageListCommand, imagePruneCommand, type ImageOptions } from './commands/image.js'
 import { ipfsAddCommand, ipfsCatCommand, ipfsGetCommand, ipfsPinCommand } from './commands/ipfs.js'
 import { provenanceCommand, verifyCommand, type ProvenanceOptions, type VerifyCommandOptions } from './commands/provenance.js'
@@ -36,13 +36,14 @@ function program (io: Io, result: { code: number }): Command {
     .exitOverride()
     .addOption(new Option('--log-level <level>', 'debug: log what the scheduler, network, storage, triggers and executors do, on stderr (as DEBUG=bac:* does; JSON lines with a command\'s --json)').choices(['debug', 'info']))
     .option('--ipfs-api <address>', 'keep content in this Kubo daemon (its RPC API: /ip4/127.0.0.1/tcp/5001 or http://127.0.0.1:5001) instead of the embedded store; default: $BAC_IPFS_API, else ipfsApi in <data dir>/config.json')
-  // every node command (and the nodes devstack starts) reads it from the environment
   root.hook('preAction', (_root, action) => {
     const { ipfsApi: api, logLevel } = root.opts() as { ipfsApi?: string, logLevel?: string }
-    if (api !== undefined) process.env.BAC_IPFS_API = api
-    // the debug log (common/log.ts) reads these: a command's --json makes its lines JSON too
-    if (logLevel !== undefined) process.env.BAC_LOG_LEVEL = logLevel
-    if ((action.opts() as { json?: boolean }).json === true && (process.env.BAC_LOG_FORMAT ?? '') === '') process.env.BAC_LOG_FORMAT = 'json'
+    // every command that opens a node (and devstack, for its nodes) takes it as one of its own options
+    if (api !== undefined) action.setOptionValue('ipfsApi', api)
+    if (logLevel !== undefined) action.setOptionValue('logLevel', logLevel)
+    // a command's --json makes the debug log's lines JSON too
+    const json = (action.opts() as { json?: boolean }).json === true && (process.env.BAC_LOG_FORMAT ?? '') === ''
+    configureLog({ ...(logLevel !== undefined ? { level: logLevel } : {}), ...(json ? { json } : {}) })
     // a command line is no place for a secret: every local user sees it (ps, /proc/<pid>/cmdline)
     if ((action.opts() as { token?: string }).token !== undefined) io.err('bac: warning: --token is visible to every local user in the process list; prefer $BAC_TOKEN\n')
   })
@@ -202,10 +203,10 @@ function program (io: Io, result: { code: number }): Command {
     .action(async (cid: string, target: string, options: NodeOptions) => { result.code = await ipfsGetCommand(cid, target, options, io) })
   ipfs.command('pin').description('Keep a CID (recursively) from the Kubo daemon\'s garbage collector (with --ipfs-api)').argument('<cid>')
     .option('--data-dir <dir>', 'the node\'s data dir')
-    .action(async (cid: string, options: { dataDir?: string }) => { result.code = await ipfsPinCommand(cid, true, options, io) })
+    .action(async (cid: string, options: { dataDir?: string, ipfsApi?: string }) => { result.code = await ipfsPinCommand(cid, true, options, io) })
   ipfs.command('unpin').description('Let the Kubo daemon\'s garbage collector take a CID again (with --ipfs-api)').argument('<cid>')
     .option('--data-dir <dir>', 'the node\'s data dir')
-    .action(async (cid: string, options: { dataDir?: string }) => { result.code = await ipfsPinCommand(cid, false, options, io) })
+    .action(async (cid: string, options: { dataDir?: string, ipfsApi?: string }) => { result.code = await ipfsPinCommand(cid, false, options, io) })
 
   const image = root.command('image').description('VM images for steps with executor: vm')
   const imagesOption = (c: Command): Command => c

@@ -1,11 +1,29 @@
-import { connectNode, defaultDataDir, openNode, type BacNode, type EmbeddedNode, type RunStatus } from '../index.js'
-import { nodeTarget } from './commands/node.js'
+import { connectNode, defaultDataDir, openNode, runningApi, type BacNode, type EmbeddedNode, type NodeTarget, type RunStatus } from '../index.js'
 import { EXIT } from './exit.js'
 import type { Io } from './io.js'
 
+/**
+ * The node the CLI acts on: `--node`, `$BAC_NODE`, or the node serving on the data dir; with its
+ * token: `--token`, `$BAC_TOKEN`, or the one the serving node left in the data dir's api.json
+ * (when the node named is that one).
+ */
+export async function nodeTarget (options: { node?: string, token?: string, dataDir?: string }): Promise<NodeTarget | undefined> {
+  const given = options.node ?? process.env.BAC_NODE
+  const token = options.token ?? (process.env.BAC_TOKEN !== '' ? process.env.BAC_TOKEN : undefined)
+  const local = await runningApi(options.dataDir ?? defaultDataDir())
+  const withToken = (url: string, fallback?: string): NodeTarget => {
+    const chosen = token ?? fallback
+    return chosen === undefined ? { url } : { url, token: chosen }
+  }
+  if (given !== undefined && given !== '') return withToken(given, local !== undefined && sameUrl(local.url, given) ? local.token : undefined)
+  return local === undefined ? undefined : withToken(local.url, local.token)
+}
+
+const sameUrl = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
+
 /** Opens a node on the data dir for the duration of `fn`, and closes it whatever happens. */
-export async function withNode<T> (dataDir: string | undefined, fn: (node: EmbeddedNode) => Promise<T>): Promise<T> {
-  const node = await openNode({ dataDir: dataDir ?? defaultDataDir() })
+export async function withNode<T> (options: { readonly dataDir?: string, readonly ipfsApi?: string }, fn: (node: EmbeddedNode) => Promise<T>): Promise<T> {
+  const node = await openNode({ dataDir: options.dataDir ?? defaultDataDir(), ...(options.ipfsApi !== undefined ? { ipfsApi: options.ipfsApi } : {}) })
   try {
     return await fn(node)
   } finally {
@@ -43,14 +61,22 @@ export function exitFor (status: RunStatus): number {
 }
 
 /** The options every command that acts on a node takes: where its data dir is, or which node to reach. */
-export interface NodeOptions { dataDir?: string, node?: string, token?: string, /** the data dir itself, even when a node serves on it */ local?: boolean }
+export interface NodeOptions {
+  dataDir?: string
+  node?: string
+  token?: string
+  /** The data dir itself, even when a node serves on it. */
+  local?: boolean
+  /** The Kubo daemon the data dir's node keeps content in (the root's `--ipfs-api`). */
+  ipfsApi?: string
+}
 
 /**
  * The node a command acts on, asked for once: `--node`, `$BAC_NODE`, or the node serving on the
  * data dir (through its API), else the data dir itself. Closed whatever happens.
  */
 export async function withBacNode<T> (options: NodeOptions, fn: (node: BacNode) => Promise<T>): Promise<T> {
-  const node = await connectNode(options.local === true ? undefined : await nodeTarget(options), options.dataDir ?? defaultDataDir())
+  const node = await connectNode(options.local === true ? undefined : await nodeTarget(options), options.dataDir ?? defaultDataDir(), options.ipfsApi !== undefined ? { ipfsApi: options.ipfsApi } : {})
   try {
     return await fn(node)
   } finally {

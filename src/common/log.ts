@@ -12,9 +12,18 @@ export interface Logger {
   debug: (msg: string, fields?: Readonly<Record<string, unknown>>) => void
 }
 
+/** What the command line said (`--log-level`, a command's `--json`), over the environment's word. */
+const configured: { level?: string, json?: boolean } = {}
+
+/** Sets the log's level and format from the command line; loggers made before read it when they first write. */
+export function configureLog (options: { readonly level?: string, readonly json?: boolean }): void {
+  if (options.level !== undefined) configured.level = options.level
+  if (options.json !== undefined) configured.json = options.json
+}
+
 function patterns (): RegExp[] {
   const debug = process.env.DEBUG ?? ''
-  const level = (process.env.BAC_LOG_LEVEL ?? '').toLowerCase()
+  const level = (configured.level ?? process.env.BAC_LOG_LEVEL ?? '').toLowerCase()
   const list = debug.split(/[\s,]+/).filter((p) => p !== '' && !p.startsWith('-'))
   if (level === 'debug') list.push('bac:*')
   return list.map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`))
@@ -37,7 +46,7 @@ export function logger (part: string): Logger {
     debug (msg, fields = {}) {
       if (!on()) return
       const time = new Date().toISOString()
-      const line = process.env.BAC_LOG_FORMAT === 'json'
+      const line = (configured.json ?? process.env.BAC_LOG_FORMAT === 'json')
         ? JSON.stringify({ time, level: 'debug', scope, msg, ...fields })
         : `${time} ${scope} ${msg}${Object.entries(fields).map(([k, v]) => ` ${k}=${shown(v)}`).join('')}`
       process.stderr.write(`${line}\n`)

@@ -147,6 +147,9 @@ export class RunNotFoundError extends UserError {
   }
 }
 
+/** A run that has no signed provenance record here (it ended without a result), or a CID no record here is of. */
+export class RecordNotFoundError extends UserError {}
+
 /** An input value that is missing, unknown, of the wrong type, or names data that is not there. */
 export class InputError extends UserError {
   readonly input: string

@@ -30,7 +30,7 @@ export interface RunRecord {
   /** Why the run failed, was cancelled or interrupted. */
   readonly reason?: string
   /** For a run a trigger queued: how to start it (the options it was queued with). */
-  readonly request?: RunRequest
+  readonly request?: QueuedStart
   /** The CID of the run's signed provenance record (a DSSE envelope), once the run has ended with a result. */
   readonly provenanceCid?: string
 }
@@ -39,7 +39,7 @@ export interface RunRecord {
 export type GivenInput = string | { readonly cid: string, readonly name: string }
 
 /** What a queued run is started with, kept with it so that any later process can start it. */
-export interface RunRequest {
+export interface QueuedStart {
   readonly inputs: Readonly<Record<string, GivenInput>>
   /** Relative input paths are relative to this folder. */
   readonly cwd: string

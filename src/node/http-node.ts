@@ -1,16 +1,15 @@
-import { mkdtemp, open, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { asRunEvent, cancelRun, fetchContent, fetchLogs, fetchProvenance, fetchRun, followRun, listRuns, postContent, startRun, type NodeTarget } from '../api/client.js'
+import { asRunEvent, cancelRun, fetchContent, fetchHealth, fetchInfo, fetchLogs, fetchPeers, fetchProvenance, fetchRun, followRun, listRuns, postContent, postMessages, startRun, type NodeTarget } from '../api/client.js'
 import { cidAlone, parseContentPath } from '../common/cid.js'
 import { parseEnvelope } from '../common/dsse.js'
 import { printable } from '../common/text.js'
-import { UnsafeContentError, UserError } from '../interfaces/errors.js'
-import type { RunEvent } from '../interfaces/engine.js'
-import type { BacNode, LogChunk, RunDescription, RunEnd } from '../interfaces/node.js'
+import { UnsafeContentError } from '../interfaces/errors.js'
+import type { NodeAdvert, PeerInfo } from '../interfaces/network.js'
+import type { AcceptedBatch, BacNode, LogChunk, NodeHealth, NodeInfo, RunDescription } from '../interfaces/node.js'
 import type { ExecutionRecord, RunRecord, StepRecord } from '../interfaces/run-store.js'
 import { createFsStore } from '../storage/index.js'
 import { writeCarOut } from '../storage/car-out.js'
+import { fileBytes, withScratch } from './node-ops.js'
+import { followedRun, requestOf } from './run-handle.js'
 
 /** Run ids as nodes make them: letters, digits, `_` and `-`, never a path. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
@@ -54,14 +53,54 @@ function asChunk (value: unknown): LogChunk {
   return c as LogChunk
 }
 
-/** A temporary folder, removed when `fn` is done with it. */
-async function withScratch<T> (fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'bac-content-'))
-  try {
-    return await fn(dir)
-  } finally {
-    await rm(dir, { recursive: true, force: true })
+const texts = (v: unknown): v is string[] => Array.isArray(v) && v.every((t) => typeof t === 'string')
+const count = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0
+
+/** A node's advert as a node sends it (its words are printed only through printable()). */
+function asAdvert (value: unknown): NodeAdvert {
+  if (!isObject(value) || typeof value.nodeId !== 'string' || typeof value.peerId !== 'string' || typeof value.version !== 'string' ||
+    !isObject(value.labels) || !Object.values(value.labels).every((v) => typeof v === 'string') || !texts(value.executors) ||
+    (value.images !== undefined && !texts(value.images)) || !count(value.slots) || !count(value.running) || !texts(value.addrs)) throw notBac('gives an advert that is not one')
+  return {
+    nodeId: value.nodeId, peerId: value.peerId, version: value.version,
+    labels: Object.fromEntries(Object.entries(value.labels).map(([k, v]) => [k, String(v)])),
+    executors: value.executors, ...(texts(value.images) ? { images: value.images } : {}),
+    slots: value.slots, running: value.running, addrs: value.addrs
   }
+}
+
+function asInfo (value: unknown): NodeInfo {
+  if (!isObject(value) || typeof value.id !== 'string' || !texts(value.pipelines) || !texts(value.topics) ||
+    (value.peerId !== undefined && typeof value.peerId !== 'string') || (value.addrs !== undefined && !texts(value.addrs))) throw notBac('is not a node as a bac node describes itself')
+  return {
+    id: value.id, pipelines: value.pipelines, topics: value.topics,
+    ...(typeof value.peerId === 'string' ? { peerId: value.peerId } : {}),
+    ...(texts(value.addrs) ? { addrs: value.addrs } : {}),
+    ...(value.advert !== undefined ? { advert: asAdvert(value.advert) } : {})
+  }
+}
+
+function asHealth (value: unknown): NodeHealth {
+  const runs = isObject(value) ? value.runs : undefined
+  if (!isObject(value) || typeof value.ok !== 'boolean' || typeof value.id !== 'string' || typeof value.version !== 'string' || typeof value.uptimeMs !== 'number' ||
+    !isObject(runs) || !count(runs.running) || !count(runs.queued) ||
+    (value.peers !== undefined && !count(value.peers)) || (value.runningForPeers !== undefined && !count(value.runningForPeers))) throw notBac('is not a bac node\'s health')
+  return {
+    ok: value.ok, id: value.id, version: value.version, uptimeMs: value.uptimeMs, runs: { running: runs.running, queued: runs.queued },
+    ...(count(value.peers) ? { peers: value.peers } : {}),
+    ...(count(value.runningForPeers) ? { runningForPeers: value.runningForPeers } : {})
+  }
+}
+
+function asPeer (value: unknown): PeerInfo {
+  if (!isObject(value) || typeof value.trusted !== 'boolean' || typeof value.connected !== 'boolean' || typeof value.lastSeen !== 'number' || !count(value.dispatched)) throw notBac('gives a peer that is not one')
+  return { advert: asAdvert(value.advert), trusted: value.trusted, connected: value.connected, lastSeen: value.lastSeen, dispatched: value.dispatched }
+}
+
+function asAccepted (value: unknown): AcceptedBatch {
+  if (!isObject(value) || typeof value.topic !== 'string' || typeof value.duplicate !== 'boolean' || !Array.isArray(value.runs) ||
+    !value.runs.every((r) => isObject(r) && typeof r.id === 'string' && RUN_ID.test(r.id) && typeof r.pipeline === 'string' && count(r.row))) throw notBac('is not a batch as a bac node takes it')
+  return { topic: value.topic, duplicate: value.duplicate, runs: value.runs as AcceptedBatch['runs'] }
 }
 
 /**
@@ -70,100 +109,73 @@ async function withScratch<T> (fn: (dir: string) => Promise<T>): Promise<T> {
  * they are fetched, content block by block against its CIDs.
  */
 export function httpNode (target: NodeTarget): BacNode {
-  /** Follows a run the node started to its end: its events shown, a Ctrl-C sent on as a cancel. */
-  const follow = async (runId: unknown, options: { readonly signal?: AbortSignal, readonly onEvent?: (event: RunEvent) => void }): Promise<RunEnd & { provenanceCid?: string }> => {
-    // a run id becomes a folder name here: checked before anything is written
-    if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(runId).slice(0, 80))}, which is not a run id; nothing was written`)
-    let end: (RunEnd & { provenanceCid?: string }) | undefined
-    const onAbort = (): void => { void cancelRun(target, runId).catch(() => {}) }
-    options.signal?.addEventListener('abort', onAbort, { once: true })
-    if (options.signal?.aborted === true) onAbort()
-    try {
-      await followRun(target, runId, (raw) => {
-        const event = asRunEvent(raw)
-        options.onEvent?.(event)
-        if (event.type === 'run:end') {
-          end = {
-            runId, status: event.status, ...(event.resultCid !== undefined ? { resultCid: event.resultCid } : {}), ...(event.reason !== undefined ? { reason: event.reason } : {}),
-            ...(typeof event.provenanceCid === 'string' && cidAlone(event.provenanceCid) !== undefined ? { provenanceCid: event.provenanceCid } : {})
-          }
-        }
-      })
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort)
-    }
-    if (end === undefined) throw new UserError(`the node at ${target.url} stopped sending before run ${runId} ended; bac job describe ${runId} --node ${target.url} tells how it went`)
-    if (end.resultCid !== undefined) parseContentPath(end.resultCid)
-    return end
-  }
-  return {
+  const self: BacNode = {
     where: target.url,
+    info: async () => asInfo(await fetchInfo(target)),
+    health: async () => asHealth(await fetchHealth(target)),
+    peers: async () => {
+      const list = await fetchPeers(target)
+      if (!Array.isArray(list)) throw notBac('is not a list of peers')
+      return list.map(asPeer)
+    },
     listRuns: async (options = {}) => {
       const list = await listRuns(target, { ...(options.limit !== undefined ? { limit: options.limit } : {}), ...(options.before !== undefined ? { before: options.before } : {}), ...(options.cid !== undefined ? { cid: options.cid } : {}) })
       if (!Array.isArray(list)) throw notBac('is not a list of runs')
       return list.map(asRun)
     },
     describeRun: async (id) => asDescription(await fetchRun(target, id)),
-    logs: async (id, options, onChunk) => { await fetchLogs(target, id, options, (chunk) => { onChunk(asChunk(chunk)) }) },
+    logs: async (id, options, onChunk) => {
+      await fetchLogs(target, id, { ...(options.step !== undefined ? { step: options.step } : {}), ...(options.follow === true ? { follow: true } : {}) }, (chunk) => { onChunk(asChunk(chunk)) }, options.signal)
+    },
     cancelRun: async (id) => {
-      await cancelRun(target, id)
-      return id
+      const answer = await cancelRun(target, id)
+      const full = isObject(answer) ? answer.cancelling : undefined
+      return typeof full === 'string' && RUN_ID.test(full) ? full : id
     },
     provenance: async (id) => parseEnvelope(await fetchProvenance(target, id)),
+    startRun: async (request) => {
+      const answer = await startRun(target, request)
+      const runId = isObject(answer) ? answer.runId : undefined
+      // a run id becomes a folder name here: checked before anything is written
+      if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(runId).slice(0, 80))}, which is not a run id; nothing was written`)
+      return runId
+    },
+    follow: (id, signal) => (async function * () {
+      for await (const raw of followRun(target, id, signal)) {
+        const event = asRunEvent(raw)
+        if (event.type === 'run:end') {
+          if (event.resultCid !== undefined) parseContentPath(event.resultCid)
+          if (event.provenanceCid !== undefined && cidAlone(event.provenanceCid) === undefined) throw notBac('names a provenance record that is not a CID')
+        }
+        yield event
+      }
+    })(),
+    run: (start, options = {}) => followedRun(self, requestOf(start), { ...options, copyTo: start.outputsDir }),
+    submitJob: (job, options = {}) => followedRun(self, { job, outputsDir: null }, options),
+    sendMessages: async (topic, batch) => asAccepted(await postMessages(target, topic, batch)),
     addContent: async (file) => await withScratch(async (dir) => {
       // the DAG is made here, as the node would make it, and goes over as a CAR it checks block by block
       const store = createFsStore({ dataDir: dir })
       await store.start()
       try {
         const cid = await store.addPath(file)
-        const answer = await postContent(target, store.exportCar(cid)) as { roots?: unknown }
-        if (!Array.isArray(answer.roots) || answer.roots[0] !== cid) throw notBac(`stores ${printable(JSON.stringify(answer.roots ?? null), 200)}, not ${cid}`)
+        const roots = await self.importCar(store.exportCar(cid))
+        if (roots[0] !== cid) throw notBac(`stores ${printable(JSON.stringify(roots), 200)}, not ${cid}`)
         return cid
       } finally {
         await store.stop()
       }
     }),
-    catContent: (cid) => (async function * () {
-      yield * await withScratch(async (dir) => {
-        const out = path.join(dir, 'content')
-        await writeCarOut(await fetchContent(target, cid), cid, out)
-        if ((await stat(out)).isDirectory()) throw new UserError(`${cid}: is a folder, not a file: use get to write it out`)
-        const handle = await open(out)
-        const chunks: Uint8Array[] = []
-        try {
-          for await (const chunk of handle.createReadStream()) chunks.push(chunk as Buffer)
-        } finally {
-          await handle.close()
-        }
-        return chunks
-      })
-    })(),
-    getContent: async (cid, target2) => { await writeCarOut(await fetchContent(target, cid), cid, target2) },
-    run: async (start, options) => {
-      if (start.resume !== undefined) throw new UserError('--resume continues a run of the data dir: give --data-dir, not a node')
-      // the node reads the caller's file inputs by their full path (on this machine), and checks them against the folders it allows
-      const inputs = Object.fromEntries(Object.entries(start.inputs).map(([name, value]) => [name, start.pipeline.inputs[name]?.type === 'file' && !value.startsWith('/ipfs/') ? path.resolve(start.cwd, value) : value]))
-      const { runId } = await startRun(target, {
-        text: start.text,
-        file: path.resolve(start.pipeline.file),
-        inputs,
-        // the result is fetched from the node below, not written by it into a folder of this machine
-        outputsDir: null,
-        ...(start.noCache === true ? { noCache: true } : {}),
-        ...(start.concurrency !== undefined ? { concurrency: start.concurrency } : {}),
-        ...(start.executor !== undefined ? { executor: start.executor } : {}),
-        ...(start.image !== undefined ? { image: start.image } : {})
-      })
-      const end = await follow(runId, options)
-      if (end.resultCid === undefined) return end
-      const destination = path.join(path.resolve(start.outputsDir), runId)
-      await writeCarOut(await fetchContent(target, end.resultCid), end.resultCid, destination)
-      return { ...end, outputsDir: destination }
+    importCar: async (car) => {
+      const answer = await postContent(target, car)
+      const roots = isObject(answer) ? answer.roots : undefined
+      if (!Array.isArray(roots) || !roots.every((r) => typeof r === 'string' && cidAlone(r) === r)) throw notBac('does not name the CIDs it stored')
+      return roots as string[]
     },
-    submitJob: async (job, options) => {
-      const { runId } = await startRun(target, { job, outputsDir: null })
-      return await follow(runId, options)
-    },
+    exportCar: (cid, signal) => (async function * () { yield * await fetchContent(target, cid, signal) })(),
+    catContent: (cid) => fileBytes(cid, async (out) => { await writeCarOut(self.exportCar(cid), cid, out) }),
+    getContent: async (cid, out) => { await writeCarOut(self.exportCar(cid), cid, out) },
     close: async () => {}
   }
+  return self
 }

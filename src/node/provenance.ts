@@ -9,7 +9,7 @@ import type { Pipeline } from '../interfaces/pipeline.js'
 import { Trust } from '../network/trust.js'
 import { createValidator } from './validation.js'
 import { checkSignatures, envelopeBody, MAX_ENVELOPE_BYTES, parseEnvelope } from '../common/dsse.js'
-import { RunNotFoundError, UserError } from '../interfaces/errors.js'
+import { RecordNotFoundError, RunNotFoundError, UserError } from '../interfaces/errors.js'
 import type { ContentStore } from '../interfaces/content-store.js'
 import {
   BAC_BUILD_TYPE, BAC_EXECUTION_V1, IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, SLSA_PROVENANCE_V1,
@@ -53,7 +53,7 @@ export async function findRecord (node: RecordSource, ref: string): Promise<Foun
     const run = node.runs.findRun(ref)
     if (run === undefined) throw new RunNotFoundError(ref)
     const text = node.runs.provenance(run.id)
-    if (text === undefined) throw new UserError(`run ${run.id} has no provenance record: only a run that ended with a result has one (it is ${run.status}${run.resultCid === undefined ? ', without a result' : ''})`)
+    if (text === undefined) throw new RecordNotFoundError(`run ${run.id} has no provenance record: only a run that ended with a result has one (it is ${run.status}${run.resultCid === undefined ? ', without a result' : ''})`)
     return { envelope: parseEnvelope(text), runId: run.id, ...(run.provenanceCid !== undefined ? { cid: run.provenanceCid } : {}) }
   }
   const run = node.runs.listRuns({ cid, limit: 200 }).find((r) => r.resultCid === cid && r.provenanceCid !== undefined)
@@ -69,7 +69,7 @@ export async function findRecord (node: RecordSource, ref: string): Promise<Foun
       // content that is not a record (a folder, another file): there is no record of it here
     }
   }
-  throw new UserError(`no provenance record of ${cid} here: no run of this node produced it; give the record with --record <file|cid> (bac provenance --envelope prints one on the node that ran it)`)
+  throw new RecordNotFoundError(`no provenance record of ${cid} here: no run of this node produced it; give the record with --record <file|cid> (bac provenance --envelope prints one on the node that ran it)`)
 }
 
 /** The statement a record holds, checked to be an in-toto v1 statement. */

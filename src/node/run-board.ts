@@ -1,14 +1,22 @@
 import type { RunEvent, RunOutcome } from '../interfaces/engine.js'
 import { NodeStoppingError } from '../interfaces/errors.js'
 
+const RUN_EVENTS = new Set<string>(['run:start', 'step:start', 'step:log', 'step:end', 'run:end'] satisfies Array<RunEvent['type']>)
+
+/** Whether a node's event is one of a run's own (what its followers get). */
+export function isRunEvent (event: { readonly type: string }): event is RunEvent {
+  return RUN_EVENTS.has(event.type) && typeof (event as { runId?: unknown }).runId === 'string'
+}
+
 /** Events of a run kept for those who follow it late; log lines beyond this are not replayed. */
 const REPLAY = 10_000
 
 interface Entry {
   /** Absent for a run the board only watches (a triggered run, which its queue runs and cancels). */
   readonly controller?: AbortController
-  readonly events: Array<Readonly<Record<string, unknown>>>
-  readonly listeners: Set<(event: Readonly<Record<string, unknown>>) => void>
+  readonly events: RunEvent[]
+  /** Each is called with every event as it comes, and with undefined once the board lets the run go. */
+  readonly listeners: Set<(event: RunEvent | undefined) => void>
   ended: boolean
   readonly done: Promise<void>
 }
@@ -41,9 +49,10 @@ export class RunBoard {
     this.add(id, entry)
   }
 
-  event (event: RunEvent | { readonly type: string, readonly runId?: string }): void {
-    const id = (event as { runId?: string }).runId
-    if (id === undefined) return
+  /** Takes a node's event: a run's own are kept for its followers; others (a file taken, a schedule fired) are not theirs. */
+  event (event: RunEvent | { readonly type: string }): void {
+    if (!isRunEvent(event)) return
+    const id = event.runId
     let entry = this.runs.get(id)
     // a run the board does not run (a triggered one) is watched from its start
     if (entry === undefined && event.type === 'run:start' && this.runs.size < MAX_WATCHED) {
@@ -51,8 +60,8 @@ export class RunBoard {
       this.add(id, entry)
     }
     if (entry === undefined || entry.ended) return
-    if (entry.events.length < REPLAY || event.type !== 'step:log') entry.events.push(event as Readonly<Record<string, unknown>>)
-    for (const listener of entry.listeners) listener(event as Readonly<Record<string, unknown>>)
+    if (entry.events.length < REPLAY || event.type !== 'step:log') entry.events.push(event)
+    for (const listener of entry.listeners) listener(event)
     if (event.type === 'run:end' && entry.controller === undefined) this.close(id, entry)
   }
 
@@ -85,21 +94,21 @@ export class RunBoard {
 
   private close (id: string, entry: Entry): void {
     entry.ended = true
-    for (const listener of entry.listeners) listener({ type: 'board:closed' })
+    for (const listener of entry.listeners) listener(undefined)
     // late followers read the end from the run store
     setTimeout(() => { if (this.runs.get(id) === entry) this.runs.delete(id) }, 60_000).unref()
   }
 
   /** Sends a run's events to its end; false when this board does not have the run. */
-  async follow (id: string, send: (event: Readonly<Record<string, unknown>>) => void, closed: AbortSignal): Promise<boolean> {
+  async follow (id: string, send: (event: RunEvent) => void, closed: AbortSignal): Promise<boolean> {
     const entry = this.runs.get(id)
     if (entry === undefined) return false
     for (const event of entry.events) send(event)
     if (entry.events.some((e) => e.type === 'run:end')) return true
     await new Promise<void>((resolve) => {
-      const listener = (event: Readonly<Record<string, unknown>>): void => {
-        if (event.type !== 'board:closed') send(event)
-        if (event.type === 'run:end' || event.type === 'board:closed') finish()
+      const listener = (event: RunEvent | undefined): void => {
+        if (event !== undefined) send(event)
+        if (event === undefined || event.type === 'run:end') finish()
       }
       const finish = (): void => {
         entry.listeners.delete(listener)

@@ -1,23 +1,24 @@
 import { randomBytes } from 'node:crypto'
-import { realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
-import type { RunRequest } from '../api/requests.js'
 import { startApi, type ApiServer } from '../api/server.js'
+import { parseEnvelope } from '../common/dsse.js'
 import { isInside, readRegularFileSync } from '../common/files.js'
 import type { RunEvent } from '../interfaces/engine.js'
-import type { ContentStore } from '../interfaces/content-store.js'
-import { ContentNotFoundError, MessageError, RunNotFoundError, UsageError, UserError } from '../interfaces/errors.js'
+import { UsageError } from '../interfaces/errors.js'
+import type { BacNode, RunRequest } from '../interfaces/node.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
-import { hasEnded } from '../interfaces/run-store.js'
 import { decodeMessages, DropFolder, MessageRouter, RunQueue, Schedule, type ScheduleEvent, type WatchEvent } from '../triggers/index.js'
 import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './embedded.js'
-import { readRunLogs } from './run-logs.js'
 import { VERSION } from '../version.js'
 import { RunBoard } from './run-board.js'
 import { createValidator } from './validation.js'
-import { MAX_VALIDATED_FILE_BYTES, onExecutor, regularFiles, submittedJob, type PipelineValidator } from '../pipeline/index.js'
+import { MAX_VALIDATED_FILE_BYTES, regularFiles, type PipelineValidator } from '../pipeline/index.js'
 import { PathPolicy } from './path-policy.js'
+import { contentOps, historyOps, nodeRuns } from './node-ops.js'
+import { findRecord } from './provenance.js'
+import { followedRun, requestOf } from './run-handle.js'
 
 /** Everything a serving node reports: run progress, files taken, schedule fires, messages. */
 export type NodeEvent =
@@ -61,6 +62,8 @@ export interface ServeInit {
   readonly allowPaths?: readonly string[]
   /** Join the network of bac nodes; alone when undefined. */
   readonly network?: NodeNetworkOptions
+  /** A Kubo daemon's RPC API to keep content in (`--ipfs-api`). @default as `openEmbeddedNode` chooses */
+  readonly ipfsApi?: string
   readonly onEvent?: (event: NodeEvent) => void
 }
 
@@ -73,6 +76,8 @@ export interface ServingNode {
   /** The token its requests must carry, when it has an API. */
   readonly token?: string
   readonly node: EmbeddedNode
+  /** The node as its clients see it: what its HTTP API serves. */
+  readonly bac: BacNode
   /** Resolves once no file is being taken and no run is running or waiting. */
   idle: () => Promise<void>
   /** Stops the triggers and interrupts running runs (taken up again at the next start). */
@@ -81,7 +86,6 @@ export interface ServingNode {
 
 /** Where a serving node leaves its API address and token (mode 0600), for the CLI on the same machine. */
 export const API_FILE = 'api.json'
-
 
 /** The API of the node serving on a data dir, if one is (its process is alive): its URL and token. */
 export function runningApi (dataDir: string): { url: string, pid: number, node: string, token?: string } | undefined {
@@ -113,7 +117,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     names.set(p.name, p.file)
   }
   const policy = init.allowPaths !== undefined ? new PathPolicy(init.allowPaths, init.dataDir) : PathPolicy.defaults(init.pipelineFolders ?? [], init.dataDir)
-  const node = await openEmbeddedNode({ dataDir: init.dataDir, within: policy.scope, ...(init.network !== undefined ? { network: init.network } : {}) })
+  const node = await openEmbeddedNode({ dataDir: init.dataDir, within: policy.scope, ...(init.network !== undefined ? { network: init.network } : {}), ...(init.ipfsApi !== undefined ? { ipfsApi: init.ipfsApi } : {}) })
   const pipelineFolders = (init.pipelineFolders ?? []).flatMap((f) => { try { return [realpathSync(f)] } catch { return [] } })
   const board = new RunBoard()
   const emit = (event: NodeEvent): void => {
@@ -127,6 +131,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
   const drops: DropFolder[] = []
   const schedules: Schedule[] = []
   let api: (ApiServer & { token: string }) | undefined
+  let bac: BacNode | undefined
   /**
    * Stops what started, in the reverse order, whether the node started whole or not: the
    * triggers (nothing new is taken), the API (and its api.json), the queues (running runs are
@@ -219,6 +224,53 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         }
       })
     }
+    const self: BacNode = {
+      get where () { return api?.url ?? node.dataDir },
+      info: async () => ({
+        id: node.id,
+        pipelines: init.pipelines.map((p) => p.name),
+        topics: router.topics,
+        ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs(), advert: node.network.self } : {})
+      }),
+      health: async () => ({
+        ok: true,
+        id: node.id,
+        version: VERSION,
+        uptimeMs: Math.round(performance.now()),
+        runs: { running: node.runs.listRuns({ status: 'running', limit: 1000 }).length, queued: node.runs.listRuns({ status: 'queued', limit: 1000 }).length },
+        ...(node.network !== undefined ? { peers: node.network.peers().length, runningForPeers: node.network.running() } : {})
+      }),
+      peers: async () => node.network?.list() ?? [],
+      ...historyOps(() => node.runs),
+      ...contentOps(async () => node.store),
+      provenance: async (id) => parseEnvelope((await findRecord(node, id)).envelope),
+      ...nodeRuns({
+        node,
+        board,
+        cwdOf: (request) => request.cwd !== undefined ? policy.existing(request.cwd, init.cwd, 'cwd') : init.cwd,
+        pipelineOf: (request) => runPipeline(request),
+        outputsOf: (request, cwd) => typeof request.outputsDir === 'string' ? policy.writable(request.outputsDir, cwd, 'outputsDir') : (request.outputsDir === null ? null : init.outputsDir),
+        emit: (event) => { init.onEvent?.(event) },
+        cancelQueued: (run) => {
+          const queue = [...queues].find(([p]) => path.resolve(p.file) === path.resolve(run.pipelineFile))
+          if (queue?.[1].cancel(run.id) !== true && !node.runs.cancelWaiting(run.id, 'cancelled before it started')) return false
+          // a dropped file whose run will never start goes where failed ones go
+          if (node.runs.getRun(run.id)?.status === 'cancelled') drops.find((d) => d.pipeline === queue?.[0])?.ended({ runId: run.id, status: 'cancelled', steps: {} })
+          return true
+        }
+      }),
+      run: (start, options = {}) => followedRun(self, requestOf(start), { ...options, copyTo: start.outputsDir }),
+      submitJob: (job, options = {}) => followedRun(self, { job, outputsDir: null }, options),
+      sendMessages: async (topic, batch) => {
+        const rows = await decodeMessages(batch.body, batch.contentType)
+        const accepted = router.accept(topic, rows, batch.key === undefined ? {} : { key: batch.key })
+        emit({ type: 'message:accepted', topic, runs: accepted.runs.length, duplicate: accepted.duplicate })
+        return accepted
+      },
+      // the node is stopped by its owner (stop), not by a client done with it
+      close: async () => {}
+    }
+    bac = self
     if (init.api !== undefined) {
       const token = init.api.token ?? newApiToken()
       const started = await startApi({
@@ -226,94 +278,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         host: init.api.host,
         port: init.api.port,
         access: { token, ...(init.api.hosts !== undefined ? { hosts: init.api.hosts } : {}) },
-        handlers: {
-          info: () => ({
-            id: node.id,
-            pipelines: init.pipelines.map((p) => p.name),
-            topics: router.topics,
-            ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs(), advert: node.network.self } : {})
-          }),
-          health: () => ({
-            ok: true,
-            id: node.id,
-            version: VERSION,
-            uptimeMs: Math.round(performance.now()),
-            runs: { running: node.runs.listRuns({ status: 'running', limit: 1000 }).length, queued: node.runs.listRuns({ status: 'queued', limit: 1000 }).length },
-            ...(node.network !== undefined ? { peers: node.network.peers().length, runningForPeers: node.network.running() } : {})
-          }),
-          peers: () => (node.network?.list() ?? []).map((p) => ({ ...p })),
-          startRun: async (request) => {
-            const cwd = request.cwd !== undefined ? policy.existing(request.cwd, init.cwd, 'cwd') : init.cwd
-            if (!statSync(cwd).isDirectory()) throw new UsageError(`cwd: ${request.cwd ?? cwd} is not a folder`)
-            // the seed's job (bac job submit) is a pipeline of its own: one sandboxed step
-            const pipeline = request.job !== undefined ? submittedJob({ cids: request.job.cids, command: request.job.command, cwd }) : runPipeline(request)
-            const outputsDir = typeof request.outputsDir === 'string' ? policy.writable(request.outputsDir, cwd, 'outputsDir') : (request.outputsDir === null ? null : init.outputsDir)
-            const chosen = request.executor !== undefined ? onExecutor(pipeline, request.executor, request.image) : pipeline
-            const inputs = request.inputs ?? {}
-            node.engine.preflight(chosen, { trigger: { kind: 'manual' }, inputs, cwd })
-            const record = node.engine.prepare(chosen, {
-              trigger: { kind: 'manual' },
-              cwd,
-              inputs,
-              ...(outputsDir !== undefined ? { outputsDir } : {}),
-              ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
-              ...(request.noCache === true ? { noCache: true } : {})
-            })
-            node.runs.createRun(record)
-            board.start(record.id, async (signal) => await node.engine.run(chosen, { queued: record.id, signal, onEvent: emit }))
-            return { runId: record.id }
-          },
-          events: async (id, send, closed) => {
-            if (await board.follow(id, send, closed)) return
-            let run = node.runs.findRun(id)
-            if (run === undefined) throw new MessageError(404, `run ${id}: no run has this id`)
-            if (run.status === 'queued' || run.status === 'running') {
-              // a triggered run still waiting (or run by another node on this data dir): followed
-              // from its start here, or its end read from the run store once it has one
-              const runId = run.id
-              await board.arrival(runId, () => hasEnded(node.runs.getRun(runId)?.status), closed)
-              if (closed.aborted || await board.follow(runId, send, closed)) return
-              run = node.runs.getRun(runId) ?? run
-            }
-            // a run that ended before it was followed: its end, from the run store
-            send({ type: 'run:end', runId: run.id, status: run.status, durationMs: (run.endedAt ?? 0) - (run.startedAt ?? 0), ...(run.resultCid !== undefined ? { resultCid: run.resultCid } : {}), ...(run.reason !== undefined ? { reason: run.reason } : {}) })
-          },
-          cancel: (id) => {
-            const run = node.runs.findRun(id)
-            if (run === undefined) throw new RunNotFoundError(id)
-            // a run recorded as ended has ended, even while its last moments are still being let go
-            if (hasEnded(run.status)) throw new MessageError(409, `run ${run.id} is ${run.status}: it is neither running nor waiting on this node`)
-            if (board.cancel(run.id)) return run.id
-            const queue = [...queues].find(([p]) => path.resolve(p.file) === path.resolve(run.pipelineFile))
-            if (queue?.[1].cancel(run.id) === true || node.runs.cancelWaiting(run.id, 'cancelled before it started')) {
-              // a dropped file whose run will never start goes where failed ones go
-              if (node.runs.getRun(run.id)?.status === 'cancelled') drops.find((d) => d.pipeline === queue?.[0])?.ended({ runId: run.id, status: 'cancelled', steps: {} })
-              return run.id
-            }
-            throw new MessageError(409, `run ${run.id} is ${run.status}: it is neither running nor waiting on this node`)
-          },
-          message: async (topic, body, contentType, key) => {
-            const rows = await decodeMessages(body, contentType)
-            const accepted = router.accept(topic, rows, key === undefined ? {} : { key })
-            emit({ type: 'message:accepted', topic, runs: accepted.runs.length, duplicate: accepted.duplicate })
-            return { ...accepted }
-          },
-          run: (id) => {
-            const run = node.runs.findRun(id)
-            return run === undefined ? undefined : { ...run, steps: node.runs.steps(run.id), executions: node.runs.executions(run.id) }
-          },
-          list: (options) => node.runs.listRuns(options).map((r) => ({ ...r })),
-          provenance: (id) => {
-            const run = node.runs.findRun(id)
-            const text = run === undefined ? undefined : node.runs.provenance(run.id)
-            return text === undefined ? undefined : JSON.parse(text) as Record<string, unknown>
-          },
-          logs: async (id, options, send, closed) => {
-            await readRunLogs(node.runs, id, { ...options, signal: closed }, (chunk) => { send({ ...chunk }) })
-          },
-          content: (cid, closed) => heldContent(node.store, cid, closed),
-          addContent: async (car, closed) => ({ roots: await node.store.importCar(car, { signal: closed }) })
-        }
+        node: self
       })
       api = { ...started, token }
       const file = path.join(node.dataDir, API_FILE)
@@ -326,7 +291,9 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     throw err
   }
   const served = api
+  if (bac === undefined) throw new Error('the node was not made')
   return {
+    bac,
     id: node.id,
     dataDir: node.dataDir,
     ...(served !== undefined ? { url: served.url, token: served.token } : {}),
@@ -340,13 +307,4 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     },
     stop: teardown
   }
-}
-
-/**
- * What `GET /api/v1/content/<cid>` sends: content this node holds, as a CAR stream. A root it does
- * not hold is a 404 at once (`ContentNotFoundError`), not a search of its peers that ends in a cut stream.
- */
-async function * heldContent (store: ContentStore, cid: string, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  if (!await store.has(cid, { signal })) throw new ContentNotFoundError(cid, 'this node does not hold it')
-  yield * store.exportCar(cid, { signal })
 }

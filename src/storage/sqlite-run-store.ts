@@ -3,7 +3,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { RunNotFoundError, RunStoreError } from '../interfaces/errors.js'
 import type { CacheSource, Envelope } from '../interfaces/provenance.js'
-import type { ExecutionRecord, LedgerEntry, RunListOptions, RunRecord, RunRequest, RunStatus, RunStore, StepRecord, StepStatus } from '../interfaces/run-store.js'
+import type { ExecutionRecord, LedgerEntry, RunListOptions, RunRecord, QueuedStart, RunStatus, RunStore, StepRecord, StepStatus } from '../interfaces/run-store.js'
 import { processStart, stillRunning } from './process-identity.js'
 import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './run-store-schema.js'
 
@@ -40,7 +40,7 @@ function toRun (row: Row): RunRecord {
     ...optional('endedAt', row.ended_at as number | null),
     ...optional('resultCid', row.result_cid as string | null),
     ...optional('reason', row.reason as string | null),
-    ...optional('request', row.request === null || row.request === undefined ? null : JSON.parse(String(row.request)) as RunRequest),
+    ...optional('request', row.request === null || row.request === undefined ? null : JSON.parse(String(row.request)) as QueuedStart),
     ...optional('provenanceCid', row.provenance_cid as string | null)
   }
 }
@@ -240,11 +240,11 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
       return row === undefined
         ? undefined
         : {
-            outputsCid: String(row.outputs_cid),
-            ...optional('runId', row.run_id as string | null),
-            ...optional('node', row.node as string | null),
-            ...optional('attestation', typeof row.attestation === 'string' ? JSON.parse(row.attestation) as Envelope : null)
-          }
+          outputsCid: String(row.outputs_cid),
+          ...optional('runId', row.run_id as string | null),
+          ...optional('node', row.node as string | null),
+          ...optional('attestation', typeof row.attestation === 'string' ? JSON.parse(row.attestation) as Envelope : null)
+        }
     },
     remember (key, cid, runId, origin) {
       run(`INSERT INTO cache (key, outputs_cid, created_at, run_id, node, attestation) VALUES (?, ?, ?, ?, ?, ?)
@@ -293,7 +293,7 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
         for (const id of orphans) {
           run("UPDATE runs SET status = 'interrupted', ended_at = ?, reason = ?, owner_pid = NULL, owner_start = NULL WHERE id = ?", now(), reason, id)
           run("UPDATE steps SET status = 'interrupted', ended_at = ?, reason = ? WHERE run_id = ? AND status = 'running'", now(), reason, id)
-          run("UPDATE executions SET ended_at = ?, error = ? WHERE run_id = ? AND ended_at IS NULL", now(), reason, id)
+          run('UPDATE executions SET ended_at = ?, error = ? WHERE run_id = ? AND ended_at IS NULL', now(), reason, id)
         }
       }).immediate()
       return orphans

@@ -1,3 +1,4 @@
+import type { AcceptedBatch } from '../interfaces/node.js'
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import type { Engine } from '../interfaces/engine.js'
 import { parseUntrustedJson } from '../common/json.js'
@@ -127,6 +128,8 @@ function describeError (err: ErrorObject): string {
   return `${field === '' ? 'the row' : `field '${field}'`} ${err.message ?? 'is invalid'}`
 }
 
+export type { AcceptedBatch }
+
 export interface MessageRouterInit {
   readonly pipelines: readonly Pipeline[]
   readonly runs: RunStore
@@ -135,14 +138,6 @@ export interface MessageRouterInit {
   readonly outputsDir?: string
   /** Called after runs of a pipeline were queued, to start them. */
   readonly queued: (pipeline: Pipeline) => void
-}
-
-/** What accepting a batch made: one run per row and pipeline on the topic. */
-export interface AcceptedBatch {
-  readonly topic: string
-  readonly runs: ReadonlyArray<{ readonly id: string, readonly pipeline: string, readonly row: number }>
-  /** The batch had been accepted before under the same idempotency key: these are its runs. */
-  readonly duplicate: boolean
 }
 
 /**

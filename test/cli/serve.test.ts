@@ -33,7 +33,7 @@ describe('bac serve, bac message send, bac watch', () => {
     await new Promise((resolve) => server.close(resolve))
     const r = bac(['message', 'send', 'downloads', '--field', 'zip_path=x'], { env, cwd: project })
     assert.equal(r.code, 2)
-    assert.match(r.stderr, /no bac node is serving on .*home; start one with bac serve, or give --node <url>/)
+    assert.match(r.stderr, /no bac node is serving on .*home: messages go to a node serving pipelines with on.message; start one with bac serve \(or bac devstack\), or give --node <url>/)
     const down = bac(['message', 'send', 'downloads', '--field', 'a=b', '--node', `http://127.0.0.1:${port}`], { env, cwd: project })
     assert.equal(down.code, 1)
     assert.match(down.stderr, new RegExp(`no bac node answers at http://127.0.0.1:${port} \\(ECONNREFUSED\\)`))

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { create } from 'kubo-rpc-client'
-import { followRun, startRun } from '../../src/index.js'
+import { connectNode } from '../../src/index.js'
 import { startIpfsRpcServer, type IpfsRpcServer } from '../helpers/ipfs-rpc-server.js'
 import { connectedPeers, scratch, startDevstack, until, type NodeProcess } from './helpers.js'
 
@@ -35,9 +35,10 @@ steps:
     run: wc -c < {{ steps.far.outputs.path }}/data.bin > {{ outputs.path }}/size.txt
 `)
     const first = stack.nodes[0] as NodeProcess
-    const { runId } = await startRun(first, { text: readFileSync(file, 'utf8'), file, cwd: dir })
+    const node = await connectNode(first, first.dataDir)
+    const runId = await node.startRun({ text: readFileSync(file, 'utf8'), file, cwd: dir })
     let end: { status?: string, resultCid?: string, reason?: string } = {}
-    await followRun(first, runId, (event) => { if (event.type === 'run:end') end = event as typeof end })
+    for await (const event of node.follow(runId)) if (event.type === 'run:end') end = event
     assert.equal(end.status, 'succeeded', end.reason)
     const rpc = create({ url: `${server.url}/api/v0` })
     const types: string[] = []

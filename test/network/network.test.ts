@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { cancelRun, fetchRun, followRun, startRun } from '../../src/index.js'
+import { connectNode, type BacNode } from '../../src/index.js'
 import { api } from '../helpers/api.js'
 import { bac as run } from '../helpers/cli.js'
 import { processes } from '../helpers/processes.js'
@@ -114,7 +114,7 @@ describe('a devstack of 3 nodes in separate processes', () => {
       echo "kept" > {{ outputs.path }}/kept.txt
 `)
     const first = stack.nodes[0] as NodeProcess
-    const { runId } = await startRun(first, request(file, dir))
+    const runId = await (await connectNode(first, first.dataDir)).startRun(request(file, dir))
     // follows the run from while it runs to its end, from a process that only knows the URL
     const followed = bac(['job', 'logs', runId, '-f', '--node', first.url])
     assert.equal(followed.code, 0, followed.stderr)
@@ -372,14 +372,15 @@ describe('failures on a network of separate processes', () => {
       sleep 2
       echo done > {{ outputs.path }}/done.txt
 `)
-    const { runId } = await startRun(requester, { ...request(file, dir), noCache: true })
+    const node = await connectNode(requester, requester.dataDir)
+    const runId = await node.startRun({ ...request(file, dir), noCache: true })
     const starts: string[] = []
-    const following = followRun(requester, runId, (event) => { if (event.type === 'step:start') starts.push(String(event.node)) })
+    const following = (async () => { for await (const event of node.follow(runId)) if (event.type === 'step:start') starts.push(String(event.node)) })()
     await until(() => starts.length === 1 && existsSync(marks), 'the step to start on a compute node')
     const victim = computes.find((c) => c.id === starts[0]) as NodeProcess
     process.kill(victim.pid, 'SIGKILL')
     await following
-    const run = await fetchRun(requester, runId)
+    const { run } = await node.describeRun(runId)
     assert.equal(run.status, 'succeeded', run.reason)
     const survivor = computes.find((c) => c !== victim) as NodeProcess
     assert.deepEqual(starts, [victim.id, survivor.id], 'the step moved to the other compute node')
@@ -417,13 +418,14 @@ describe('failures on a network of separate processes', () => {
       echo started > ${startedFile}
       sleep ${marker}
 `)
-    const { runId } = await startRun(requester, { ...request(file, dir), noCache: true })
+    const node: BacNode = await connectNode(requester, requester.dataDir)
+    const runId = await node.startRun({ ...request(file, dir), noCache: true })
     await until(() => existsSync(startedFile) && readFileSync(startedFile, 'utf8').trim() !== '', 'the remote step to start')
     const alive = (): boolean => processes((cmdline) => cmdline === `sleep\0${marker}\0`).length > 0
     await until(alive, 'the remote step\'s sleep to run')
-    await cancelRun(requester, runId)
+    await node.cancelRun(runId)
     await until(() => !alive(), 'the remote process to be killed', 10_000)
-    await until(async () => (await fetchRun(requester, runId)).status === 'cancelled', 'the run to end cancelled')
+    await until(async () => (await node.describeRun(runId)).run.status === 'cancelled', 'the run to end cancelled')
   })
 
   it('refuses the work of an untrusted node, with the reason, and logs the refusal', async () => {

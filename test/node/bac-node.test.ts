@@ -2,14 +2,16 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { connectNode, type BacNode, type LogChunk } from '../../src/index.js'
+import { startApi, type ApiServer } from '../../src/api/server.js'
+import { connectNode, createValidator, type BacNode, type LogChunk, type RunEvent } from '../../src/index.js'
 import { bac } from '../helpers/cli.js'
 import { scratch, startNode, type NodeProcess } from '../network/helpers.js'
 
 /**
- * One behaviour, two implementations: the data dir read in this process (localNode) and the
- * same data dir served by `bac serve` and reached through its HTTP API (httpNode). Every case
- * runs against both, and both must answer alike.
+ * One behaviour, two implementations: the data dir read in this process (localNode), the same
+ * data dir served by `bac serve` and reached through its HTTP API (httpNode), and the local node
+ * served by the HTTP API in this process (httpNode(startApi(localNode))). Every case runs
+ * against each, and they must answer alike.
  */
 const { dir, cleanup } = scratch('bac-node')
 const dataDir = path.join(dir, 'data')
@@ -17,8 +19,22 @@ let served: NodeProcess
 let runId = ''
 const nodes: Array<[string, () => Promise<BacNode>]> = [
   ['local (the data dir)', async () => await connectNode(undefined, dataDir)],
-  ['http (bac serve on it)', async () => await connectNode({ url: served.url, token: served.token }, dataDir)]
+  ['http (bac serve on it)', async () => await connectNode({ url: served.url, token: served.token }, dataDir)],
+  ['over (the HTTP API here, over the local node)', async () => {
+    const local = await connectNode(undefined, dataDir)
+    const token = 'a-token-of-this-test'
+    const api: ApiServer = await startApi({ node: local, access: { token }, port: 0 })
+    const remote = await connectNode({ url: api.url, token }, dataDir)
+    return { ...remote, close: async () => { await remote.close(); await api.close(); await local.close() } }
+  }]
 ]
+
+/** A run's events, read to its end. */
+async function eventsOf (events: AsyncIterable<RunEvent>): Promise<RunEvent[]> {
+  const all: RunEvent[] = []
+  for await (const event of events) all.push(event)
+  return all
+}
 
 before(async () => {
   mkdirSync(dataDir, { recursive: true })
@@ -87,13 +103,69 @@ for (const [name, open] of nodes) {
       const file = path.join(dir, `seed-${name.split(' ')[0] ?? ''}.csv`)
       writeFileSync(file, 'north,Office Supplies\n')
       const cid = await node.addContent(file)
-      const events: string[] = []
-      const end = await node.submitJob({ cids: [cid], command: `sed 's/Office Supplies/Booze/' -i /ipfs/${cid}` }, { onEvent: (e) => { events.push(e.type) } })
+      const job = node.submitJob({ cids: [cid], command: `sed 's/Office Supplies/Booze/' -i /ipfs/${cid}` })
+      const events = (await eventsOf(job.events)).map((e) => e.type)
+      const end = await job.ended
       assert.equal(end.status, 'succeeded', end.reason)
       assert.deepEqual([events[0], events.at(-1)], ['run:start', 'run:end'])
       const out = path.join(dir, `job-${name.split(' ')[0] ?? ''}`)
       await node.getContent(`${end.resultCid ?? ''}/job/0/ipfs/${cid}`, out)
       assert.equal(readFileSync(out, 'utf8'), 'north,Booze\n')
+    })
+
+    it('starts a run by its text, follows it to its end, and lists it', async () => {
+      const file = path.join(dir, `started-${name.split(' ')[0] ?? ''}.yml`)
+      const text = 'name: started\nsteps:\n  hello:\n    run: echo hello > {{ outputs.path }}/hello.txt\n'
+      writeFileSync(file, text)
+      const id = await node.startRun({ text, file, outputsDir: null, noCache: true })
+      const events = await eventsOf(node.follow(id))
+      assert.deepEqual(events.map((e) => e.type), ['run:start', 'step:start', 'step:end', 'run:end'])
+      const end = events.at(-1)
+      assert.equal(end?.type === 'run:end' ? end.status : undefined, 'succeeded')
+      // followed again after its end: its end, from the run store
+      assert.deepEqual((await eventsOf(node.follow(id))).at(-1)?.type, 'run:end')
+      assert.equal((await node.describeRun(id)).run.status, 'succeeded')
+      assert.equal((await node.listRuns({ limit: 5 })).some((r) => r.id === id), true)
+    })
+
+    it('cancels a run it runs; a run that has ended cannot be', async () => {
+      const file = path.join(dir, `long-${name.split(' ')[0] ?? ''}.yml`)
+      const text = 'name: long\nsteps:\n  wait:\n    run: sleep 60\n'
+      writeFileSync(file, text)
+      const id = await node.startRun({ text, file, outputsDir: null, noCache: true })
+      const seen: string[] = []
+      for await (const event of node.follow(id)) {
+        seen.push(event.type)
+        if (event.type === 'step:start') assert.equal(await node.cancelRun(id.slice(0, 10)), id)
+        if (event.type === 'run:end') assert.equal(event.status, 'cancelled')
+      }
+      assert.deepEqual([seen[0], seen.at(-1)], ['run:start', 'run:end'])
+      await assert.rejects(node.cancelRun(id), /is cancelled: it is neither running nor waiting/)
+    })
+
+    it('runs a pipeline validated here: its events, then its result copied to this machine', async () => {
+      const file = path.join(dir, `here-${name.split(' ')[0] ?? ''}.yml`)
+      writeFileSync(file, 'name: here\ninputs:\n  word:\n    type: string\nsteps:\n  say:\n    run: echo {{ inputs.word }} > {{ outputs.path }}/said.txt\n')
+      const pipeline = createValidator().validatePipelineFile(file).value
+      assert.ok(pipeline !== undefined)
+      const run = node.run({ pipeline, text: pipeline.text ?? '', inputs: { word: 'copied' }, cwd: dir, outputsDir: path.join(dir, `outputs-${name.split(' ')[0] ?? ''}`), noCache: true })
+      const events = await eventsOf(run.events)
+      const end = await run.ended
+      assert.equal(end.status, 'succeeded', end.reason)
+      assert.equal(events.at(-1)?.type, 'run:end')
+      assert.equal(readFileSync(path.join(end.outputsDir ?? '', 'say', '0', 'said.txt'), 'utf8'), 'copied\n')
+    })
+
+    it('says who it is and that it works', async () => {
+      const health = await node.health()
+      const info = await node.info()
+      assert.equal(health.ok, true)
+      assert.equal(health.id, info.id)
+      assert.match(health.version, /^\d+\.\d+\.\d+/)
+    })
+
+    it('refuses messages for a topic no pipeline of it listens to', async () => {
+      await assert.rejects(node.sendMessages('nobody-listens', { body: Buffer.from('{"a":1}'), contentType: 'application/json' }), /no pipeline on this node listens to topic|no bac node is serving/)
     })
   })
 }

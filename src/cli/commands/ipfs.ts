@@ -28,8 +28,8 @@ export async function ipfsGetCommand (cid: string, target: string, options: Node
 }
 
 /** `bac ipfs pin <cid>` / `bac ipfs unpin <cid>`: keeps or lets go of a CID in a Kubo daemon. */
-export async function ipfsPinCommand (cid: string, keep: boolean, options: { dataDir?: string }, io: Io): Promise<number> {
-  await withNode(options.dataDir, async (node) => {
+export async function ipfsPinCommand (cid: string, keep: boolean, options: { dataDir?: string, ipfsApi?: string }, io: Io): Promise<number> {
+  await withNode(options, async (node) => {
     const act = keep ? node.store.pin : node.store.unpin
     if (act === undefined) throw new UserError(`the embedded store keeps all it holds (it has no garbage collector), so there is nothing to ${keep ? 'pin' : 'unpin'}: pinning is for a Kubo daemon (--ipfs-api)`)
     await act(cid)

@@ -1,9 +1,9 @@
-import { defaultDataDir, encodeMessages, fetchRun, postMessages, readRegularFile, UsageError, UserError, type MessageFormat } from '../../index.js'
-import { nodeTarget } from './node.js'
+import { encodeMessages, readRegularFile, UsageError, UserError, type MessageFormat, type RunEnd } from '../../index.js'
+import { withBacNode, type NodeOptions } from '../node-session.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
 
-export interface MessageSendOptions {
+export interface MessageSendOptions extends NodeOptions {
   field?: string[]
   typedField?: string[]
   file?: string
@@ -11,9 +11,6 @@ export interface MessageSendOptions {
   ndjson?: boolean
   key?: string
   wait?: boolean
-  node?: string
-  token?: string
-  dataDir?: string
   json?: boolean
 }
 
@@ -77,29 +74,28 @@ export async function messageSendCommand (topic: string, options: MessageSendOpt
   const typed = options.typedField ?? []
   if (options.file !== undefined && fields.length + typed.length > 0) throw new UsageError('give --file or --field, not both')
   if (options.file === undefined && fields.length + typed.length === 0) throw new UsageError('give the message as --field name=value (repeatable) or a file of rows with --file')
-  const target = await nodeTarget(options)
-  if (target === undefined) throw new UsageError(`no bac node is serving on ${options.dataDir ?? defaultDataDir()}; start one with bac serve, or give --node <url>`)
   const format: MessageFormat = options.arrow === true ? 'arrow' : (options.ndjson === true ? 'ndjson' : 'json')
   const fromFile = options.file === undefined ? undefined : await rowsFromFile(options.file)
   const body = fromFile?.raw ?? await encodeMessages(fromFile?.rows ?? [rowFromFields(fields, typed)], format)
-  const batch = await postMessages(target, topic, body, options.key !== undefined ? { key: options.key } : {})
-  if (options.json === true && options.wait !== true) io.out(`${JSON.stringify(batch)}\n`)
-  else if (options.wait !== true) for (const run of batch.runs) io.out(`${run.id}\n`)
-  io.err(`${batch.runs.length} run${batch.runs.length === 1 ? '' : 's'} ${batch.duplicate ? 'were already queued under this key' : 'queued'} on ${target.url} (${[...new Set(batch.runs.map((r) => r.pipeline))].join(', ')})\n`)
-  if (options.wait !== true) return EXIT.ok
-  let failed = false
-  for (const queued of batch.runs) {
-    let run = await fetchRun(target, queued.id)
-    while (!['succeeded', 'failed', 'cancelled'].includes(run.status)) {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      run = await fetchRun(target, queued.id)
+  return await withBacNode(options, async (node) => {
+    const batch = await node.sendMessages(topic, { ...body, ...(options.key !== undefined ? { key: options.key } : {}) })
+    if (options.json === true && options.wait !== true) io.out(`${JSON.stringify(batch)}\n`)
+    else if (options.wait !== true) for (const run of batch.runs) io.out(`${run.id}\n`)
+    io.err(`${batch.runs.length} run${batch.runs.length === 1 ? '' : 's'} ${batch.duplicate ? 'were already queued under this key' : 'queued'} on ${node.where} (${[...new Set(batch.runs.map((r) => r.pipeline))].join(', ')})\n`)
+    if (options.wait !== true) return EXIT.ok
+    let failed = false
+    for (const queued of batch.runs) {
+      // each run followed to its end (its events, not a poll of its record)
+      let end: RunEnd | undefined
+      for await (const event of node.follow(queued.id)) if (event.type === 'run:end') end = { runId: event.runId, status: event.status, ...(event.resultCid !== undefined ? { resultCid: event.resultCid } : {}), ...(event.reason !== undefined ? { reason: event.reason } : {}) }
+      if (end === undefined) throw new UserError(`the node at ${node.where} stopped sending before run ${queued.id} ended; bac job describe ${queued.id} tells how it went`)
+      if (end.status !== 'succeeded') failed = true
+      if (options.json === true) io.out(`${JSON.stringify({ id: queued.id, pipeline: queued.pipeline, row: queued.row, status: end.status, resultCid: end.resultCid, reason: end.reason })}\n`)
+      else {
+        if (end.resultCid !== undefined) io.out(`${end.resultCid}\n`)
+        io.err(`run ${queued.id} (${queued.pipeline}, row ${queued.row}) ${end.status}${end.reason !== undefined ? `: ${end.reason}` : ''}\n`)
+      }
     }
-    if (run.status !== 'succeeded') failed = true
-    if (options.json === true) io.out(`${JSON.stringify({ id: queued.id, pipeline: queued.pipeline, row: queued.row, status: run.status, resultCid: run.resultCid, reason: run.reason })}\n`)
-    else {
-      if (run.resultCid !== undefined) io.out(`${run.resultCid}\n`)
-      io.err(`run ${queued.id} (${queued.pipeline}, row ${queued.row}) ${run.status}${run.reason !== undefined ? `: ${run.reason}` : ''}\n`)
-    }
-  }
-  return failed ? EXIT.failed : EXIT.ok
+    return failed ? EXIT.failed : EXIT.ok
+  })
 }

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
-import { defaultDataDir, fetchPeers, printable, runningApi, UsageError, type NodeTarget } from '../../index.js'
+import { defaultDataDir, printable, UsageError, type NodeAdvert } from '../../index.js'
+import { withBacNode } from '../node-session.js'
 import { EXIT } from '../exit.js'
 import { displayPath } from '../format.js'
 import type { Io } from '../io.js'
@@ -22,26 +23,10 @@ export interface DevstackOptions {
   dataDir?: string
   json?: boolean
   allowPath?: string[]
+  /** The root's --ipfs-api and --log-level, given on to every node. */
+  ipfsApi?: string
+  logLevel?: string
 }
-
-/**
- * The node the CLI acts on: `--node`, `$BAC_NODE`, or the node serving on the data dir; with its
- * token: `--token`, `$BAC_TOKEN`, or the one the serving node left in the data dir's api.json
- * (when the node named is that one).
- */
-export async function nodeTarget (options: { node?: string, token?: string, dataDir?: string }): Promise<NodeTarget | undefined> {
-  const given = options.node ?? process.env.BAC_NODE
-  const token = options.token ?? (process.env.BAC_TOKEN !== '' ? process.env.BAC_TOKEN : undefined)
-  const local = await runningApi(options.dataDir ?? defaultDataDir())
-  const withToken = (url: string, fallback?: string): NodeTarget => {
-    const chosen = token ?? fallback
-    return chosen === undefined ? { url } : { url, token: chosen }
-  }
-  if (given !== undefined && given !== '') return withToken(given, local !== undefined && sameUrl(local.url, given) ? local.token : undefined)
-  return local === undefined ? undefined : withToken(local.url, local.token)
-}
-
-const sameUrl = (a: string, b: string): boolean => a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
 
 function ago (ms: number): string {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000))
@@ -50,21 +35,19 @@ function ago (ms: number): string {
 
 /** `bac node list`: the running node and its peers, with labels, executors, load and last contact. */
 export async function nodeListCommand (options: NodeListOptions, io: Io): Promise<number> {
-  const target = await nodeTarget(options)
-  if (target === undefined) throw new UsageError(`no bac node is serving on ${displayPath(options.dataDir ?? defaultDataDir())}; start one with bac serve (or bac devstack), or give --node <url>`)
-  const { node, peers } = await fetchPeers(target)
+  // the peers first: a data dir no node serves is on no network, and says so before it opens anything
+  const { node, peers } = await withBacNode(options, async (bac) => ({ peers: await bac.peers(), node: await bac.info() }))
   if (options.json === true) {
     io.out(`${JSON.stringify({ node, peers })}\n`)
     return EXIT.ok
   }
-  type Advert = { nodeId: string, peerId: string, labels: Record<string, string>, executors: string[], images?: string[], slots: number, running: number }
   // vm with the names of the images the node holds: vm[base,python]
-  const executors = (a: Advert): string => a.executors.map((e) => e === 'vm' && a.images !== undefined ? `vm[${a.images.filter((i) => !i.startsWith('sha256:')).join(',')}]` : e).join(',')
-  const self = node.advert as Advert | undefined
+  const executors = (a: NodeAdvert): string => a.executors.map((e) => e === 'vm' && a.images !== undefined ? `vm[${a.images.filter((i) => !i.startsWith('sha256:')).join(',')}]` : e).join(',')
+  const self = node.advert
   const rows: string[][] = [['NODE', 'PEER ID', 'STATE', 'LABELS', 'EXECUTORS', 'LOAD', 'LAST CONTACT']]
-  const labels = (l: Record<string, string>): string => Object.entries(l).map(([k, v]) => v === '' ? k : `${k}=${v}`).join(',') || '-'
+  const labels = (l: Readonly<Record<string, string>>): string => Object.entries(l).map(([k, v]) => v === '' ? k : `${k}=${v}`).join(',') || '-'
   if (self !== undefined) rows.push([self.nodeId, self.peerId, 'this node', labels(self.labels), executors(self), `${self.running}/${self.slots}`, '-'])
-  for (const p of peers as Array<{ advert: Advert, trusted: boolean, connected: boolean, lastSeen: number, dispatched: number }>) {
+  for (const p of peers) {
     const state = `${p.connected ? 'connected' : 'gone'}${p.trusted ? '' : ', untrusted'}`
     rows.push([p.advert.nodeId, p.advert.peerId, state, labels(p.advert.labels), executors(p.advert), `${Math.max(p.advert.running, p.dispatched)}/${p.advert.slots}`, ago(p.lastSeen)])
   }
@@ -98,6 +81,8 @@ export async function devstackCommand (options: DevstackOptions, io: Io): Promis
       mkdirSync(dataDir, { recursive: true })
       const args = [bin, 'serve', '--dev', '--json', '--port', '0', '--api', '127.0.0.1:0', '--data-dir', dataDir, '--label', `devstack=${i}`, ...allowed.flatMap((p) => ['--allow-path', p])]
       if (firstAddr !== undefined) args.push('--peer', firstAddr)
+      if (options.ipfsApi !== undefined) args.splice(1, 0, '--ipfs-api', options.ipfsApi)
+      if (options.logLevel !== undefined) args.splice(1, 0, '--log-level', options.logLevel)
       for (const p of i === 1 ? options.pipelines ?? [] : []) args.push('--pipelines', p)
       if (i > 1 || (options.pipelines ?? []).length === 0) args.push('--no-pipelines')
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BAC_TOKEN: token } })

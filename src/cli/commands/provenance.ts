@@ -25,7 +25,7 @@ export async function provenanceCommand (ref: string, options: ProvenanceOptions
       return EXIT.ok
     })
   }
-  return await withNode(options.dataDir, async (node) => {
+  return await withNode(options, async (node) => {
     const found = await findRecord(node, ref)
     print(found.envelope)
     io.err(`record${found.cid !== undefined ? ` ${found.cid}` : ''}${found.runId !== undefined ? ` of run ${found.runId}` : ''}, signed by ${found.envelope.signatures.map((s) => printable(s.keyid, 100)).join(', ')}\n`)
@@ -33,7 +33,7 @@ export async function provenanceCommand (ref: string, options: ProvenanceOptions
   })
 }
 
-export interface VerifyCommandOptions { dataDir?: string, record?: string, trust?: string[], rerun?: boolean, json?: boolean }
+export interface VerifyCommandOptions { dataDir?: string, ipfsApi?: string, record?: string, trust?: string[], rerun?: boolean, json?: boolean }
 
 /**
  * `bac verify <result-cid>`: finds the result's record (this node's, or `--record <file|cid>`),
@@ -44,7 +44,7 @@ export interface VerifyCommandOptions { dataDir?: string, record?: string, trust
 export async function verifyCommand (resultCid: string, options: VerifyCommandOptions, io: Io): Promise<number> {
   const cid = cidAlone(resultCid)
   if (cid === undefined) throw new UsageError(`bac verify takes a result CID, got '${printable(resultCid, 80)}'`)
-  return await withNode(options.dataDir, async (node) => {
+  return await withNode(options, async (node) => {
     const record = options.record !== undefined ? await recordFrom(node, options.record) : undefined
     const verification = await verifyResult(node, cid, { trusted: trustedKeys(node.dataDir, options.trust ?? []), ...(record !== undefined ? { record } : {}) })
     let rerun: Awaited<ReturnType<typeof rerunRecord>> | undefined

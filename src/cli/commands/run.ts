@@ -54,7 +54,7 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
   // --resume continues a run of the data dir, whichever node serves it
   const nodeOptions = options.resume !== undefined ? { ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), local: true } : options
   return await withBacNode(nodeOptions, async (node) => await cancellable(io, async (signal) => {
-    const end = await node.run({
+    const run = node.run({
       pipeline,
       text: validation.value?.text ?? '',
       inputs,
@@ -65,7 +65,10 @@ export async function runCommand (file: string, options: RunCommandOptions, io: 
       ...(options.resume !== undefined ? { resume: options.resume } : {}),
       ...(options.executor !== undefined ? { executor: options.executor } : {}),
       ...(options.image !== undefined ? { image: options.image } : {})
-    }, { signal, onEvent: options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true) })
+    }, { signal })
+    const show = options.json !== true && io.interactive === true ? new LiveView(io).onEvent : eventRenderer(io, options.json === true)
+    for await (const event of run.events) show(event)
+    const end = await run.ended
     if (options.json !== true && end.resultCid !== undefined) {
       io.out(`${end.resultCid}\n`)
       io.err(`result ${end.resultCid}, copied${node.where.startsWith('http') ? ` from ${node.where}` : ''} to ${displayPath(end.outputsDir ?? '.')}\n`)

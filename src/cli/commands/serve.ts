@@ -26,6 +26,8 @@ export interface ServeOptions {
   token?: string
   allowPath?: string[]
   apiHost?: string[]
+  /** The root's --ipfs-api. */
+  ipfsApi?: string
 }
 
 /** The shortest token a node takes when one is given (`--token`, `$BAC_TOKEN`). */
@@ -134,6 +136,7 @@ async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeO
     dataDir,
     pipelines,
     cwd: process.cwd(),
+    ...(options.ipfsApi !== undefined ? { ipfsApi: options.ipfsApi } : {}),
     ...(options.outputs !== undefined ? { outputsDir: path.resolve(options.outputs) } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(extra.triggers !== undefined ? { triggers: extra.triggers } : {}),

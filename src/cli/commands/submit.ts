@@ -19,7 +19,10 @@ export async function submitCommand (options: SubmitOptions, io: Io): Promise<nu
   const bad = cids.find((c) => cidAlone(c) === undefined)
   if (bad !== undefined) throw new UsageError(`--cids takes CIDs, got '${printable(bad, 80)}'`)
   return await withBacNode(options, async (node) => await cancellable(io, async (signal) => {
-    const end = await node.submitJob({ cids, command }, { signal, onEvent: eventRenderer(io, options.json === true) })
+    const job = node.submitJob({ cids, command }, { signal })
+    const show = eventRenderer(io, options.json === true)
+    for await (const event of job.events) show(event)
+    const end = await job.ended
     if (options.json !== true) {
       if (end.outputsDir !== undefined) io.err(`job ${end.runId}: outputs in ${displayPath(path.join(end.outputsDir, 'job', '0'))}\n`)
       else if (end.resultCid !== undefined) io.err(`job ${end.runId} on ${node.where}: its outputs are ${end.resultCid}/job/0 (bac job get ${end.runId})\n`)
