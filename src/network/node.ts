@@ -1,4 +1,3 @@
-import { withBitswap } from '@helia/bitswap'
 import { identify } from '@libp2p/identify'
 import { KEEP_ALIVE, type Libp2p, type PeerId } from '@libp2p/interface'
 import { noise } from '@libp2p/noise'
@@ -8,32 +7,23 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import * as dagPb from '@ipld/dag-pb'
-import { MemoryDatastore } from 'datastore-core'
-import { createHeliaLight } from 'helia'
-import type { HeliaWithLibp2p } from '@helia/libp2p'
 import type { Blockstore } from 'interface-blockstore'
 import { createLibp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { createHash } from 'node:crypto'
-import { ContentNotFoundError, DispatchRefusedError, NetworkError } from '../interfaces/errors.js'
+import { NetworkError } from '../interfaces/errors.js'
 import type { CacheAnswer, FetchOptions, NodeAdvert, PeerInfo, StepNetwork, StepTask, TaskOptions, TaskResult } from '../interfaces/network.js'
-import { fetchAdvert, serveAdverts, type AdvertFrame } from './adverts.js'
+import { serveAdverts } from './adverts.js'
+import { startBitswap } from './bitswap.js'
 import { fetchBlocks, READ_BUFFER_BYTES, serveBlocks } from './blocks.js'
 import { askPeer, serveCache, type CacheLookup } from './cache.js'
-import { dispatchTask, DISPATCH_PROTOCOL, INLINE_BYTES, serveDispatch, type TaskRunner } from './dispatch.js'
+import { complete, links, matches, smallDag, whole } from './dag.js'
+import { dispatchTask, INLINE_BYTES, serveDispatch, type TaskRunner } from './dispatch.js'
 import { loadIdentity } from './identity.js'
-import { guardProtocols } from './guard.js'
+import { PeerTable } from './peers.js'
 import { Trust, type TrustInit } from './trust.js'
 import { logger } from '../common/log.js'
 
 const debug = logger('network')
-
-/** Untrusted peers listed at once at most (each connected); more are not listed. */
-const MAX_STRANGERS = 256
-
-/** Bitswap's protocols: only trusted peers may use them with this node. */
-const BITSWAP_PROTOCOLS = ['/ipfs/bitswap/1.2.0', '/ipfs/bitswap/1.1.0', '/ipfs/bitswap/1.0.0', '/ipfs/bitswap']
 
 export interface NetworkInit {
   readonly dataDir: string
@@ -83,15 +73,6 @@ export interface Network extends StepNetwork {
   stop: () => Promise<void>
 }
 
-interface PeerState {
-  advert: NodeAdvert
-  lastSeen: number
-  dispatched: number
-  connected: boolean
-  trusted: boolean
-  addr?: Multiaddr
-}
-
 function parseAddr (text: string, what: string): Multiaddr {
   try {
     return multiaddr(text)
@@ -100,129 +81,68 @@ function parseAddr (text: string, what: string): Multiaddr {
   }
 }
 
-/** A block's bytes, whole, however the blockstore hands them out. */
-async function whole (pieces: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
-  const list: Uint8Array[] = []
-  for await (const piece of pieces) list.push(piece)
-  return list.length === 1 ? list[0] as Uint8Array : Buffer.concat(list)
-}
-
-/** The CIDs a block links to (dag-pb); raw blocks link to nothing. */
-function links (cid: CID, bytes: Uint8Array): CID[] {
-  if (cid.code !== dagPb.code) return []
-  return dagPb.decode(bytes).Links.map((l) => l.Hash)
-}
-
-/** Whether a block's bytes hash to its CID (sha2-256 only: the hash every bac and Kubo default uses). */
-function matches (cid: CID, bytes: Uint8Array): boolean {
-  return cid.multihash.code === sha256.code && Buffer.from(cid.multihash.digest).equals(createHash('sha256').update(bytes).digest())
-}
-
-/** Starts the node's libp2p host with Helia on it, and serves bac's protocols. */
-export async function startNetwork (init: NetworkInit): Promise<Network> {
-  const privateKey = await loadIdentity(init.dataDir)
-  const trust = new Trust({ dataDir: init.dataDir, ...init.trust })
-  const listen = (init.listen ?? ['/ip4/127.0.0.1/tcp/0']).map((a) => parseAddr(a, 'listen address').toString())
-  const light = createHeliaLight({ blockstore: init.blockstore, datastore: new MemoryDatastore() })
-  // the libp2p host is set on it below, before it starts (as Helia's own libp2p mixin does)
-  const helia = withBitswap(light as unknown as HeliaWithLibp2p, { maxSizeReplaceHasWithBlock: 1024 * 1024, sendWantlistDebounce: 0 })
-  let libp2p: Libp2p
+/** The node's libp2p host: TCP, noise, yamux, identify and ping, with its identity key. */
+async function createHost (privateKey: Awaited<ReturnType<typeof loadIdentity>>, listen: readonly string[], version: string): Promise<Libp2p> {
   try {
-    libp2p = await createLibp2p({
+    return await createLibp2p({
       privateKey,
-      addresses: { listen },
+      addresses: { listen: [...listen] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: READ_BUFFER_BYTES } })],
       services: { identify: identify(), ping: ping() },
       connectionManager: { maxConnections: 512 },
-      nodeInfo: { name: 'bac', version: init.version }
+      nodeInfo: { name: 'bac', version }
     })
   } catch (err) {
     throw new NetworkError(`cannot start the libp2p host on ${listen.join(', ')}: ${(err as Error).message}`, { cause: err })
   }
-  // Helia uses this host for bitswap, as its libp2p mixin would; bitswap has no notion of trust,
-  // so it sees the host through a guard: it answers and asks trusted peers only
-  const bitswapHost = guardProtocols(libp2p, {
-    protocols: BITSWAP_PROTOCOLS,
-    refuse: (peer, addr) => trust.check(peer, addr),
-    ...(init.log !== undefined ? { log: init.log } : {})
-  })
-  Object.defineProperty(helia, 'libp2p', { value: bitswapHost, enumerable: true })
-  await helia.start()
+}
 
-  const peerId = libp2p.peerId.toString()
-  const peers = new Map<string, PeerState>()
-  /** Peers whose advert was refused, so that each is said once. */
-  const malformed = new Set<string>()
-  let running = 0
+/** Joins a peer by the multiaddr it printed; libp2p dials it again whenever the connection is lost. */
+async function joinPeer (libp2p: Libp2p, text: string, log: (line: string) => void): Promise<void> {
+  const addr = parseAddr(text, 'peer')
+  const id = addr.getComponents().find((c) => c.name === 'p2p')?.value
+  if (id === undefined) throw new NetworkError(`peer '${text}' has no /p2p/<peer-id> part; copy the whole address the node printed`)
+  const peer = peerIdFromString(id)
+  await libp2p.peerStore.merge(peer, { multiaddrs: [addr.decapsulateCode(421)], tags: { [KEEP_ALIVE]: { value: 1 } } })
+  try {
+    await libp2p.dial(addr, { signal: AbortSignal.timeout(10_000) })
+  } catch (err) {
+    log(`cannot reach peer ${text} yet (${(err as Error).message}); trying again in the background`)
+  }
+}
+
+/**
+ * Starts the node's libp2p host, Helia's bitswap on it, and bac's protocols: adverts (the peer
+ * table), dispatch of steps both ways, the shared cache and the block stream, each answering
+ * trusted peers only.
+ */
+export async function startNetwork (init: NetworkInit): Promise<Network> {
+  const trust = new Trust({ dataDir: init.dataDir, ...init.trust })
+  const listen = (init.listen ?? ['/ip4/127.0.0.1/tcp/0']).map((a) => parseAddr(a, 'listen address').toString())
+  const libp2p = await createHost(await loadIdentity(init.dataDir), listen, init.version)
   // the node's own log when it has one (bac serve prints it), else the debug log
   const log = init.log ?? ((line: string) => { debug.debug(line) })
-  const interval = init.advertIntervalMs ?? 2000
+  const refuse = (peer: string, addr: Multiaddr | undefined): string | undefined => trust.check(peer, addr)
+  const bitswap = await startBitswap(libp2p, { blockstore: init.blockstore, refuse, blockTimeoutMs: init.blockTimeoutMs ?? 10_000, log })
+  const peerId = libp2p.peerId.toString()
+  let running = 0
   const addrs = (): string[] => libp2p.getMultiaddrs().map((a) => a.toString())
   const self = (): NodeAdvert => ({
-    nodeId: init.nodeId, peerId, version: init.version, labels: { ...init.labels }, executors: [...init.executors], ...(init.images !== undefined ? { images: [...init.images()] } : {}), slots: init.slots, running, addrs: addrs()
+    nodeId: init.nodeId,
+    peerId,
+    version: init.version,
+    labels: { ...init.labels },
+    executors: [...init.executors],
+    ...(init.images !== undefined ? { images: [...init.images()] } : {}),
+    slots: init.slots,
+    running,
+    addrs: addrs()
   })
-  // the peers it knows are told only to a peer it trusts: a stranger learns nothing of the network
-  const advertFrame = (asker: string, addr: Multiaddr | undefined): AdvertFrame => ({
-    type: 'advert',
-    advert: self(),
-    peers: trust.check(asker, addr) !== undefined ? [] : [...peers].filter(([, p]) => p.trusted && p.connected).map(([id, p]) => ({ id, addrs: [...p.advert.addrs] }))
-  })
+  const peers = new PeerTable({ libp2p, trust, self, intervalMs: init.advertIntervalMs ?? 2000, log })
 
-  const refresh = async (peer: PeerId): Promise<void> => {
-    const id = peer.toString()
-    const connection = libp2p.getConnections(peer)[0]
-    if (connection === undefined) return
-    let frame: AdvertFrame
-    try {
-      frame = await fetchAdvert(libp2p, peer, Math.max(interval, 2000))
-    } catch (err) {
-      // a malformed advert is said once per peer; a peer that is merely slow is not
-      if ((err as Error).message.startsWith('the peer\'s advert') && !malformed.has(id)) {
-        if (malformed.size >= MAX_STRANGERS) malformed.clear()
-        malformed.add(id)
-        log(`peer ${id}: ${(err as Error).message}; it is not listed`)
-      }
-      return
-    }
-    if (frame.advert.peerId !== id) return
-    const known = peers.get(id)
-    const trusted = trust.check(id, connection.remoteAddr) === undefined
-    // strangers are kept while they are connected, and only so many: they cost memory, not work
-    if (known === undefined && !trusted && [...peers.values()].filter((p) => !p.trusted).length >= MAX_STRANGERS) return
-    // updated in place: a dispatch under way holds this object and counts itself off it at its end
-    if (known === undefined) peers.set(id, { advert: frame.advert, lastSeen: Date.now(), dispatched: 0, connected: true, trusted, addr: connection.remoteAddr })
-    else Object.assign(known, { advert: frame.advert, lastSeen: Date.now(), connected: true, trusted, addr: connection.remoteAddr })
-    if (known === undefined) log(`peer ${frame.advert.nodeId} (${id}) joined${trusted ? '' : ', not trusted'}`)
-    // a trusted peer's peers are joined too, so a network needs one known address to form
-    if (!trusted) return
-    for (const other of frame.peers) {
-      if (other.id === peerId || peers.get(other.id)?.connected === true || libp2p.getConnections(peerIdFromString(other.id)).length > 0) continue
-      const addr = other.addrs[0]
-      if (addr !== undefined) void libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(5000) }).catch(() => {})
-    }
-  }
-
-  libp2p.addEventListener('peer:identify', (event) => {
-    if (event.detail.protocols.includes(DISPATCH_PROTOCOL)) void refresh(event.detail.peerId)
-  })
-  libp2p.addEventListener('peer:disconnect', (event) => {
-    const id = event.detail.toString()
-    const state = peers.get(id)
-    if (state !== undefined) {
-      state.connected = false
-      log(`peer ${state.advert.nodeId} (${id}) left`)
-      // an untrusted peer that left is forgotten (a trusted one is dialled again, and listed as gone)
-      if (!state.trusted && state.dispatched === 0) peers.delete(id)
-    }
-  })
-  const timer = setInterval(() => {
-    for (const connection of libp2p.getConnections()) void refresh(connection.remotePeer)
-  }, interval)
-  timer.unref()
-
-  await serveAdverts(libp2p, advertFrame)
+  await serveAdverts(libp2p, (asker, addr) => peers.frameFor(asker, addr))
   const dispatchServer = serveDispatch(libp2p, {
     nodeId: init.nodeId,
     refuse: (peer, connection, task) => {
@@ -240,30 +160,14 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       }
     },
     log,
-    inline: async (root) => {
-      // the outputs' blocks, while they stay small: the requester then has them with the end
-      const found: Array<{ cid: string, data: Uint8Array }> = []
-      let bytes = 0
-      const pending = [CID.parse(root)]
-      while (pending.length > 0) {
-        const cid = pending.pop() as CID
-        if (cid.multihash.code !== sha256.code) return undefined
-        const data = await whole(init.blockstore.get(cid))
-        bytes += data.length
-        if (bytes > INLINE_BYTES) return undefined
-        found.push({ cid: cid.toString(), data })
-        pending.push(...links(cid, data))
-      }
-      return found
-    }
+    // the outputs' blocks, while they stay small: the requester then has them with the end
+    inline: async (root) => await smallDag(init.blockstore, root, INLINE_BYTES)
   })
-
   const lookup = init.cacheLookup
-  if (lookup !== undefined) await serveCache(libp2p, { refuse: (peer, connection) => trust.check(peer, connection.remoteAddr), lookup, log })
-
+  if (lookup !== undefined) await serveCache(libp2p, { refuse: (peer, connection) => refuse(peer, connection.remoteAddr), lookup, log })
   await serveBlocks(libp2p, {
     blockstore: init.blockstore,
-    refuse: (peer, connection) => trust.check(peer, connection.remoteAddr),
+    refuse: (peer, connection) => refuse(peer, connection.remoteAddr),
     links,
     read: async (cid) => await whole(init.blockstore.get(cid)),
     log
@@ -277,81 +181,26 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
       await init.blockstore.put(cid, block.data)
     }
   }
-
-  const join = async (text: string): Promise<void> => {
-    const addr = parseAddr(text, 'peer')
-    const id = addr.getComponents().find((c) => c.name === 'p2p')?.value
-    if (id === undefined) throw new NetworkError(`peer '${text}' has no /p2p/<peer-id> part; copy the whole address the node printed`)
-    const peer = peerIdFromString(id)
-    // libp2p dials a keep-alive peer again when the connection is lost
-    await libp2p.peerStore.merge(peer, { multiaddrs: [addr.decapsulateCode(421)], tags: { [KEEP_ALIVE]: { value: 1 } } })
-    try {
-      await libp2p.dial(addr, { signal: AbortSignal.timeout(10_000) })
-    } catch (err) {
-      log(`cannot reach peer ${text} yet (${(err as Error).message}); trying again in the background`)
-    }
-  }
+  const join = async (text: string): Promise<void> => { await joinPeer(libp2p, text, log) }
   for (const addr of init.peers ?? []) await join(addr)
-
-  const blockTimeout = init.blockTimeoutMs ?? 10_000
-  const networked = helia.blockstore as unknown as Blockstore
-  // a block missing here is looked for on the peers for a while, then reported missing
-  const blockstore: Blockstore = Object.create(networked, {
-    get: {
-      value: async function * (cid: CID, options: { signal?: AbortSignal } = {}) {
-        if (await init.blockstore.has(cid)) {
-          yield * init.blockstore.get(cid, options)
-          return
-        }
-        const timeout = AbortSignal.timeout(blockTimeout)
-        const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
-        try {
-          yield * networked.get(cid, { ...options, signal })
-        } catch (err) {
-          if (timeout.aborted && options.signal?.aborted !== true) throw new ContentNotFoundError(cid.toString(), `it is not in the local store, and no peer sent it within ${blockTimeout} ms`)
-          throw err
-        }
-      }
-    }
-  }) as Blockstore
-
-  /** Whether every block under `root` is here already (then nothing is asked of a peer). */
-  const complete = async (root: CID): Promise<boolean> => {
-    const pending = [root]
-    while (pending.length > 0) {
-      const cid = pending.pop() as CID
-      if (!await init.blockstore.has(cid)) return false
-      if (cid.code === dagPb.code) pending.push(...links(cid, await whole(init.blockstore.get(cid))))
-    }
-    return true
-  }
-
-  const candidate = (p: PeerState): boolean => p.connected && p.trusted && Date.now() - p.lastSeen < interval * 3 + 2000
-  const info = (p: PeerState): PeerInfo => ({ advert: p.advert, trusted: p.trusted, connected: p.connected, lastSeen: p.lastSeen, dispatched: p.dispatched })
+  const { blockstore } = bitswap
 
   return {
     peerId,
     addrs,
     blockstore,
     get self () { return self() },
-    peers: () => [...peers.values()].filter(candidate).map(info),
-    list: () => [...peers.values()].map(info),
+    peers: () => peers.candidates(),
+    list: () => peers.list(),
     join,
     running: () => running,
-    dispatch: async (target: string, task: StepTask, options: TaskOptions = {}): Promise<TaskResult> => {
-      const state = peers.get(target)
-      if (state === undefined || !state.trusted) throw new DispatchRefusedError(target, 'this node does not know it as a trusted peer')
-      state.dispatched++
+    dispatch: async (target: string, task: StepTask, options: TaskOptions = {}): Promise<TaskResult> => await peers.dispatching(target, async () => {
       debug.debug('dispatch', { peer: target, runId: task.run.id, step: task.step.id, attempt: task.attempt })
-      try {
-        return await dispatchTask(libp2p, peerIdFromString(target), task, { ...options, livenessMs: init.livenessMs ?? 10_000, onBlocks: takeBlocks })
-      } finally {
-        state.dispatched--
-      }
-    },
+      return await dispatchTask(libp2p, peerIdFromString(target), task, { ...options, livenessMs: init.livenessMs ?? 10_000, onBlocks: takeBlocks })
+    }),
     askCache: async (key: string, options: { signal?: AbortSignal, makers?: readonly string[] } = {}): Promise<CacheAnswer | undefined> => {
-      const asked = [...peers.entries()].filter(([, p]) => candidate(p)).map(([id]) => id)
-      const accepts = (node: string): boolean => (options.makers === undefined || options.makers.includes(node)) && trust.check(node, peers.get(node)?.addr) === undefined
+      const asked = peers.candidateIds()
+      const accepts = (node: string): boolean => (options.makers === undefined || options.makers.includes(node)) && refuse(node, peers.addrOf(node)) === undefined
       debug.debug('cache ask', { key, peers: asked.length })
       if (asked.length === 0) return undefined
       const timeout = AbortSignal.timeout(init.cacheTimeoutMs ?? 2000)
@@ -370,18 +219,21 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
     },
     fetch: async (root: string, from: string, options: FetchOptions = {}): Promise<void> => {
       const top = root.split('/')[0] ?? root
-      if (await complete(CID.parse(top))) return
+      if (await complete(init.blockstore, CID.parse(top))) return
+      const signal = options.signal !== undefined ? { signal: options.signal } : {}
       if (options.via !== 'bitswap') {
         try {
           // the whole DAG in one stream, as fast as the connection goes
-          await fetchBlocks(libp2p, peerIdFromString(from), top, { put: async (blocks) => { for await (const _ of init.blockstore.putMany(blocks)) {} }, verify: matches, ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+          const put = async (blocks: Parameters<Blockstore['putMany']>[0]): Promise<void> => { for await (const _ of init.blockstore.putMany(blocks)) {} }
+          await fetchBlocks(libp2p, peerIdFromString(from), top, { put, verify: matches, ...signal })
           return
         } catch (err) {
           // a peer without the protocol, or without all of the DAG: bitswap, block by block, asks every peer
           if (!['UnsupportedProtocolError', 'ContentNotFoundError'].includes((err as Error).name)) throw err
         }
       }
-      const providers = [peerIdFromString(from)]
+      // bitswap asks the peer that has the DAG first (Helia reads providers from the options)
+      const asking: { signal?: AbortSignal, providers: PeerId[] } = { ...signal, providers: [peerIdFromString(from)] }
       const seen = new Set<string>()
       let pending = [CID.parse(top)]
       // level by level, every block of a level asked for at once: bitswap batches the wants
@@ -392,15 +244,15 @@ export async function startNetwork (init: NetworkInit): Promise<Network> {
           if (seen.has(key)) return
           seen.add(key)
           if (cid.code !== dagPb.code && await init.blockstore.has(cid)) return
-          next.push(...links(cid, await whole(blockstore.get(cid, { ...(options.signal !== undefined ? { signal: options.signal } : {}), providers } as { signal?: AbortSignal }))))
+          next.push(...links(cid, await whole(blockstore.get(cid, asking))))
         }))
         pending = next
       }
     },
     stop: async () => {
-      clearInterval(timer)
+      peers.stop()
       await dispatchServer.stop()
-      await helia.stop()
+      await bitswap.stop()
       await libp2p.stop()
     }
   }
