@@ -51,7 +51,11 @@ export async function openNode (init: import('./node/embedded.js').EmbeddedNodeI
  * The node a command acts on: the one whose API `target` names (through its HTTP API), else the
  * data dir itself (its history read directly, its store and engine opened on use). Close it after.
  */
-export async function connectNode (target: import('./api/client.js').NodeTarget | undefined, dataDir: string, options: import('./node/local-node.js').LocalNodeOptions = {}): Promise<import('./interfaces/node.js').BacNode> {
+export async function connectNode (
+  target: import('./api/client.js').NodeTarget | undefined,
+  dataDir: string,
+  options: import('./node/local-node.js').LocalNodeOptions = {}
+): Promise<import('./interfaces/node.js').BacNode> {
   if (target !== undefined) {
     const { httpNode } = await import('./node/http-node.js')
     return httpNode(target)

@@ -82,7 +82,8 @@ export class AccessCheck {
     if (fetchSite === 'cross-site' || fetchSite === 'same-site') throw new Refusal(403, `a ${fetchSite} request (a web page on another site) is refused`)
     const presented = bearer(req.headers.authorization)
     if (presented === undefined) {
-      throw new Refusal(401, 'this node\'s API needs its token: bac finds it in <data-dir>/api.json on this machine; elsewhere give --token or $BAC_TOKEN', { 'www-authenticate': 'Bearer realm="bac"' })
+      const reason = 'this node\'s API needs its token: bac finds it in <data-dir>/api.json on this machine; elsewhere give --token or $BAC_TOKEN'
+      throw new Refusal(401, reason, { 'www-authenticate': 'Bearer realm="bac"' })
     }
     const given = Buffer.from(presented)
     if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {

@@ -247,6 +247,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * printed it): shown, never obeyed.
  */
 export function asRunEvent (value: unknown): RunEvent {
-  if (!isObject(value) || typeof value.type !== 'string' || !EVENTS.has(value.type) || typeof value.runId !== 'string') throw new UnsafeContentError('the node\'s answer', 'gives an event that is not a run\'s; nothing was done with it')
+  if (!isObject(value) || typeof value.type !== 'string' || !EVENTS.has(value.type) || typeof value.runId !== 'string') {
+    throw new UnsafeContentError('the node\'s answer', 'gives an event that is not a run\'s; nothing was done with it')
+  }
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, typeof v === 'string' && k !== 'text' ? printable(v, 4000) : v])) as RunEvent
 }

@@ -49,7 +49,14 @@ export const SCHEMAS = {
   RunWithSteps: {
     allOf: [
       { $ref: '#/components/schemas/Run' },
-      { type: 'object', required: ['steps', 'executions'], properties: { steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } }, executions: { type: 'array', items: { $ref: '#/components/schemas/Execution' } } } }
+      {
+        type: 'object',
+        required: ['steps', 'executions'],
+        properties: {
+          steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } },
+          executions: { type: 'array', items: { $ref: '#/components/schemas/Execution' } }
+        }
+      }
     ]
   },
   RunRequest: {
@@ -74,22 +81,68 @@ export const SCHEMAS = {
   Batch: {
     type: 'object',
     required: ['topic', 'runs', 'duplicate'],
-    properties: { topic: text, duplicate: { type: 'boolean' }, runs: { type: 'array', items: { type: 'object', required: ['id', 'pipeline', 'row'], properties: { id: runId, pipeline: text, row: { type: 'integer' } } } } }
+    properties: {
+      topic: text,
+      duplicate: { type: 'boolean' },
+      runs: { type: 'array', items: { type: 'object', required: ['id', 'pipeline', 'row'], properties: { id: runId, pipeline: text, row: { type: 'integer' } } } }
+    }
   },
   Health: {
     type: 'object',
     required: ['ok', 'id', 'version', 'uptimeMs', 'runs'],
-    properties: { ok: { type: 'boolean' }, id: text, version: text, uptimeMs: { type: 'number' }, runs: { type: 'object', required: ['running', 'queued'], properties: { running: { type: 'integer' }, queued: { type: 'integer' } } }, peers: { type: 'integer' }, runningForPeers: { type: 'integer' } }
+    properties: {
+      ok: { type: 'boolean' },
+      id: text,
+      version: text,
+      uptimeMs: { type: 'number' },
+      runs: { type: 'object', required: ['running', 'queued'], properties: { running: { type: 'integer' }, queued: { type: 'integer' } } },
+      peers: { type: 'integer' },
+      runningForPeers: { type: 'integer' }
+    }
   },
-  Node: { type: 'object', required: ['id', 'pipelines', 'topics'], properties: { id: text, pipelines: { type: 'array', items: text }, topics: { type: 'array', items: text }, peerId: text, addrs: { type: 'array', items: text }, advert: object } },
-  Peer: { type: 'object', required: ['advert', 'trusted', 'connected', 'lastSeen'], properties: { advert: object, trusted: { type: 'boolean' }, connected: { type: 'boolean' }, lastSeen: time, dispatched: { type: 'integer' } } },
+  Advert: {
+    type: 'object',
+    required: ['nodeId', 'peerId', 'version', 'labels', 'executors', 'slots', 'running', 'addrs'],
+    properties: {
+      nodeId: text,
+      peerId: text,
+      version: text,
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+      executors: { type: 'array', items: text },
+      images: { type: 'array', items: text },
+      slots: { type: 'integer', minimum: 0 },
+      running: { type: 'integer', minimum: 0 },
+      addrs: { type: 'array', items: text }
+    }
+  },
+  Node: {
+    type: 'object',
+    required: ['id', 'pipelines', 'topics'],
+    properties: {
+      id: text,
+      pipelines: { type: 'array', items: text },
+      topics: { type: 'array', items: text },
+      peerId: text,
+      addrs: { type: 'array', items: text },
+      advert: { $ref: '#/components/schemas/Advert' }
+    }
+  },
+  Peer: {
+    type: 'object',
+    required: ['advert', 'trusted', 'connected', 'lastSeen', 'dispatched'],
+    properties: { advert: { $ref: '#/components/schemas/Advert' }, trusted: { type: 'boolean' }, connected: { type: 'boolean' }, lastSeen: time, dispatched: { type: 'integer' } }
+  },
   Envelope: {
     type: 'object',
     required: ['payloadType', 'payload', 'signatures'],
     properties: { payloadType: text, payload: text, signatures: { type: 'array', items: { type: 'object', required: ['keyid', 'sig'], properties: { keyid: text, sig: text } } } }
   },
   Roots: { type: 'object', required: ['roots'], properties: { roots: { type: 'array', items: cid } } },
-  LogChunk: { type: 'object', required: ['stepId', 'attempt', 'node', 'stream', 'text'], properties: { stepId: text, item: { type: 'integer' }, attempt: { type: 'integer' }, node: text, stream: { enum: ['stdout', 'stderr'] }, text } },
+  LogChunk: {
+    type: 'object',
+    required: ['stepId', 'attempt', 'node', 'stream', 'text'],
+    properties: { stepId: text, item: { type: 'integer' }, attempt: { type: 'integer' }, node: text, stream: { enum: ['stdout', 'stderr'] }, text }
+  },
   RunEvent: { type: 'object', required: ['type', 'runId'], properties: { type: { enum: ['run:start', 'step:start', 'step:log', 'step:end', 'run:end'] }, runId } }
 } as const
 
@@ -113,13 +166,36 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/api/v1/health', summary: 'Whether the node works, and what it is busy with', response: { status: 200, type: json, schema: 'Health' } },
   { method: 'get', path: '/api/v1/node', summary: 'Who the node is: id, pipelines, topics; on a network its peer id, addresses and advert', response: { status: 200, type: json, schema: 'Node' } },
   { method: 'get', path: '/api/v1/peers', summary: 'The peers the node knows', response: { status: 200, type: json, schema: 'Peer', list: true } },
-  { method: 'post', path: '/api/v1/messages/{topic}', summary: 'A batch of messages: JSON, NDJSON or Apache Arrow IPC; one run per row and pipeline on the topic', request: { type: 'application/json' }, response: { status: 202, type: json, schema: 'Batch' } },
+  {
+    method: 'post',
+    path: '/api/v1/messages/{topic}',
+    summary: 'A batch of messages: JSON, NDJSON or Apache Arrow IPC; one run per row and pipeline on the topic',
+    request: { type: 'application/json' },
+    response: { status: 202, type: json, schema: 'Batch' }
+  },
   { method: 'get', path: '/api/v1/runs', summary: 'Runs, newest first', query: ['limit', 'before', 'cid'], response: { status: 200, type: json, schema: 'Run', list: true } },
-  { method: 'post', path: '/api/v1/runs', summary: 'Starts a run: of a pipeline the node serves, of a pipeline\'s text, or of the seed\'s job', request: { type: json, schema: 'RunRequest' }, response: { status: 202, type: json, schema: 'Started' } },
+  {
+    method: 'post',
+    path: '/api/v1/runs',
+    summary: 'Starts a run: of a pipeline the node serves, of a pipeline\'s text, or of the seed\'s job',
+    request: { type: json, schema: 'RunRequest' },
+    response: { status: 202, type: json, schema: 'Started' }
+  },
   { method: 'get', path: '/api/v1/runs/{id}', summary: 'A run with its steps and every attempt', response: { status: 200, type: json, schema: 'RunWithSteps' } },
   { method: 'get', path: '/api/v1/runs/{id}/events', summary: 'The run\'s events, from its start to its run:end', response: { status: 200, type: ndjson, schema: 'RunEvent' } },
-  { method: 'get', path: '/api/v1/runs/{id}/logs', summary: 'What the run\'s steps printed; with follow, as they print it', query: ['step', 'follow'], response: { status: 200, type: ndjson, schema: 'LogChunk' } },
-  { method: 'get', path: '/api/v1/runs/{id}/provenance', summary: 'The run\'s signed provenance record (a DSSE envelope of an in-toto statement)', response: { status: 200, type: json, schema: 'Envelope' } },
+  {
+    method: 'get',
+    path: '/api/v1/runs/{id}/logs',
+    summary: 'What the run\'s steps printed; with follow, as they print it',
+    query: ['step', 'follow'],
+    response: { status: 200, type: ndjson, schema: 'LogChunk' }
+  },
+  {
+    method: 'get',
+    path: '/api/v1/runs/{id}/provenance',
+    summary: 'The run\'s signed provenance record (a DSSE envelope of an in-toto statement)',
+    response: { status: 200, type: json, schema: 'Envelope' }
+  },
   { method: 'post', path: '/api/v1/runs/{id}/cancel', summary: 'Cancels a run the node runs or holds waiting', response: { status: 202, type: json, schema: 'Cancelling' } },
   { method: 'post', path: '/api/v1/content', summary: 'Stores a CAR v1 stream, each block checked against its CID', request: { type: car }, response: { status: 201, type: json, schema: 'Roots' } },
   { method: 'get', path: '/api/v1/content/{cid}', summary: 'A file or folder the node holds, as a CAR v1 stream', response: { status: 200, type: car } },

@@ -24,7 +24,9 @@ function jobField (value: unknown): RunRequest['job'] {
   if (value === undefined) return undefined
   const job = value as { cids?: unknown, command?: unknown } | null
   if (typeof job !== 'object' || job === null || Array.isArray(job) || Object.keys(job).some((k) => k !== 'cids' && k !== 'command')) throw new Refusal(400, 'job must be { cids, command }')
-  if (typeof job.command !== 'string' || job.command.trim() === '' || job.command.length > 64 * 1024 || job.command.includes('\0')) throw new Refusal(400, 'job.command must be a shell command of at most 64 KiB')
+  if (typeof job.command !== 'string' || job.command.trim() === '' || job.command.length > 64 * 1024 || job.command.includes('\0')) {
+    throw new Refusal(400, 'job.command must be a shell command of at most 64 KiB')
+  }
   const cids = job.cids ?? []
   if (!Array.isArray(cids) || cids.length > 64 || !cids.every((c) => typeof c === 'string' && cidAlone(c) === c)) throw new Refusal(400, 'job.cids must be a list of at most 64 CIDs')
   return { cids: cids as string[], command: job.command }
@@ -39,7 +41,9 @@ export function parseRunRequest (body: unknown): RunRequest {
   const pipeline = text(fields, 'pipeline')
   const source = text(fields, 'text')
   const job = jobField(fields.job)
-  if ([pipeline, source, job].filter((v) => v !== undefined).length !== 1) throw new Refusal(400, 'give one of pipeline (a pipeline this node serves, by name or path), text (the pipeline\'s YAML) or job ({ cids, command })')
+  if ([pipeline, source, job].filter((v) => v !== undefined).length !== 1) {
+    throw new Refusal(400, 'give one of pipeline (a pipeline this node serves, by name or path), text (the pipeline\'s YAML) or job ({ cids, command })')
+  }
   const inputs = fields.inputs
   if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || Object.values(inputs).some((v) => typeof v !== 'string'))) {
     throw new Refusal(400, 'inputs must be an object of strings { "name": "value" }')

@@ -142,7 +142,11 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         const count = wholeNumber(url, 'limit', MAX_LIST_LIMIT)
         const before = url.searchParams.get('before') ?? undefined
         const cid = url.searchParams.get('cid') ?? undefined
-        send(res, 200, await node.listRuns({ ...(count !== undefined ? { limit: count } : {}), ...(before !== undefined ? { before: runIdParam(before) } : {}), ...(cid !== undefined ? { cid: cidParam(cid) } : {}) }))
+        send(res, 200, await node.listRuns({
+          ...(count !== undefined ? { limit: count } : {}),
+          ...(before !== undefined ? { before: runIdParam(before) } : {}),
+          ...(cid !== undefined ? { cid: cidParam(cid) } : {})
+        }))
         return
       }
       if (resource === 'runs' && rest.length === 0) {

@@ -34,8 +34,14 @@ function program (io: Io, result: { code: number }): Command {
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
-    .addOption(new Option('--log-level <level>', 'debug: log what the scheduler, network, storage, triggers and executors do, on stderr (as DEBUG=bac:* does; JSON lines with a command\'s --json)').choices(['debug', 'info']))
-    .option('--ipfs-api <address>', 'keep content in this Kubo daemon (its RPC API: /ip4/127.0.0.1/tcp/5001 or http://127.0.0.1:5001) instead of the embedded store; default: $BAC_IPFS_API, else ipfsApi in <data dir>/config.json')
+    .addOption(new Option('--log-level <level>', [
+      'debug: log what the scheduler, network, storage, triggers and executors do, on stderr',
+      '(as DEBUG=bac:* does; JSON lines with a command\'s --json)'
+    ].join(' ')).choices(['debug', 'info']))
+    .option('--ipfs-api <address>', [
+      'keep content in this Kubo daemon (its RPC API: /ip4/127.0.0.1/tcp/5001 or http://127.0.0.1:5001) instead of the embedded store;',
+      'default: $BAC_IPFS_API, else ipfsApi in <data dir>/config.json'
+    ].join(' '))
   root.hook('preAction', (_root, action) => {
     const { ipfsApi: api, logLevel } = root.opts() as { ipfsApi?: string, logLevel?: string }
     // every command that opens a node (and devstack, for its nodes) takes it as one of its own options
@@ -105,7 +111,10 @@ function program (io: Io, result: { code: number }): Command {
     .option('--dev', 'trust every peer on loopback (for a network on one machine)')
     .option('--slots <n>', 'steps run here for peers at once at most (default: the number of cores)')
     .option('--token <token>', 'the API\'s token, which every request must carry (default: $BAC_TOKEN, else a random one written to <data-dir>/api.json); required with a --api beyond loopback')
-    .option('--allow-path <folder>', 'a folder API callers and message fields may name as input, cwd or outputs (repeatable; default: the pipelines folders and their project folders; never the data dir)', collect, [])
+    .option('--allow-path <folder>', [
+      'a folder API callers and message fields may name as input, cwd or outputs',
+      '(repeatable; default: the pipelines folders and their project folders; never the data dir)'
+    ].join(' '), collect, [])
     .option('--api-host <name>', 'a host name requests may address the API by, besides loopback names and its address (repeatable)', collect, [])
     .action(async (options: ServeOptions) => { result.code = await serveCommand(options, io) })
 

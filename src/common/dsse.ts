@@ -44,7 +44,9 @@ export function parseEnvelope (value: unknown): Envelope {
   }
   if (e.payload.length > Math.ceil(MAX_ENVELOPE_BYTES / 3) * 4) throw new UserError(`not a DSSE envelope: its payload is larger than ${MAX_ENVELOPE_BYTES} bytes`)
   if (e.signatures.length > MAX_SIGNATURES) throw new UserError(`not a DSSE envelope: more than ${MAX_SIGNATURES} signatures`)
-  if (e.payloadType.length > 256 || e.signatures.some((s) => s.keyid.length > 256 || s.sig.length > 1024)) throw new UserError('not a DSSE envelope: a payload type, key id or signature longer than any is')
+  if (e.payloadType.length > 256 || e.signatures.some((s) => s.keyid.length > 256 || s.sig.length > 1024)) {
+    throw new UserError('not a DSSE envelope: a payload type, key id or signature longer than any is')
+  }
   return { payloadType: e.payloadType, payload: e.payload, signatures: e.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })) }
 }
 

@@ -3,7 +3,6 @@ import { InvalidJsonError } from '../interfaces/errors.js'
 /** How deeply JSON taken from outside may nest (objects and arrays); deeper is refused before it is parsed. */
 export const MAX_JSON_DEPTH = 64
 
-
 /**
  * How deeply `text` nests, stopping as soon as it passes `limit`: one pass over the characters,
  * outside strings, with no recursion (so `[[[[…` a million deep costs nothing but the scan).

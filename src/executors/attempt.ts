@@ -132,7 +132,12 @@ export function followOutput (source: Readable | null | undefined, stream: 'stdo
 }
 
 /** How an attempt ended, as its result says: the outputs are measured, and held to their limit unless it failed already. */
-export async function attemptResult (spec: ExecutionSpec, settings: AttemptSettings, logs: AttemptLogs, ended: Pick<ExecutionResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'error'> & { started: number }): Promise<ExecutionResult> {
+export async function attemptResult (
+  spec: ExecutionSpec,
+  settings: AttemptSettings,
+  logs: AttemptLogs,
+  ended: Pick<ExecutionResult, 'exitCode' | 'signal' | 'timedOut' | 'cancelled' | 'error'> & { started: number }
+): Promise<ExecutionResult> {
   const outputBytes = await dirSize(spec.outputsDir)
   const error = ended.error ?? (outputBytes > settings.maxOutputBytes ? `the outputs hold ${outputBytes} bytes, more than the limit of ${settings.maxOutputBytes}` : undefined)
   return {

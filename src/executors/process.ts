@@ -76,7 +76,15 @@ export function createProcessExecutor (init: ProcessExecutorInit = {}): Executor
         cwd: spec.workDir,
         folders: spec.tmpDir === undefined ? [path.join(spec.workDir, 'tmp')] : []
       })
-      log.debug('end', { program: describe, exitCode: result.exitCode, signal: result.signal, ms: Math.round(result.durationMs), timedOut: result.timedOut, cancelled: result.cancelled, ...(result.error !== undefined ? { error: result.error } : {}) })
+      log.debug('end', {
+        program: describe,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        ms: Math.round(result.durationMs),
+        timedOut: result.timedOut,
+        cancelled: result.cancelled,
+        ...(result.error !== undefined ? { error: result.error } : {})
+      })
       return result
     }
   }
@@ -97,4 +105,3 @@ export function command (spec: ExecutionSpec): { file: string, args: string[], d
     ? { file: spec.action.shell, args: ['-c', spec.action.script], describe: spec.action.shell }
     : { file: spec.action.command, args: [...spec.action.args], describe: spec.action.command }
 }
-

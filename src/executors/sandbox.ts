@@ -83,7 +83,11 @@ export function createSandboxExecutor (init: SandboxExecutorInit = {}): Executor
       const copies = spec.writableCids === true ? await privateCopies(spec, asRoot ? user : undefined) : undefined
       const result = await runAttempt(spec, options, attemptSettings(spec, init, killGraceMs), {
         file: bwrap,
-        args: bwrapArgs(spec, layout(spec), { etc: await etc.args(), ...(copies !== undefined ? { writableRoot: copies.root } : {}), ...(setpriv !== undefined ? { drop: dropTo(setpriv, user) } : {}) }),
+        args: bwrapArgs(spec, layout(spec), {
+          etc: await etc.args(),
+          ...(copies !== undefined ? { writableRoot: copies.root } : {}),
+          ...(setpriv !== undefined ? { drop: dropTo(setpriv, user) } : {})
+        }),
         env: {},
         cwd: spec.workDir,
         describe: command(spec).describe

@@ -19,7 +19,15 @@ export type RunEvent =
   | { readonly type: 'step:start', readonly runId: string, readonly stepId: string, readonly item?: number, readonly attempt: number, readonly executor: string, readonly node?: string }
   | { readonly type: 'step:log', readonly runId: string, readonly stepId: string, readonly item?: number, readonly stream: 'stdout' | 'stderr', readonly text: string }
   | { readonly type: 'step:end', readonly runId: string, readonly stepId: string, readonly status: StepStatus, readonly durationMs: number, readonly outputsCid?: string, readonly reason?: string }
-  | { readonly type: 'run:end', readonly runId: string, readonly status: RunStatus, readonly durationMs: number, readonly resultCid?: string, readonly reason?: string, readonly provenanceCid?: string }
+  | {
+    readonly type: 'run:end'
+    readonly runId: string
+    readonly status: RunStatus
+    readonly durationMs: number
+    readonly resultCid?: string
+    readonly reason?: string
+    readonly provenanceCid?: string
+  }
 
 export interface RunOptions {
   /** Input values as given on the command line (`--input name=value`), or content already stored. */

@@ -140,7 +140,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   const parts = new Parts()
   if (init.network === undefined) {
     const store = kubo !== undefined && ipfsApi !== undefined ? kubo.createKuboStore(ipfsApi) : createFsStore({ dataDir })
-    return await parts.starting(async () => await assemble(parts, dataDir, id, signer, store, undefined, nodeExecutors(dataDir, init.imagesDir), undefined, init.within, init.records))
+    return await parts.starting(async () => await assemble(parts, { dataDir, id, signer, store, executors: nodeExecutors(dataDir, init.imagesDir), within: init.within, records: init.records }))
   }
   const options = init.network
   const blockstore = new PackBlockstore(path.join(dataDir, 'blocks'))
@@ -184,7 +184,7 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   const store = kubo !== undefined && daemon !== undefined && ipfsApi !== undefined
     ? kubo.createKuboStore({ ...ipfsApi, kubo: daemon, blockstore: network.blockstore })
     : createUnixfsStore({ blockstore: network.blockstore })
-  const node = await parts.starting(async () => await assemble(parts, dataDir, id, signer, store, network, executors, options.labels, init.within, init.records))
+  const node = await parts.starting(async () => await assemble(parts, { dataDir, id, signer, store, network, executors, labels: options.labels, within: init.within, records: init.records }))
   const tasks = new TaskHost({ store, runs: node.runs, executors, templates: createTemplateEngine(), network, signer }, dataDir)
   host = tasks
   // the tasks peers sent stop first: their folders go before the store and network they use
@@ -193,8 +193,21 @@ export async function openEmbeddedNode (init: EmbeddedNodeInit): Promise<Embedde
   return node
 }
 
+/** What a node is made of, besides the parts it opens itself. */
+interface Assembly {
+  readonly dataDir: string
+  readonly id: string
+  readonly signer: Signer
+  readonly store: ContentStore
+  readonly network?: Network | undefined
+  readonly executors: EngineComponents['executors']
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  readonly within?: PathScope | undefined
+  readonly records?: boolean | undefined
+}
+
 /** The node's parts on an open content store. */
-async function assemble (parts: Parts, dataDir: string, id: string, signer: Signer, store: ContentStore, network: Network | undefined, executors: EngineComponents['executors'], labels?: Readonly<Record<string, string>>, within?: PathScope, records?: boolean): Promise<EmbeddedNode> {
+async function assemble (parts: Parts, { dataDir, id, signer, store, network, executors, labels, within, records }: Assembly): Promise<EmbeddedNode> {
   // a Kubo store checks its daemon as it starts, and sends what it still holds as it stops
   await store.start()
   parts.add('content store', async () => { await store.stop() })

@@ -1,4 +1,7 @@
-import { asRunEvent, cancelRun, fetchContent, fetchHealth, fetchInfo, fetchLogs, fetchPeers, fetchProvenance, fetchRun, followRun, listRuns, postContent, postMessages, startRun, type NodeTarget } from '../api/client.js'
+import {
+  asRunEvent, cancelRun, fetchContent, fetchHealth, fetchInfo, fetchLogs, fetchPeers, fetchProvenance, fetchRun, followRun, listRuns, postContent, postMessages, startRun,
+  type NodeTarget
+} from '../api/client.js'
 import { cidAlone, parseContentPath } from '../common/cid.js'
 import { parseEnvelope } from '../common/dsse.js'
 import { printable } from '../common/text.js'
@@ -40,14 +43,17 @@ function asDescription (value: unknown): RunDescription {
   if (!isObject(value)) throw notBac('is not a run as a bac node gives it')
   const { steps, executions, ...rest } = value
   const run = asRun(rest)
-  if (!Array.isArray(steps) || !steps.every((s) => isObject(s) && typeof s.stepId === 'string' && typeof s.status === 'string')) throw notBac('is not a run as a bac node gives it (its steps are not steps)')
-  if (executions !== undefined && (!Array.isArray(executions) || !executions.every((e) => isObject(e) && typeof e.stepId === 'string' && typeof e.attempt === 'number' && typeof e.node === 'string'))) throw notBac('is not a run as a bac node gives it (its attempts are not attempts)')
+  const isStep = (s: unknown): boolean => isObject(s) && typeof s.stepId === 'string' && typeof s.status === 'string'
+  const isAttempt = (e: unknown): boolean => isObject(e) && typeof e.stepId === 'string' && typeof e.attempt === 'number' && typeof e.node === 'string'
+  if (!Array.isArray(steps) || !steps.every(isStep)) throw notBac('is not a run as a bac node gives it (its steps are not steps)')
+  if (executions !== undefined && (!Array.isArray(executions) || !executions.every(isAttempt))) throw notBac('is not a run as a bac node gives it (its attempts are not attempts)')
   return { run, steps: steps as StepRecord[], executions: (executions ?? []) as ExecutionRecord[] }
 }
 
 function asChunk (value: unknown): LogChunk {
   const c = value as Partial<LogChunk> | null
-  if (!isObject(c) || typeof c.stepId !== 'string' || typeof c.attempt !== 'number' || typeof c.node !== 'string' || (c.stream !== 'stdout' && c.stream !== 'stderr') || typeof c.text !== 'string' || (c.item !== undefined && typeof c.item !== 'number')) {
+  if (!isObject(c) || typeof c.stepId !== 'string' || typeof c.attempt !== 'number' || typeof c.node !== 'string' ||
+    (c.stream !== 'stdout' && c.stream !== 'stderr') || typeof c.text !== 'string' || (c.item !== undefined && typeof c.item !== 'number')) {
     throw notBac('gives a log line that is not one')
   }
   return c as LogChunk
@@ -93,7 +99,9 @@ function asHealth (value: unknown): NodeHealth {
 }
 
 function asPeer (value: unknown): PeerInfo {
-  if (!isObject(value) || typeof value.trusted !== 'boolean' || typeof value.connected !== 'boolean' || typeof value.lastSeen !== 'number' || !count(value.dispatched)) throw notBac('gives a peer that is not one')
+  if (!isObject(value) || typeof value.trusted !== 'boolean' || typeof value.connected !== 'boolean' || typeof value.lastSeen !== 'number' || !count(value.dispatched)) {
+    throw notBac('gives a peer that is not one')
+  }
   return { advert: asAdvert(value.advert), trusted: value.trusted, connected: value.connected, lastSeen: value.lastSeen, dispatched: value.dispatched }
 }
 
@@ -119,13 +127,18 @@ export function httpNode (target: NodeTarget): BacNode {
       return list.map(asPeer)
     },
     listRuns: async (options = {}) => {
-      const list = await listRuns(target, { ...(options.limit !== undefined ? { limit: options.limit } : {}), ...(options.before !== undefined ? { before: options.before } : {}), ...(options.cid !== undefined ? { cid: options.cid } : {}) })
+      const list = await listRuns(target, {
+        ...(options.limit !== undefined ? { limit: options.limit } : {}),
+        ...(options.before !== undefined ? { before: options.before } : {}),
+        ...(options.cid !== undefined ? { cid: options.cid } : {})
+      })
       if (!Array.isArray(list)) throw notBac('is not a list of runs')
       return list.map(asRun)
     },
     describeRun: async (id) => asDescription(await fetchRun(target, id)),
     logs: async (id, options, onChunk) => {
-      await fetchLogs(target, id, { ...(options.step !== undefined ? { step: options.step } : {}), ...(options.follow === true ? { follow: true } : {}) }, (chunk) => { onChunk(asChunk(chunk)) }, options.signal)
+      const query = { ...(options.step !== undefined ? { step: options.step } : {}), ...(options.follow === true ? { follow: true } : {}) }
+      await fetchLogs(target, id, query, (chunk) => { onChunk(asChunk(chunk)) }, options.signal)
     },
     cancelRun: async (id) => {
       const answer = await cancelRun(target, id)

@@ -235,14 +235,21 @@ export interface Rerun {
  * validated and run), each job template too, and content inputs (and a dropped file) are taken
  * by CID from this node's store, never by a path the record names.
  */
-export async function rerunRecord (node: RecordSource & { run: (pipeline: Pipeline, options?: RunOptions) => Promise<RunOutcome> }, statement: Statement<Provenance>, resultCid: string, signal?: AbortSignal): Promise<Rerun> {
+export async function rerunRecord (
+  node: RecordSource & { run: (pipeline: Pipeline, options?: RunOptions) => Promise<RunOutcome> },
+  statement: Statement<Provenance>,
+  resultCid: string,
+  signal?: AbortSignal
+): Promise<Rerun> {
   const definition = statement.predicate.buildDefinition
   const params = definition.externalParameters as { pipeline?: { path?: unknown }, inputs?: unknown, trigger?: unknown }
   const file = params.pipeline?.path
   if (typeof file !== 'string' || !path.isAbsolute(file)) return { ok: false, reason: 'the record names no pipeline file' }
   const deps = Array.isArray(definition.resolvedDependencies) ? definition.resolvedDependencies : []
   const recorded = deps.find((d) => d?.name === 'pipeline' && d.uri === `file://${file}`)
-  if (recorded?.digest?.sha256 === undefined || annotation(recorded, 'notTheFile') === true) return { ok: false, reason: 'the record gives no digest of the pipeline file that ran (it was not the file on disk), so it cannot be run again' }
+  if (recorded?.digest?.sha256 === undefined || annotation(recorded, 'notTheFile') === true) {
+    return { ok: false, reason: 'the record gives no digest of the pipeline file that ran (it was not the file on disk), so it cannot be run again' }
+  }
   let bytes: Buffer
   try {
     bytes = await readRegularFile(file, 64 * 1024 * 1024, 'a pipeline file')

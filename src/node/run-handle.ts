@@ -24,7 +24,8 @@ export function endOf (outcome: RunOutcome): RunResult {
  */
 export function requestOf (start: RunStart): RunRequest {
   if (start.resume !== undefined) throw new UserError('--resume continues a run of the data dir: give --data-dir, not a node')
-  const inputs = Object.fromEntries(Object.entries(start.inputs).map(([name, value]) => [name, start.pipeline.inputs[name]?.type === 'file' && !value.startsWith('/ipfs/') ? path.resolve(start.cwd, value) : value]))
+  const isPath = (name: string, value: string): boolean => start.pipeline.inputs[name]?.type === 'file' && !value.startsWith('/ipfs/')
+  const inputs = Object.fromEntries(Object.entries(start.inputs).map(([name, value]) => [name, isPath(name, value) ? path.resolve(start.cwd, value) : value]))
   return {
     text: start.text,
     file: path.resolve(start.pipeline.file),

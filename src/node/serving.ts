@@ -117,7 +117,12 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     names.set(p.name, p.file)
   }
   const policy = init.allowPaths !== undefined ? new PathPolicy(init.allowPaths, init.dataDir) : PathPolicy.defaults(init.pipelineFolders ?? [], init.dataDir)
-  const node = await openEmbeddedNode({ dataDir: init.dataDir, within: policy.scope, ...(init.network !== undefined ? { network: init.network } : {}), ...(init.ipfsApi !== undefined ? { ipfsApi: init.ipfsApi } : {}) })
+  const node = await openEmbeddedNode({
+    dataDir: init.dataDir,
+    within: policy.scope,
+    ...(init.network !== undefined ? { network: init.network } : {}),
+    ...(init.ipfsApi !== undefined ? { ipfsApi: init.ipfsApi } : {})
+  })
   const pipelineFolders = (init.pipelineFolders ?? []).flatMap((f) => { try { return [realpathSync(f)] } catch { return [] } })
   const board = new RunBoard()
   const emit = (event: NodeEvent): void => {

@@ -17,7 +17,8 @@ const MAX_NESTING = 3
 /** The most warnings one field gets (each is placed by a search of the field's text). */
 const MAX_WARNINGS = 50
 const RULE = 'template/script-injection'
-const FIX = 'pass it as data instead: an argument the script reads, or an env var the script reads itself (ENVIRON in awk, os.environ in Python, process.env in Node); or constrain the input with pattern: or enum:'
+const FIX = 'pass it as data instead: an argument the script reads, or an env var the script reads itself ' +
+  '(ENVIRON in awk, os.environ in Python, process.env in Node); or constrain the input with pattern: or enum:'
 
 /** Reads a set of fields (one `run` script, or a command and its args) for script injection. */
 class InjectionCheck {

@@ -106,7 +106,10 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
 }
 
 /** Resolves and loads a step's job template, and checks its `with`; undefined when not found. */
-function checkUses (findings: Findings, s: { at: string[], step: RawMap, ref: string, file: string, jobs: JobSource, where: string, files: ValidatorFiles }): (LoadedJob & { file: string }) | undefined {
+function checkUses (
+  findings: Findings,
+  s: { at: string[], step: RawMap, ref: string, file: string, jobs: JobSource, where: string, files: ValidatorFiles }
+): (LoadedJob & { file: string }) | undefined {
   const resolved = s.jobs.resolve(s.ref, s.file)
   if ('tried' in resolved) {
     findings.error([...s.at, 'uses'], 'value', 'uses/not-found', `job template '${s.ref}' not found; looked for ${resolved.tried.map((t) => path.relative(process.cwd(), t)).join(', ')}`)

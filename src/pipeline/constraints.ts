@@ -34,7 +34,9 @@ export interface Constraints { readonly pattern?: RegExp, readonly source?: stri
 export function constraintsOf (spec: RawMap | undefined): Constraints | undefined {
   if (spec === undefined) return undefined
   const pattern = spec.type === 'string' && typeof spec.pattern === 'string' ? compiled(spec.pattern) : undefined
-  const values = Array.isArray(spec.enum) && (spec.type === 'string' || spec.type === 'number') ? spec.enum.filter((v): v is string | number => typeof v === (spec.type === 'string' ? 'string' : 'number')) : undefined
+  const values = Array.isArray(spec.enum) && (spec.type === 'string' || spec.type === 'number')
+    ? spec.enum.filter((v): v is string | number => typeof v === (spec.type === 'string' ? 'string' : 'number'))
+    : undefined
   const usable = pattern instanceof RegExp ? pattern : undefined
   if (usable === undefined && values === undefined) return undefined
   return { ...(usable !== undefined ? { pattern: usable, source: spec.pattern as string } : {}), ...(values !== undefined ? { values } : {}) }

@@ -40,9 +40,15 @@ function firstInvalidByte (b: Buffer): number {
     let min = 0x80
     let max = 0xbf
     if (c >= 0xc2 && c <= 0xdf) need = 1
-    else if (c >= 0xe0 && c <= 0xef) { need = 2; if (c === 0xe0) min = 0xa0; if (c === 0xed) max = 0x9f }
-    else if (c >= 0xf0 && c <= 0xf4) { need = 3; if (c === 0xf0) min = 0x90; if (c === 0xf4) max = 0x8f }
-    else return i
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2
+      if (c === 0xe0) min = 0xa0
+      if (c === 0xed) max = 0x9f
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3
+      if (c === 0xf0) min = 0x90
+      if (c === 0xf4) max = 0x8f
+    } else return i
     for (let k = 1; k <= need; k++) {
       const next = b[i + k]
       // the first continuation byte has the narrowed range (no overlongs, surrogates, > U+10FFFF)

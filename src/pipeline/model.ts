@@ -114,15 +114,15 @@ function buildTriggers (raw: unknown, file: string, messageSchema: RawMap | unde
     manual: on === undefined || (on.manual !== undefined && on.manual !== false),
     ...(watch !== undefined
       ? {
-          watch: {
-            path: path.resolve(path.dirname(file), String(watch.path)),
-            glob: asString(watch.glob) ?? DEFAULTS.watchGlob,
-            ...(typeof watch.input === 'string' ? { input: watch.input } : {}),
-            recursive: watch.recursive === true,
-            after: (asString(watch.after) ?? DEFAULTS.watchAfter) as WatchAfter,
-            stableMs: optionalMs(watch.stable) ?? DEFAULTS.watchStableMs
-          }
+        watch: {
+          path: path.resolve(path.dirname(file), String(watch.path)),
+          glob: asString(watch.glob) ?? DEFAULTS.watchGlob,
+          ...(typeof watch.input === 'string' ? { input: watch.input } : {}),
+          recursive: watch.recursive === true,
+          after: (asString(watch.after) ?? DEFAULTS.watchAfter) as WatchAfter,
+          stableMs: optionalMs(watch.stable) ?? DEFAULTS.watchStableMs
         }
+      }
       : {}),
     ...(message !== undefined ? { message: { topic: String(message.topic), ...(messageSchema !== undefined ? { schema: messageSchema } : {}) } } : {}),
     ...(schedule !== undefined ? { schedule: { cron: String(schedule.cron), ...(typeof schedule.timezone === 'string' ? { timezone: schedule.timezone } : {}) } } : {})

@@ -95,4 +95,3 @@ export class WordBuilder {
     return { start: this.start, end, literal: this.literal ? text : undefined, templates: this.templates, vars: this.vars, text, origin: originOf(this.runs, this.length), quoted: this.quoted }
   }
 }
-

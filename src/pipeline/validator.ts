@@ -176,4 +176,3 @@ export class PipelineValidator {
 function encodingProblem (file: string, fault: EncodingFault): Problem {
   return { file, line: fault.line, column: fault.column, severity: 'error', rule: 'yaml/encoding', message: fault.message, path: '' }
 }
-

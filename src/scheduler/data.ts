@@ -28,7 +28,8 @@ export async function resolveData (input: string, value: string, baseDir: string
     return { cid: await store.addPath(file, options), name: path.basename(file) }
   } catch (err) {
     // refused (a FIFO, a device, outside the allowed folders…): said of the input
-    if (err instanceof UserError && ['NotRegularFileError', 'PathNotAllowedError', 'UnsafeContentError', 'FileTooLargeError'].includes(err.name)) throw new InputError(input, err.message, { cause: err })
+    const refused = ['NotRegularFileError', 'PathNotAllowedError', 'UnsafeContentError', 'FileTooLargeError']
+    if (err instanceof UserError && refused.includes(err.name)) throw new InputError(input, err.message, { cause: err })
     throw err
   }
 }

@@ -129,7 +129,10 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       const placement = components.network !== undefined ? new Placement(components.network, { nodeId: init.nodeId, labels: init.labels ?? {}, slots }) : undefined
       const ctx: RunContext = {
         components, pipeline, runId, nodeId: init.nodeId, scope, pipelineInputs: inputs, workspace,
-        slots, noCache: options.noCache === true, emit, ...(init.within !== undefined ? { within: init.within } : {}), ...(options.signal !== undefined ? { signal: options.signal } : {}), ...(placement !== undefined ? { placement } : {})
+        slots, noCache: options.noCache === true, emit,
+        ...(init.within !== undefined ? { within: init.within } : {}),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+        ...(placement !== undefined ? { placement } : {})
       }
       // what defines the run is read while it runs: the pipeline file, its templates, its git commit
       const sources = init.records === false ? undefined : runSources(ctx, pipeline)
@@ -217,7 +220,12 @@ async function runDag (ctx: RunContext, previous: RunRecord | undefined): Promis
 }
 
 /** A run's end, in the one place it is told: the run store, the debug log and the `run:end` event. */
-function runEnded (components: EngineComponents, emit: (event: RunEvent) => void, end: { runId: string, status: Exclude<RunStatus, 'queued' | 'running'>, resultCid?: string, reason?: string, provenanceCid?: string }, startedAt: number): void {
+function runEnded (
+  components: EngineComponents,
+  emit: (event: RunEvent) => void,
+  end: { runId: string, status: Exclude<RunStatus, 'queued' | 'running'>, resultCid?: string, reason?: string, provenanceCid?: string },
+  startedAt: number
+): void {
   const durationMs = Date.now() - startedAt
   components.runs.finishRun(end.runId, end.status, { ...(end.resultCid !== undefined ? { resultCid: end.resultCid } : {}), ...(end.reason !== undefined ? { reason: end.reason } : {}) })
   log.debug('run ended', { ...end, ms: durationMs })
@@ -255,7 +263,15 @@ function outputsView (ctx: RunContext, stepId: string, cid: string): Record<stri
 }
 
 /** Builds the result (`<step>/<k>/` for the step's k-th node and `<step>/merged/`), copies it out, records the end. */
-async function finish (ctx: RunContext, outcomes: Map<string, StepOutcome>, started: number, options: RunOptions, cwd: string, sources: Promise<RunSources> | undefined, version: string): Promise<RunOutcome> {
+async function finish (
+  ctx: RunContext,
+  outcomes: Map<string, StepOutcome>,
+  started: number,
+  options: RunOptions,
+  cwd: string,
+  sources: Promise<RunSources> | undefined,
+  version: string
+): Promise<RunOutcome> {
   const { components, runId } = ctx
   const list = [...outcomes.values()]
   const stopping = ctx.signal?.reason instanceof NodeStoppingError ? ctx.signal.reason : undefined

@@ -58,7 +58,10 @@ export class Placement {
 
   private eligible (step: StepSpec, avoid: ReadonlySet<string>, localExecutor: boolean): { local: boolean, peers: PeerInfo[] } {
     const local = localExecutor && !avoid.has(this.local.nodeId) && matchesLabels(this.local.labels, step.runsOn)
-    const peers = this.network.peers().filter((p) => !avoid.has(p.advert.peerId) && p.advert.executors.includes(step.executor) && holdsImage(p.advert.images, step) && matchesLabels(p.advert.labels, step.runsOn))
+    const peers = this.network.peers().filter((p) => !avoid.has(p.advert.peerId) &&
+      p.advert.executors.includes(step.executor) &&
+      holdsImage(p.advert.images, step) &&
+      matchesLabels(p.advert.labels, step.runsOn))
     return { local, peers }
   }
 

@@ -249,7 +249,9 @@ export async function writeProvenance (ctx: Pick<RunContext, 'components' | 'pip
  * This node's answer to a trusted peer asking for outputs by memo key: the outputs it holds for
  * that key, the run that made them, and its signed attestation of both.
  */
-export function cacheAnswerer (components: Pick<EngineComponents, 'runs' | 'store' | 'signer'>): (key: string) => Promise<{ outputsCid: string, runId: string, attestation: Envelope, node?: string } | undefined> {
+export function cacheAnswerer (
+  components: Pick<EngineComponents, 'runs' | 'store' | 'signer'>
+): (key: string) => Promise<{ outputsCid: string, runId: string, attestation: Envelope, node?: string } | undefined> {
   return async (key) => {
     const held = components.runs.cached(key)
     if (held === undefined || !await components.store.has(held.outputsCid)) return undefined

@@ -72,7 +72,16 @@ export function stepsAsSeen (scope: RunScope, layout: ReturnType<Executor['layou
 }
 
 /** Renders the action and env of an attempt, in the step's (or its job template's) context. */
-export function render (what: { scope: RunScope, instance: Instance, layout: ReturnType<Executor['layout']>, attempt: number, ctx: AttemptContext, executorKind: string, attemptDir: string, machine?: string | undefined }): Rendered {
+export function render (what: {
+  scope: RunScope
+  instance: Instance
+  layout: ReturnType<Executor['layout']>
+  attempt: number
+  ctx: AttemptContext
+  executorKind: string
+  attemptDir: string
+  machine?: string | undefined
+}): Rendered {
   const { scope, instance, layout, attempt, ctx, executorKind, attemptDir, machine } = what
   const { step } = instance
   const outputs = { path: layout.outputs, ...Object.fromEntries(Object.values(step.outputs).map((o) => [o.name, path.posix.join(layout.outputs, o.path)])) }
@@ -89,7 +98,15 @@ export function render (what: { scope: RunScope, instance: Instance, layout: Ret
       if (job.env[key] !== value) env[key] = t.render(value, pipelineContext, 'plain')
     }
   } else {
-    const base = stepContext(scope, { flavor: 'exec', inputs: instance.inputs, mountPaths: layout.inputs, attempt, outputs, cidPaths: layout.cids, ...(instance.item !== undefined ? { item: instance.item } : {}) })
+    const base = stepContext(scope, {
+      flavor: 'exec',
+      inputs: instance.inputs,
+      mountPaths: layout.inputs,
+      attempt,
+      outputs,
+      cidPaths: layout.cids,
+      ...(instance.item !== undefined ? { item: instance.item } : {})
+    })
     for (const [key, value] of Object.entries(step.env)) env[key] = t.render(value, base, 'plain')
     context = { ...base, env: { ...env } }
   }
@@ -112,4 +129,3 @@ export function render (what: { scope: RunScope, instance: Instance, layout: Ret
   })).digest('hex')
   return { action, env, key }
 }
-

@@ -37,7 +37,10 @@ async function instanceInputs (ctx: RunContext, step: StepSpec, item: Readonly<R
   }
   const values: Record<string, InputValue> = { ...ctx.pipelineInputs }
   for (const [name, template] of Object.entries(step.inputs)) {
-    values[name] = await resolveData(name, t.render(template, context, 'plain'), pipelineDir, ctx.components.store, { ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}), ...(ctx.within !== undefined ? { within: ctx.within } : {}) })
+    values[name] = await resolveData(name, t.render(template, context, 'plain'), pipelineDir, ctx.components.store, {
+      ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
+      ...(ctx.within !== undefined ? { within: ctx.within } : {})
+    })
   }
   return values
 }

@@ -18,7 +18,12 @@ interface Slots { free: number }
  * must hold exactly the bytes its parent records, and the DAG no deeper than MAX_DEPTH, so a
  * hostile DAG is refused (an `UnsafeContentError` naming `where`) rather than written wrong.
  */
-export async function * fileContent (file: FileNode, where: string, blockstore: Pick<Blockstore, 'get'>, options: { signal?: AbortSignal, depth?: number, open?: OpenNodes } = {}): AsyncGenerator<Uint8Array> {
+export async function * fileContent (
+  file: FileNode,
+  where: string,
+  blockstore: Pick<Blockstore, 'get'>,
+  options: { signal?: AbortSignal, depth?: number, open?: OpenNodes } = {}
+): AsyncGenerator<Uint8Array> {
   yield * content(file, where, options.depth ?? 0, blockstore, { free: READ_AHEAD }, options.open ?? new OpenNodes(), options.signal)
 }
 

@@ -48,7 +48,15 @@ async function plan (dir: string, within: PathScope | undefined, signal?: AbortS
 /** Too large for one node: Kubo would shard it, which the caller's general importer does. */
 export class ShardedFolder extends Error {}
 
-async function importPlan (dir: string, folder: FolderPlan, put: PutBlock, blockstore: Pick<Blockstore, 'get' | 'put'>, limit: Limit, within: PathScope | undefined, signal?: AbortSignal): Promise<ImportedNode> {
+async function importPlan (
+  dir: string,
+  folder: FolderPlan,
+  put: PutBlock,
+  blockstore: Pick<Blockstore, 'get' | 'put'>,
+  limit: Limit,
+  within: PathScope | undefined,
+  signal?: AbortSignal
+): Promise<ImportedNode> {
   const files = await Promise.all(folder.files.map(async (name) => ({ name, ...await limit(async () => await importFile(path.join(dir, name), put, signal, within)) })))
   const folders: Array<FolderLink & ImportedNode> = []
   for (const { name, plan: sub } of folder.folders) folders.push({ name, ...await importPlan(path.join(dir, name), sub, put, blockstore, limit, within, signal) })

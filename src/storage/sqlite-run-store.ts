@@ -179,8 +179,9 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
       return run("UPDATE runs SET status = 'cancelled', ended_at = ?, reason = ? WHERE id = ? AND status IN ('queued', 'interrupted')", now(), reason, id).changes === 1
     },
     claimRun (id) {
-      return run("UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, reason = NULL, owner_pid = ?, owner_start = ? WHERE id = ? AND status IN ('queued', 'interrupted')",
-        now(), process.pid, processStart(process.pid) ?? null, id).changes === 1
+      const claim = "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?), ended_at = NULL, reason = NULL, owner_pid = ?, owner_start = ? " +
+        "WHERE id = ? AND status IN ('queued', 'interrupted')"
+      return run(claim, now(), process.pid, processStart(process.pid) ?? null, id).changes === 1
     },
     waitingRuns (pipelineFile, limit, options = {}) {
       const statuses = options.interrupted === true ? "('queued', 'interrupted')" : "('queued')"

@@ -184,7 +184,15 @@ export async function * folderEntries (folder: FolderNode, where: string, depth:
   yield * shardEntries(folder, where, depth, blockstore, open, new Set([folder.cid.toString()]), signal)
 }
 
-async function * shardEntries (shard: FolderNode, where: string, depth: number, blockstore: Pick<Blockstore, 'get'>, open: OpenNodes, shards: Set<string>, signal?: AbortSignal): AsyncGenerator<FolderEntry> {
+async function * shardEntries (
+  shard: FolderNode,
+  where: string,
+  depth: number,
+  blockstore: Pick<Blockstore, 'get'>,
+  open: OpenNodes,
+  shards: Set<string>,
+  signal?: AbortSignal
+): AsyncGenerator<FolderEntry> {
   const width = ((shard.fanout ?? 256n) - 1n).toString(16).length
   if (shard.links.length > Number(shard.fanout ?? 256n)) throw new UnsafeContentError(printable(where), `is a sharded folder whose shard ${shard.cid.toString()} has more links than its fanout`)
   for (const link of shard.links) {

@@ -430,7 +430,9 @@ export class DropFolder {
 function ownFolders (base: string, folder: string): void {
   const uid = process.getuid?.()
   const parent = lstatSync(path.dirname(base))
-  if ((parent.mode & 0o002) !== 0 && (parent.mode & 0o1000) === 0) throw new UnsafeContentError(path.dirname(base), 'is writable by everyone and not sticky: what is moved there could be moved on by anyone')
+  if ((parent.mode & 0o002) !== 0 && (parent.mode & 0o1000) === 0) {
+    throw new UnsafeContentError(path.dirname(base), 'is writable by everyone and not sticky: what is moved there could be moved on by anyone')
+  }
   const parts = path.relative(base, folder).split(path.sep).filter((p) => p !== '')
   let current = base
   for (const part of ['', ...parts]) {
@@ -442,7 +444,9 @@ function ownFolders (base: string, folder: string): void {
     }
     const info = lstatSync(current)
     if (info.isSymbolicLink() || !info.isDirectory()) throw new UnsafeContentError(current, `is ${info.isSymbolicLink() ? 'a link' : 'not a folder'}: files are moved only into real folders of bac's user`)
-    if ((uid !== undefined && info.uid !== uid && info.uid !== 0) || (info.mode & 0o002) !== 0) throw new UnsafeContentError(current, 'belongs to another user, or everyone may write it: files are moved only into folders of bac\'s user')
+    if ((uid !== undefined && info.uid !== uid && info.uid !== 0) || (info.mode & 0o002) !== 0) {
+      throw new UnsafeContentError(current, 'belongs to another user, or everyone may write it: files are moved only into folders of bac\'s user')
+    }
   }
 }
 

@@ -28,7 +28,11 @@ export function prepareRun (init: Omit<TriggerInit, 'pipeline' | 'queued'>, pipe
  * (`source`, `key`) and the queued run are written together or not at all. Returns the new run's
  * id in `runId`, or, when this was taken before, the earlier run's id in `earlier` (nothing queued).
  */
-export function takeOnce (init: TriggerInit, took: { readonly source: string, readonly key: string, readonly stamp?: string }, queue: Pick<QueueOptions, 'trigger' | 'inputs'>): { runId: string, earlier?: string } {
+export function takeOnce (
+  init: TriggerInit,
+  took: { readonly source: string, readonly key: string, readonly stamp?: string },
+  queue: Pick<QueueOptions, 'trigger' | 'inputs'>
+): { runId: string, earlier?: string } {
   const { pipeline, runs } = init
   const run = prepareRun(init, pipeline, queue)
   const earlier = runs.atomically(() => {

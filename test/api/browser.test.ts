@@ -50,7 +50,10 @@ describe('web pages in a real browser cannot use a node\'s API', { skip: existsS
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       // the page's own name for 127.0.0.1, as a rebinding attack gets it from its DNS
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP rebind.test 127.0.0.1']
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--host-resolver-rules=MAP rebind.test 127.0.0.1'
+      ]
     })
   })
   after(async () => {

@@ -96,7 +96,12 @@ steps:
 
   it('refuses a web page\'s form POST: another origin, a text/plain body, no CORS', async () => {
     // what <form method=post enctype=text/plain action=http://127.0.0.1:port/api/v1/runs> sends
-    const form = await raw(url, { method: 'POST', path: '/api/v1/runs', headers: { origin: 'http://evil.example', 'content-type': 'text/plain', 'sec-fetch-site': 'cross-site' }, body: '{"pipeline":"sed-csv","ignore":"="}' })
+    const form = await raw(url, {
+      method: 'POST',
+      path: '/api/v1/runs',
+      headers: { origin: 'http://evil.example', 'content-type': 'text/plain', 'sec-fetch-site': 'cross-site' },
+      body: '{"pipeline":"sed-csv","ignore":"="}'
+    })
     assert.equal(form.status, 403)
     assert.match(error(form), /web page/)
     // even with the token (a page cannot have it), another origin is refused
@@ -155,7 +160,8 @@ steps:
       assert.doesNotMatch(answer.body, /root:/, 'a file outside came back in the answer')
     }
     // a pipeline sent as text may use the node's job templates (in its project folder)
-    const sent = await raw(url, { method: 'POST', path: '/api/v1/runs', ...json({ text: readFileSync(path.join(project, 'pipelines', 'sales-report.yml'), 'utf8').replace('name: sales-report', 'name: sent') }) })
+    const text = readFileSync(path.join(project, 'pipelines', 'sales-report.yml'), 'utf8').replace('name: sales-report', 'name: sent')
+    const sent = await raw(url, { method: 'POST', path: '/api/v1/runs', ...json({ text }) })
     assert.equal(sent.status, 202, sent.body)
     assert.equal(runCount(), 0)
     // a pipeline it serves, by name, runs
@@ -209,7 +215,12 @@ steps:
       assert.match(error(answer), message)
     }
     // invalid UTF-8 in a JSON body is the sender's mistake too
-    const bad = await raw(url, { method: 'POST', path: '/api/v1/messages/downloads', headers: { ...auth(), 'content-type': 'application/json' }, body: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]) })
+    const bad = await raw(url, {
+      method: 'POST',
+      path: '/api/v1/messages/downloads',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])
+    })
     assert.equal(bad.status, 400)
     assert.match(error(bad), /not UTF-8/)
     await stillUp()
@@ -221,7 +232,12 @@ steps:
     // 16 bodies of 62 MB at once: more than the node holds together (192 MiB)
     const big = Buffer.alloc(62 * 1024 * 1024, 0x20)
     big[big.length - 1] = 0x78 // not JSON: each answer is a 400 once the body is read
-    const answers = await Promise.all(Array.from({ length: 16 }, async () => await raw(url, { method: 'POST', path: '/api/v1/messages/downloads', headers: { ...auth(), 'content-type': 'application/json' }, body: big })))
+    const answers = await Promise.all(Array.from({ length: 16 }, async () => await raw(url, {
+      method: 'POST',
+      path: '/api/v1/messages/downloads',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: big
+    })))
     const statuses = answers.map((a) => a.status)
     assert.ok(statuses.every((s) => s === 400 || s === 503), statuses.join(' '))
     assert.ok(statuses.includes(503), `no body was told to wait: ${statuses.join(' ')}`)

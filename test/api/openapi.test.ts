@@ -11,7 +11,11 @@ describe('the OpenAPI document at /api/v1/openapi.json is what the node answers'
   const { dir, cleanup } = scratch('openapi')
   const dataDir = path.join(dir, 'data')
   let node: NodeProcess
-  let doc: { openapi: string, paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema?: unknown }> }> }>>, components: { schemas: Record<string, unknown> } }
+  let doc: {
+    openapi: string
+    paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema?: unknown }> }> }>>
+    components: { schemas: Record<string, unknown> }
+  }
   let runId = ''
   const ajv = new Ajv2020({ strict: false, allErrors: true })
 
@@ -52,7 +56,10 @@ describe('the OpenAPI document at /api/v1/openapi.json is what the node answers'
 
   it('is OpenAPI 3.1 with every route the API serves', () => {
     assert.equal(doc.openapi, '3.1.0')
-    for (const route of ['/api/v1/health', '/api/v1/node', '/api/v1/peers', '/api/v1/runs', '/api/v1/runs/{id}', '/api/v1/runs/{id}/events', '/api/v1/runs/{id}/logs', '/api/v1/runs/{id}/provenance', '/api/v1/runs/{id}/cancel', '/api/v1/content', '/api/v1/content/{cid}', '/api/v1/messages/{topic}']) {
+    for (const route of [
+      '/api/v1/health', '/api/v1/node', '/api/v1/peers', '/api/v1/runs', '/api/v1/runs/{id}', '/api/v1/runs/{id}/events', '/api/v1/runs/{id}/logs',
+      '/api/v1/runs/{id}/provenance', '/api/v1/runs/{id}/cancel', '/api/v1/content', '/api/v1/content/{cid}', '/api/v1/messages/{topic}'
+    ]) {
       assert.ok(doc.paths[route] !== undefined, route)
     }
   })
@@ -73,7 +80,11 @@ describe('the OpenAPI document at /api/v1/openapi.json is what the node answers'
 
   it('starts one run for a run request sent twice with one idempotency key (a retry after a reset)', async () => {
     const send = async (): Promise<string> => {
-      const res = await api(node, '/api/v1/runs', { method: 'POST', body: JSON.stringify({ job: { cids: [], command: 'true' }, outputsDir: null }), headers: { 'content-type': 'application/json', 'idempotency-key': 'retry-0123' } })
+      const res = await api(node, '/api/v1/runs', {
+        method: 'POST',
+        body: JSON.stringify({ job: { cids: [], command: 'true' }, outputsDir: null }),
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'retry-0123' }
+      })
       assert.equal(res.status, 202)
       return (await res.json() as { runId: string }).runId
     }

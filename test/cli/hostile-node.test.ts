@@ -149,7 +149,18 @@ describe('the CLI against a hostile node: no name from a server is trusted', () 
   it('job list and describe: a node\'s fields carry no terminal escape to the screen', async () => {
     const esc = '\u001b]0;owned\u0007\u001b[2J\u001b[32mall good\u001b[0m'
     answers.set('GET /api/v1/runs?limit=20', { body: JSON.stringify([{ id: 'abc', summary: `x${esc}`, data: [], status: esc, createdAt: 0 }]) })
-    answers.set('GET /api/v1/runs/esc', { body: JSON.stringify({ id: 'esc', status: 'succeeded', pipeline: esc, pipelineFile: esc, trigger: { kind: esc }, inputs: {}, steps: [{ stepId: esc, status: 'succeeded' }], executions: [] }) })
+    answers.set('GET /api/v1/runs/esc', {
+      body: JSON.stringify({
+        id: 'esc',
+        status: 'succeeded',
+        pipeline: esc,
+        pipelineFile: esc,
+        trigger: { kind: esc },
+        inputs: {},
+        steps: [{ stepId: esc, status: 'succeeded' }],
+        executions: []
+      })
+    })
     for (const args of [['job', 'list'], ['job', 'describe', 'esc']]) {
       const r = await run(args)
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
@@ -170,7 +181,11 @@ describe('the CLI against a hostile node: no name from a server is trusted', () 
   })
 
   it('job describe: an answer longer than any a node gives is not read whole', { skip: !existsSync('/usr/bin/time') ? 'needs /usr/bin/time' : false }, async () => {
-    const child = spawn('/usr/bin/time', ['-f', 'peak %M KB', process.execPath, BAC_BIN, 'job', 'describe', 'long', '--node', url, '--token', 'x'.repeat(40)], { cwd, env: { ...process.env, BAC_HOME: path.join(work, 'home'), NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn('/usr/bin/time', ['-f', 'peak %M KB', process.execPath, BAC_BIN, 'job', 'describe', 'long', '--node', url, '--token', 'x'.repeat(40)], {
+      cwd,
+      env: { ...process.env, BAC_HOME: path.join(work, 'home'), NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'pipe']
+    })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const code = await new Promise((resolve) => child.once('close', resolve))

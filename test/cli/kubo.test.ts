@@ -93,7 +93,10 @@ describe('bac with --ipfs-api (a Kubo RPC server)', () => {
     const slow = await bacAsync(['ipfs', 'cat', 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG', '--data-dir', path.join(work, 'timeout')], { BAC_IPFS_API: server.url, BAC_IPFS_TIMEOUT: 'soon' })
     assert.equal(slow.code, 1)
     assert.match(slow.stderr, /^bac: \$BAC_IPFS_TIMEOUT must be a duration such as 30s or 2m, got "soon"/)
-    const quick = await bacAsync(['ipfs', 'cat', 'bafkreidkuuhimcrxy7ie7wfhb6iu3kkpu2u2scimbzpgjclc2ha6tjgkoq', '--data-dir', path.join(work, 'timeout')], { BAC_IPFS_API: server.url, BAC_IPFS_TIMEOUT: '1s' })
+    const quick = await bacAsync(
+      ['ipfs', 'cat', 'bafkreidkuuhimcrxy7ie7wfhb6iu3kkpu2u2scimbzpgjclc2ha6tjgkoq', '--data-dir', path.join(work, 'timeout')],
+      { BAC_IPFS_API: server.url, BAC_IPFS_TIMEOUT: '1s' }
+    )
     assert.equal(quick.code, 1)
     assert.match(quick.stderr, /^bac: content bafkreidkuuhimcrxy7ie7wfhb6iu3kkpu2u2scimbzpgjclc2ha6tjgkoq not found: the IPFS daemon at http:\/\/127\.0\.0\.1:\d+ found no copy within 1 s/)
   })

@@ -17,10 +17,21 @@ const env = { BAC_HOME: home }
 const project = path.join(work, 'project')
 
 type Descriptor = { name?: string, uri?: string, digest?: Record<string, string>, annotations?: Record<string, unknown> }
-interface Statement { _type: string, subject: Descriptor[], predicateType: string, predicate: { buildDefinition: { buildType: string, externalParameters: { inputs: Record<string, unknown>, pipeline: { path: string } }, resolvedDependencies: Descriptor[] }, runDetails: { builder: { id: string }, metadata: { invocationId: string }, byproducts: Descriptor[] } } }
+interface Statement {
+  _type: string
+  subject: Descriptor[]
+  predicateType: string
+  predicate: {
+    buildDefinition: { buildType: string, externalParameters: { inputs: Record<string, unknown>, pipeline: { path: string } }, resolvedDependencies: Descriptor[] }
+    runDetails: { builder: { id: string }, metadata: { invocationId: string }, byproducts: Descriptor[] }
+  }
+}
 interface Envelope { payloadType: string, payload: string, signatures: Array<{ keyid: string, sig: string }> }
 
-const git = (...args: string[]): string => execFileSync('git', ['-C', project, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim()
+const git = (...args: string[]): string => execFileSync('git', ['-C', project, ...args], {
+  encoding: 'utf8',
+  env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' }
+}).trim()
 const run = (file: string, ...args: string[]): { cid: string, runId: string } => {
   const r = bac(['run', file, '--outputs', path.join(work, 'outputs'), ...args], { cwd: project, env })
   assert.equal(r.code, 0, r.stderr)

@@ -76,7 +76,9 @@ describe('bac run and the job commands', () => {
     assert.equal(cids[0], cids[1])
   })
 
-  it('a step cannot change the content a later step reads under the same CID (process executor, as root)', { skip: process.getuid?.() !== 0 && 'as another user, read-only holds as far as file modes do' }, () => {
+  it('a step cannot change the content a later step reads under the same CID (process executor, as root)', {
+    skip: process.getuid?.() !== 0 && 'as another user, read-only holds as far as file modes do'
+  }, () => {
     writeFileSync(path.join(project, 'kept.txt'), 'as stored\n')
     writeFileSync(path.join(project, 'pipelines', 'kept.yml'), [
       'name: kept',

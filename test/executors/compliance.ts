@@ -75,7 +75,11 @@ export function executorCompliance (name: string, create: (init: { killGraceMs: 
     /** Two unique sleep durations (20 s and a bit) a test's children sleep, to find them by. */
     const markers = (): [string, string] => [`20.${process.pid}${n}1`, `20.${process.pid}${n}2`]
     /** The fixture script that starts two children in new sessions (setsid), as the step sees it. */
-    const setsidChildren = (s: ExecutionSpec, ...args: string[]): ExecutionAction => ({ kind: 'command', command: 'sh', args: [path.join(layoutOf(s).inputs.scripts ?? '', 'setsid-children.sh'), ...args] })
+    const setsidChildren = (s: ExecutionSpec, ...args: string[]): ExecutionAction => ({
+      kind: 'command',
+      command: 'sh',
+      args: [path.join(layoutOf(s).inputs.scripts ?? '', 'setsid-children.sh'), ...args]
+    })
 
     it('runs a shell script and reports success', async () => {
       const s = spec(sh('echo hello'))
@@ -122,7 +126,10 @@ export function executorCompliance (name: string, create: (init: { killGraceMs: 
     it('reads inputs and writes outputs at the paths its layout gives', async () => {
       const s = spec(sh(''))
       const l = layoutOf(s)
-      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [path.join(l.inputs.scripts ?? '', 'write-outputs.sh'), l.outputs, '1000', path.join(l.inputs.data ?? '', 'in.txt')] } })
+      const r = await executor.execute({
+        ...s,
+        action: { kind: 'command', command: 'sh', args: [path.join(l.inputs.scripts ?? '', 'write-outputs.sh'), l.outputs, '1000', path.join(l.inputs.data ?? '', 'in.txt')] }
+      })
       assert.equal(r.exitCode, 0, readLog(s.logsDir, 'stderr'))
       assert.equal(readFileSync(path.join(s.outputsDir, 'copy.txt'), 'utf8'), 'input content\n')
       assert.equal(r.outputBytes, 1000 + 'input content\n'.length)
@@ -202,7 +209,10 @@ export function executorCompliance (name: string, create: (init: { killGraceMs: 
     it('fails an attempt whose outputs exceed the limit', async () => {
       const s = spec(sh(''), { maxOutputBytes: 50_000 })
       const l = layoutOf(s)
-      const r = await executor.execute({ ...s, action: { kind: 'command', command: 'sh', args: [path.join(l.inputs.scripts ?? '', 'write-outputs.sh'), l.outputs, '200000', path.join(l.inputs.data ?? '', 'in.txt')] } })
+      const r = await executor.execute({
+        ...s,
+        action: { kind: 'command', command: 'sh', args: [path.join(l.inputs.scripts ?? '', 'write-outputs.sh'), l.outputs, '200000', path.join(l.inputs.data ?? '', 'in.txt')] }
+      })
       assert.equal(r.exitCode, 0)
       assert.match(r.error ?? '', /outputs hold \d+ bytes, more than the limit of 50000/)
     })

@@ -72,13 +72,22 @@ describe('process executor', () => {
     }
   })
 
-  it('contains a step in a user and PID namespace when bac does not run as root', { skip: process.getuid?.() !== 0 ? 'needs root to start a test as another user' : !readableByNobody() && 'the checkout lies where nobody (65534) cannot read it (a folder of mode 0700 above it)' }, async () => {
+  it('contains a step in a user and PID namespace when bac does not run as root', {
+    skip: process.getuid?.() !== 0
+      ? 'needs root to start a test as another user'
+      : !readableByNobody() && 'the checkout lies where nobody (65534) cannot read it (a folder of mode 0700 above it)'
+  }, async () => {
     const base = mkdtempSync(path.join(tmpdir(), 'bac-process-user-'))
     chownSync(base, 65534, 65534)
     const markers = [`20.${process.pid}81`, `20.${process.pid}82`]
     try {
       const out = await new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, ['--import', 'tsx', path.join(SCRIPTS, 'attempt-as.ts'), base, path.join(SCRIPTS, 'setsid-children.sh'), ...markers], { cwd: ROOT, uid: 65534, gid: 65534, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base } }, (error, stdout, stderr) => {
+        execFile(process.execPath, ['--import', 'tsx', path.join(SCRIPTS, 'attempt-as.ts'), base, path.join(SCRIPTS, 'setsid-children.sh'), ...markers], {
+          cwd: ROOT,
+          uid: 65534,
+          gid: 65534,
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base }
+        }, (error, stdout, stderr) => {
           if (error !== null) reject(new Error(`${error.message}\n${stderr}`)); else resolve(stdout)
         })
       })

@@ -24,7 +24,8 @@ describe('the sandbox never lends root to what a step or another user controls',
     const lib = path.join(dir, 'lib')
     mkdirSync(lib)
     // a library whose constructor leaves a mark in /outputs when it runs as root (uid 0)
-    writeFileSync(path.join(lib, 'mark.c'), '#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void mark (void) { if (getuid() == 0) { FILE *f = fopen("/outputs/ran-as-root", "w"); if (f) { fputs("root code in the sandbox\\n", f); fclose(f); } } }\n')
+    writeFileSync(path.join(lib, 'mark.c'), '#include <stdio.h>\n#include <unistd.h>\n' +
+      '__attribute__((constructor)) static void mark (void) { if (getuid() == 0) { FILE *f = fopen("/outputs/ran-as-root", "w"); if (f) { fputs("root code in the sandbox\\n", f); fclose(f); } } }\n')
     execFileSync(cc as string, ['-shared', '-fPIC', '-o', path.join(lib, 'mark.so'), path.join(lib, 'mark.c')])
     const base = path.join(dir, 'preload')
     const spec: ExecutionSpec = {
@@ -49,7 +50,9 @@ describe('the sandbox never lends root to what a step or another user controls',
     // the temporary folder's cleaner removes it; another local user (nobody here) takes the name
     rmSync(first, { recursive: true, force: true })
     mkdirSync(first, { mode: 0o755 })
-    for (const name of ['passwd', 'group', 'hosts', 'nsswitch.conf', 'ld.so.cache', 'ld.so.preload']) writeFileSync(path.join(first, name), name === 'ld.so.preload' ? '/etc/attacker.so\n' : 'planted\n')
+    for (const name of ['passwd', 'group', 'hosts', 'nsswitch.conf', 'ld.so.cache', 'ld.so.preload']) {
+      writeFileSync(path.join(first, name), name === 'ld.so.preload' ? '/etc/attacker.so\n' : 'planted\n')
+    }
     mkdirSync(path.join(first, 'alternatives'))
     execFileSync('chown', ['-R', '65534:65534', first])
     chownSync(first, 65534, 65534)

@@ -96,7 +96,11 @@ describe('sandbox executor: isolation', () => {
       return readLog(spec.logsDir, 'stdout') + readLog(spec.logsDir, 'stderr')
     }
     const scripts = path.join(ROOT, 'scripts')
-    const said = await run('python3 /inputs/scripts/extract.py /inputs/data/sales.zip /outputs/files --only "*.csv"', { scripts, data: path.join(ROOT, 'pipelines', 'data') }, path.join(base, 'extract'))
+    const said = await run(
+      'python3 /inputs/scripts/extract.py /inputs/data/sales.zip /outputs/files --only "*.csv"',
+      { scripts, data: path.join(ROOT, 'pipelines', 'data') },
+      path.join(base, 'extract')
+    )
     assert.match(said, /extracted 2 file\(s\)/)
     await run('python3 /inputs/scripts/aggregate.py /inputs/files /outputs --group-by category', { scripts, files: path.join(base, 'extract', 'files') }, path.join(base, 'aggregate'))
     assert.equal((JSON.parse(readFileSync(path.join(base, 'aggregate', 'summary.json'), 'utf8')) as { total_rows: number }).total_rows, 7)
@@ -125,7 +129,16 @@ describe('sandbox executor: isolation', () => {
     mkdirSync(path.join(base, 'content'), { recursive: true })
     writeFileSync(path.join(base, 'target'), 'not the copy\'s\n', { mode: 0o444 })
     symlinkSync(path.join(base, 'target'), path.join(base, 'content', 'link'))
-    const spec: ExecutionSpec = { action: { kind: 'shell', shell: 'sh', script: 'true' }, env: {}, inputs: {}, cids: { [cid]: path.join(base, 'content') }, writableCids: true, outputsDir: path.join(base, 'o'), workDir: path.join(base, 'w'), logsDir: path.join(base, 'l') }
+    const spec: ExecutionSpec = {
+      action: { kind: 'shell', shell: 'sh', script: 'true' },
+      env: {},
+      inputs: {},
+      cids: { [cid]: path.join(base, 'content') },
+      writableCids: true,
+      outputsDir: path.join(base, 'o'),
+      workDir: path.join(base, 'w'),
+      logsDir: path.join(base, 'l')
+    }
     assert.equal((await executor.execute(spec)).exitCode, 0)
     assert.equal(statSync(path.join(base, 'target')).mode & 0o777, 0o444)
     assert.equal(statSync(path.join(base, 'target')).uid, process.getuid?.())
@@ -154,7 +167,14 @@ describe('sandbox executor: isolation', () => {
 
   it('refuses input names that are not a plain path segment', async () => {
     const base = path.join(dir, 'bad-name')
-    const r = await executor.execute({ action: { kind: 'shell', shell: 'sh', script: 'true' }, env: {}, inputs: { '../etc': dir }, outputsDir: path.join(base, 'o'), workDir: path.join(base, 'w'), logsDir: path.join(base, 'l') })
+    const r = await executor.execute({
+      action: { kind: 'shell', shell: 'sh', script: 'true' },
+      env: {},
+      inputs: { '../etc': dir },
+      outputsDir: path.join(base, 'o'),
+      workDir: path.join(base, 'w'),
+      logsDir: path.join(base, 'l')
+    })
     assert.match(r.error ?? '', /cannot mount an input named "..\/etc"/)
   })
 })

@@ -17,11 +17,17 @@ describe('a vm step leaves no setuid program of root on the host', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'bac-review-vm-'))
   after(() => rmSync(dir, { recursive: true, force: true }))
 
-  it('a file the guest made setuid root is not setuid root on the host', { skip: process.getuid?.() !== 0 || !existsSync(path.join(IMAGES, 'names')) || !existsSync('/dev/kvm') ? 'needs root, the test images and /dev/kvm' : false }, async () => {
+  it('a file the guest made setuid root is not setuid root on the host', {
+    skip: process.getuid?.() !== 0 || !existsSync(path.join(IMAGES, 'names')) || !existsSync('/dev/kvm') ? 'needs root, the test images and /dev/kvm' : false
+  }, async () => {
     const base = path.join(dir, 'case')
     mkdirSync(base, { recursive: true })
     const spec: ExecutionSpec = {
-      action: { kind: 'shell', shell: 'sh', script: 'cp /bin/busybox /work/tool 2>/dev/null || cp /bin/sh /work/tool; chown 0:0 /work/tool; chmod 4755 /work/tool; cp /work/tool /outputs/tool; chmod 4755 /outputs/tool' },
+      action: {
+        kind: 'shell',
+        shell: 'sh',
+        script: 'cp /bin/busybox /work/tool 2>/dev/null || cp /bin/sh /work/tool; chown 0:0 /work/tool; chmod 4755 /work/tool; cp /work/tool /outputs/tool; chmod 4755 /outputs/tool'
+      },
       env: {},
       inputs: {},
       outputsDir: path.join(base, 'outputs'),

@@ -45,7 +45,8 @@ describe('vm executor: isolation and machine', () => {
   }
 
   it('mounts inputs read-only, even for root, at /inputs/<name> and /ipfs/<cid>; a file input is a file', async () => {
-    const r = await sh('id -u; cat /inputs/data/in.txt /ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG/in.txt /inputs/single; echo changed > /inputs/data/in.txt || echo refused; rm /ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG/in.txt || echo refused')
+    const r = await sh('id -u; cat /inputs/data/in.txt /ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG/in.txt /inputs/single; ' +
+      'echo changed > /inputs/data/in.txt || echo refused; rm /ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG/in.txt || echo refused')
     assert.equal(r.out, '0\nstored content\nstored content\nstored content\nrefused\nrefused\n')
     assert.match(r.err, /Read-only file system/)
     assert.equal(readFileSync(path.join(r.base, 'data', 'in.txt'), 'utf8'), 'stored content\n')
@@ -120,7 +121,14 @@ describe('vm executor: isolation and machine', () => {
   it('stops a VM that does not get to the step in time, and says so', async () => {
     const impatient = createVmExecutor({ imagesDir: IMAGES, startTimeoutMs: 20 })
     const base = path.join(dir, `case-${n++}`)
-    const spec: ExecutionSpec = { action: { kind: 'shell', shell: 'sh', script: 'echo never' }, env: {}, inputs: {}, outputsDir: path.join(base, 'outputs'), workDir: path.join(base, 'work'), logsDir: path.join(base, 'logs') }
+    const spec: ExecutionSpec = {
+      action: { kind: 'shell', shell: 'sh', script: 'echo never' },
+      env: {},
+      inputs: {},
+      outputsDir: path.join(base, 'outputs'),
+      workDir: path.join(base, 'work'),
+      logsDir: path.join(base, 'logs')
+    }
     const r = await impatient.execute(spec)
     assert.equal(r.exitCode, null)
     assert.match(r.error ?? '', /^the VM did not start the step within 0\.02 s and was stopped/)
@@ -157,7 +165,14 @@ describe('vm executor: saved states', () => {
       }, 25)
       const results = await Promise.all([0, 1].map(async (i) => {
         const base = path.join(images, `attempt-${i}`)
-        return await createVmExecutor({ imagesDir: images }).execute({ action: { kind: 'shell', shell: 'sh', script: 'echo up' }, env: {}, inputs: {}, outputsDir: path.join(base, 'outputs'), workDir: path.join(base, 'work'), logsDir: path.join(base, 'logs') })
+        return await createVmExecutor({ imagesDir: images }).execute({
+          action: { kind: 'shell', shell: 'sh', script: 'echo up' },
+          env: {},
+          inputs: {},
+          outputsDir: path.join(base, 'outputs'),
+          workDir: path.join(base, 'work'),
+          logsDir: path.join(base, 'logs')
+        })
       }))
       clearInterval(watch)
       assert.deepEqual(results.map((r) => r.exitCode), [0, 0])

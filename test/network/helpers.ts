@@ -65,7 +65,10 @@ export async function startNode (dataDir: string, args: readonly string[], optio
 /** `bac devstack --nodes n --json`: resolves with its nodes once all are ready. */
 export async function startDevstack (dir: string, nodes: number, env: Record<string, string> = {}, args: readonly string[] = []): Promise<{ nodes: NodeProcess[], stop: () => Promise<void> }> {
   // the nodes share the VM images test setup built
-  const child = spawn(process.execPath, [BAC_BIN, 'devstack', '--nodes', String(nodes), '--dir', dir, '--json', ...args], { env: { ...process.env, NO_COLOR: '1', BAC_IMAGES: IMAGES, BAC_TOKEN: TOKEN, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [BAC_BIN, 'devstack', '--nodes', String(nodes), '--dir', dir, '--json', ...args], {
+    env: { ...process.env, NO_COLOR: '1', BAC_IMAGES: IMAGES, BAC_TOKEN: TOKEN, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
   const found: NodeProcess[] = []

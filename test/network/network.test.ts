@@ -13,7 +13,12 @@ import { connectedPeers, scratch, startDevstack, startNode, TOKEN, until, type N
 const bac = (args: readonly string[], options: Parameters<typeof run>[1] = {}): ReturnType<typeof run> => run(args, { ...options, env: { BAC_TOKEN: TOKEN, ...options.env } })
 
 /** A run request for a pipeline file the test wrote: its text, where it stands, the folder its paths are relative to. */
-const request = (file: string, dir: string): { text: string, file: string, cwd: string, outputsDir: string } => ({ text: readFileSync(file, 'utf8'), file, cwd: dir, outputsDir: path.join(dir, 'outputs') })
+const request = (file: string, dir: string): { text: string, file: string, cwd: string, outputsDir: string } => ({
+  text: readFileSync(file, 'utf8'),
+  file,
+  cwd: dir,
+  outputsDir: path.join(dir, 'outputs')
+})
 
 function pipeline (dir: string, name: string, body: string): string {
   const file = path.join(dir, `${name}.yml`)
@@ -22,7 +27,11 @@ function pipeline (dir: string, name: string, body: string): string {
 }
 
 /** Runs a pipeline on a node through the CLI and returns the run:end event and the step:start events. */
-function runOn (url: string, file: string, cwd: string): { end: { status: string, resultCid?: string, runId: string, reason?: string }, starts: Array<{ stepId: string, node: string }>, code: number | null, stderr: string } {
+function runOn (
+  url: string,
+  file: string,
+  cwd: string
+): { end: { status: string, resultCid?: string, runId: string, reason?: string }, starts: Array<{ stepId: string, node: string }>, code: number | null, stderr: string } {
   const result = bac(['run', file, '--node', url, '--json'], { cwd })
   const events = result.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string, stepId: string, node: string, status: string, runId: string, resultCid?: string })
   const end = events.find((e) => e.type === 'run:end')
@@ -268,7 +277,10 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.equal(again.end.status, 'succeeded', again.end.reason)
     assert.equal(again.end.resultCid, once.end.resultCid, 'the same result')
     assert.deepEqual(again.starts, [], 'node 2 ran no step, here or on a peer')
-    const described = JSON.parse(bac(['job', 'describe', again.end.runId, '--json', '--node', second.url]).stdout) as { steps: Array<{ stepId: string, status: string, cachedFrom?: Record<string, { node: string, runId: string, attestation?: unknown }> }>, executions: unknown[] }
+    const described = JSON.parse(bac(['job', 'describe', again.end.runId, '--json', '--node', second.url]).stdout) as {
+      steps: Array<{ stepId: string, status: string, cachedFrom?: Record<string, { node: string, runId: string, attestation?: unknown }> }>
+      executions: unknown[]
+    }
     assert.deepEqual(described.executions, [])
     // each step is the work of the node that ran it, whoever answered: node 1 passes on node 3's signature for upper
     const maker: Record<string, string> = { make: first.peerId, upper: third.peerId }
@@ -494,10 +506,18 @@ describe('nodes in separate network namespaces, joined by veth', { skip: canNetn
 `)
     // the CLI runs in the requester's namespace, where its API is
     await until(() => {
-      const r = spawnSync('ip', ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'node', 'list', '--node', requester.url, '--token', TOKEN, '--json'], { encoding: 'utf8' })
+      const r = spawnSync(
+        'ip',
+        ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'node', 'list', '--node', requester.url, '--token', TOKEN, '--json'],
+        { encoding: 'utf8' }
+      )
       return r.status === 0 && r.stdout.includes(compute.peerId) && r.stdout.includes('"connected":true')
     }, 'the requester to see the compute node')
-    const r = spawnSync('ip', ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'run', file, '--node', requester.url, '--token', TOKEN, '--json'], { encoding: 'utf8', cwd: dir })
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', ns[0] as string, process.execPath, path.join(process.cwd(), 'dist/bin/bac.mjs'), 'run', file, '--node', requester.url, '--token', TOKEN, '--json'],
+      { encoding: 'utf8', cwd: dir }
+    )
     const end = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string, runId: string, status: string, reason?: string }).find((e) => e.type === 'run:end')
     assert.equal(end?.status, 'succeeded', `${r.stdout}\n${r.stderr}`)
     // the step ran in the compute node's namespace, which only has 10.231.0.2

@@ -3,7 +3,11 @@ import { describe, it } from 'node:test'
 import { parseEnvelope } from '../../src/common/dsse.js'
 import { taskResultProblem } from '../../src/network/dispatch.js'
 
-const ok = { result: { exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 3, stdoutBytes: 0, stderrBytes: 0, logTruncated: false, outputBytes: 1 }, outputsCid: 'QmW1rNrbjdKPb9Q7P9f59nfeSJUCSt5bB5Gac81kbX1MKi', key: 'a'.repeat(64) }
+const ok = {
+  result: { exitCode: 0, signal: null, timedOut: false, cancelled: false, durationMs: 3, stdoutBytes: 0, stderrBytes: 0, logTruncated: false, outputBytes: 1 },
+  outputsCid: 'QmW1rNrbjdKPb9Q7P9f59nfeSJUCSt5bB5Gac81kbX1MKi',
+  key: 'a'.repeat(64)
+}
 
 describe('what a peer answers is checked before it is used', () => {
   it('takes a task result as bac gives it, and names what is wrong with one that is not', () => {

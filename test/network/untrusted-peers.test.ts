@@ -33,7 +33,13 @@ describe('an untrusted peer costs the node a bounded amount and writes nothing i
 
   /** A stranger with a fresh identity that answers the advert protocol with `advert`, joins the node, and leaves. */
   async function stranger (target: string, advert: (peerId: string) => unknown): Promise<string> {
-    const peer = await createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } })
+    const peer = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() }
+    })
     const id = peer.peerId.toString()
     await peer.handle(NODE_PROTOCOL, async (stream) => {
       await lpStream(stream, { maxDataLength: 16 * 1024 * 1024 }).write(new TextEncoder().encode(JSON.stringify({ type: 'advert', advert: advert(id), peers: [] })))
@@ -56,7 +62,17 @@ describe('an untrusted peer costs the node a bounded amount and writes nothing i
   it('forgets strangers that left, and keeps no megabytes of what they said', async () => {
     blocks = new PackBlockstore(path.join(dir, 'node', 'blocks'))
     await blocks.open()
-    network = await startNetwork({ dataDir: path.join(dir, 'node'), nodeId: 'node', version: '0.0.0', executors: [], slots: 1, trust: {}, blockstore: blocks, run: async () => { throw new Error('no tasks here') }, log: (line) => { lines.push(line) } })
+    network = await startNetwork({
+      dataDir: path.join(dir, 'node'),
+      nodeId: 'node',
+      version: '0.0.0',
+      executors: [],
+      slots: 1,
+      trust: {},
+      blockstore: blocks,
+      run: async () => { throw new Error('no tasks here') },
+      log: (line) => { lines.push(line) }
+    })
     const target = network.addrs()[0] as string
     const pad = 'x'.repeat(1024 * 1024)
     for (let i = 0; i < 6; i++) await stranger(target, (peerId) => ({ nodeId: `stranger-${i}`, peerId, version: '0', labels: { pad }, executors: ['process'], slots: 1, running: 0, addrs: [] }))

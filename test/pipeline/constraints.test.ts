@@ -24,7 +24,8 @@ function validate (text: string): ReturnType<ReturnType<typeof createValidator>[
 
 describe('input constraints in bac validate', () => {
   it('takes a pattern that compiles and a default that matches', () => {
-    const result = validate('name: x\ninputs:\n  who: { type: string, pattern: "[a-z]+", default: world }\n  n: { type: number, enum: [1, 2, 4], default: 2 }\n  mode: { type: string, enum: [fast, full] }\nsteps:\n  a: { run: "echo {{ inputs.who }}" }\n')
+    const result = validate('name: x\ninputs:\n  who: { type: string, pattern: "[a-z]+", default: world }\n  n: { type: number, enum: [1, 2, 4], default: 2 }\n' +
+      '  mode: { type: string, enum: [fast, full] }\nsteps:\n  a: { run: "echo {{ inputs.who }}" }\n')
     assert.deepEqual(show(result.problems), [])
     assert.equal(result.value?.inputs.who?.pattern, '[a-z]+')
     assert.deepEqual(result.value?.inputs.n?.enum, [1, 2, 4])
@@ -48,7 +49,8 @@ describe('input constraints in bac validate', () => {
   })
 
   it('reports a literal default the constraints refuse, not a template default', () => {
-    const result = validate('name: x\non: { message: { topic: t } }\ninputs:\n  a: { type: string, pattern: "[a-z]+", default: "Hello world" }\n  b: { type: string, enum: [x, y], default: z }\n  c: { type: string, pattern: "[a-z]+", default: "{{ trigger.message.c }}" }\nsteps:\n  s: { run: echo }\n')
+    const result = validate('name: x\non: { message: { topic: t } }\ninputs:\n  a: { type: string, pattern: "[a-z]+", default: "Hello world" }\n  b: { type: string, enum: [x, y], default: z }\n' +
+      '  c: { type: string, pattern: "[a-z]+", default: "{{ trigger.message.c }}" }\nsteps:\n  s: { run: echo }\n')
     assert.deepEqual(show(result.problems), ['4:50 error input/not-allowed', '5:45 error input/not-allowed'])
     assert.match(result.problems[0]?.message ?? '', /the default of input 'a': 'Hello world' does not match the pattern \[a-z\]\+ \(the whole value must match\)/)
     assert.match(result.problems[1]?.message ?? '', /'z' is not one of the allowed values \(x, y\)/)

@@ -145,13 +145,16 @@ describe('template/script-injection', () => {
   it('names the interpreter, the value and the fix', () => {
     const result = createValidator().validatePipelineText(path.resolve('p.yml'), PIPELINE('sed "s/$V/x/g" data.csv'))
     assert.equal(result.warnings[0]?.message, "$V is set from {{ inputs.v }}, and the shell expands it into sed's script (its first argument), where a value from outside is code; " +
-      'pass it as data instead: an argument the script reads, or an env var the script reads itself (ENVIRON in awk, os.environ in Python, process.env in Node); or constrain the input with pattern: or enum:')
+      'pass it as data instead: an argument the script reads, or an env var the script reads itself ' +
+      '(ENVIRON in awk, os.environ in Python, process.env in Node); or constrain the input with pattern: or enum:')
   })
 
   it('reads command and args, and job templates, too', () => {
-    const step = createValidator().validatePipelineText(path.resolve('p.yml'), 'name: x\ninputs:\n  v: { type: string }\nsteps:\n  a:\n    command: python3\n    args: ["-c", "print(\'{{ inputs.v }}\')", "{{ inputs.v }}"]\n')
+    const step = createValidator().validatePipelineText(path.resolve('p.yml'),
+      'name: x\ninputs:\n  v: { type: string }\nsteps:\n  a:\n    command: python3\n    args: ["-c", "print(\'{{ inputs.v }}\')", "{{ inputs.v }}"]\n')
     assert.deepEqual(step.warnings.map((p) => `${p.line}:${p.column} ${p.rule} ${p.path}`), ['7:26 template/script-injection /steps/a/args/1'])
-    const job = createValidator().validateJobText(path.resolve('jobstore/j.yml'), 'name: j\ninputs:\n  v: { type: string }\n  mode: { type: string, enum: [a, b] }\nenv:\n  V: "{{ inputs.v }}"\nrun: awk "/$V/ { print \\"{{ inputs.mode }}\\" }" data.csv\n')
+    const job = createValidator().validateJobText(path.resolve('jobstore/j.yml'),
+      'name: j\ninputs:\n  v: { type: string }\n  mode: { type: string, enum: [a, b] }\nenv:\n  V: "{{ inputs.v }}"\nrun: awk "/$V/ { print \\"{{ inputs.mode }}\\" }" data.csv\n')
     assert.deepEqual(job.warnings.map((p) => `${p.line}:${p.column} ${p.rule}`), ['7:12 template/script-injection', '7:26 template/quoted'])
   })
 })
@@ -159,7 +162,9 @@ describe('template/script-injection', () => {
 describe('a dropped file in script text', () => {
   it('flags where the file was dropped and its name, not the path bac wrote its content out at', () => {
     const text = (run: string): string => `name: x\non:\n  watch: { path: ../drop }\nsteps:\n  a:\n    run: ${JSON.stringify(run)}\n`
-    const warned = (run: string): string[] => createValidator().validatePipelineText(path.resolve('p.yml'), text(run)).warnings.filter((p) => p.rule === 'template/script-injection').map((p) => p.message.slice(0, 40))
+    const warned = (run: string): string[] => createValidator().validatePipelineText(path.resolve('p.yml'), text(run)).warnings
+      .filter((p) => p.rule === 'template/script-injection')
+      .map((p) => p.message.slice(0, 40))
     assert.deepEqual(warned('python3 -c "print(open(\'{{ trigger.file.path }}\').read())"'), [])
     assert.equal(warned('python3 -c "print(\'{{ trigger.file.source }}\')"').length, 1)
     assert.equal(warned('python3 -c "print(\'{{ trigger.file.name }}\')"').length, 1)
@@ -170,7 +175,10 @@ describe('the shell reader behind it', () => {
   it('never throws and always ends, whatever the text', () => {
     let seed = 7
     const random = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
-    const pieces = ['sed', ' ', '-e', '"', "'", '\\', '$', '${', '}', '$(', ')', '(', '`', '<<', 'EOF', '\n', '<<<', '|', ';', '&&', '{{ inputs.v }}', '{{', '}}', '#', 'sh -c', '$V', '<(', '>', '2>&1', '\t', 'x']
+    const pieces = [
+      'sed', ' ', '-e', '"', "'", '\\', '$', '${', '}', '$(', ')', '(', '`', '<<', 'EOF', '\n', '<<<', '|', ';', '&&',
+      '{{ inputs.v }}', '{{', '}}', '#', 'sh -c', '$V', '<(', '>', '2>&1', '\t', 'x'
+    ]
     for (let i = 0; i < 3000; i++) {
       let text = ''
       const length = Math.floor(random() * 40)

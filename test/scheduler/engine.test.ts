@@ -56,7 +56,8 @@ describe('engine: running pipelines end to end', () => {
     // quiet steps hand their (empty) folders on; the others leave files, or lock their folder
     const steps: string[] = []
     for (let i = 0; i < 24; i++) {
-      const check = '[ -z "$(ls -A .)" ] && [ -z "$(ls -A {{ outputs.path }})" ] && [ "$(stat -c %a .)" = "$(stat -c %a {{ outputs.path }})" ] || { echo "not fresh: $(ls -A . {{ outputs.path }}) $(stat -c %a .)" >&2; exit 1; }'
+      const check = '[ -z "$(ls -A .)" ] && [ -z "$(ls -A {{ outputs.path }})" ] && [ "$(stat -c %a .)" = "$(stat -c %a {{ outputs.path }})" ] || ' +
+        '{ echo "not fresh: $(ls -A . {{ outputs.path }}) $(stat -c %a .)" >&2; exit 1; }'
       const leave = i % 3 === 0 ? ' && touch leftover' : (i % 3 === 1 ? ' && chmod 700 .' : '')
       steps.push(`  s${i}:\n    run: '${check}${leave}'`)
     }
@@ -66,7 +67,8 @@ describe('engine: running pipelines end to end', () => {
   })
 
   it('retries a failing step, then fails it and skips what needs it', async () => {
-    const p = h.pipeline('fails', 'name: fails\nsteps:\n  a:\n    retries: { attempts: 2, backoff: 10ms }\n    run: echo trying; exit 3\n  b:\n    needs: a\n    run: echo never\n  c:\n    run: echo independent > {{ outputs.path }}/c\n')
+    const p = h.pipeline('fails', 'name: fails\nsteps:\n  a:\n    retries: { attempts: 2, backoff: 10ms }\n    run: echo trying; exit 3\n' +
+      '  b:\n    needs: a\n    run: echo never\n  c:\n    run: echo independent > {{ outputs.path }}/c\n')
     const outcome = await h.run(p)
     assert.equal(outcome.status, 'failed')
     assert.match(outcome.reason ?? '', /step 'a' failed: exited with code 3 \(after 2 attempts\)/)
@@ -122,12 +124,14 @@ describe('engine: running pipelines end to end', () => {
     assert.equal(h.runs.executions(failed.runId, 'first').length, 1, 'first ran once')
     assert.equal(h.runs.executions(failed.runId, 'second').length, 2)
     const out = resumed.outputsDir ?? ''
-    assert.deepEqual(readFileSync(path.join(out, 'second', 'merged', 'first')), readFileSync(path.join(out, 'first', 'merged', 'first')), 'second read first\'s outputs through steps.first.outputs.path')
+    assert.deepEqual(readFileSync(path.join(out, 'second', 'merged', 'first')), readFileSync(path.join(out, 'first', 'merged', 'first')),
+      'second read first\'s outputs through steps.first.outputs.path')
     await assert.rejects(h.run(p, { resume: failed.runId }), /already succeeded/)
   })
 
   it('gives templates every trigger and run name the language documents', async () => {
-    const p = h.pipeline('names', 'name: names\nsteps:\n  a:\n    run: echo {{ trigger.kind }} {{ trigger.time }} {{ run.id }} {{ run.pipeline }} {{ run.node }} {{ run.attempt }} > {{ outputs.path }}/names\n')
+    const p = h.pipeline('names',
+      'name: names\nsteps:\n  a:\n    run: echo {{ trigger.kind }} {{ trigger.time }} {{ run.id }} {{ run.pipeline }} {{ run.node }} {{ run.attempt }} > {{ outputs.path }}/names\n')
     const outcome = await h.run(p)
     assert.equal(outcome.status, 'succeeded', outcome.reason)
     const [kind, time, id, pipeline, node, attempt] = readFileSync(path.join(outcome.outputsDir ?? '', 'a', 'merged', 'names'), 'utf8').trim().split(' ')
@@ -147,7 +151,9 @@ describe('engine: running pipelines end to end', () => {
   it('runs a step in the sandbox with its inputs read-only at /inputs', async () => {
     const csv = path.join(h.project, 'pipelines', 'data', 'orders.csv')
     assert.ok(existsSync(csv))
-    const p = h.pipeline('boxed', 'name: boxed\ninputs:\n  orders: { type: file, default: data/orders.csv }\nsteps:\n  count:\n    executor: sandbox\n    run: echo {{ inputs.orders.path }} > {{ outputs.path }}/where; wc -l < {{ inputs.orders.path }} >> {{ outputs.path }}/where; touch {{ inputs.orders.path }} || echo read-only >> {{ outputs.path }}/where\n')
+    const p = h.pipeline('boxed', 'name: boxed\ninputs:\n  orders: { type: file, default: data/orders.csv }\nsteps:\n  count:\n    executor: sandbox\n' +
+      '    run: echo {{ inputs.orders.path }} > {{ outputs.path }}/where; wc -l < {{ inputs.orders.path }} >> {{ outputs.path }}/where; ' +
+      'touch {{ inputs.orders.path }} || echo read-only >> {{ outputs.path }}/where\n')
     const outcome = await h.run(p)
     assert.equal(outcome.status, 'succeeded', outcome.reason)
     assert.equal(readFileSync(path.join(outcome.outputsDir ?? '', 'count', 'merged', 'where'), 'utf8'), '/inputs/orders\n4\nread-only\n')

@@ -245,7 +245,10 @@ export function hostileDagCompliance (name: string, create: (dataDir: string) =>
       assert.equal(readdirSync(path.join(dir, 'wide-out')).length, 2200)
       assert.equal(readFileSync(path.join(dir, 'wide-out', `${'n'.repeat(90)}-1234`), 'utf8'), '1234\n')
       const b = new Builder()
-      const entries: Record<string, CID> = { 'raw.bin': b.raw(Buffer.from('raw bytes')), 'chunked.txt': b.node(new UnixFS({ type: 'file', blockSizes: [4n, 3n] }), [{ cid: b.raw(Buffer.from('one ')) }, { cid: b.file('two') }]) }
+      const entries: Record<string, CID> = {
+        'raw.bin': b.raw(Buffer.from('raw bytes')),
+        'chunked.txt': b.node(new UnixFS({ type: 'file', blockSizes: [4n, 3n] }), [{ cid: b.raw(Buffer.from('one ')) }, { cid: b.file('two') }])
+      }
       if (init.identity === true) entries['inline.txt'] = b.put(CID.createV1(0x55, createDigest(0x00, Buffer.from('inline'))), Buffer.from('inline'))
       const dag = b.dag(b.folder(entries))
       await store.importCar([await carOf(dag, [dag.root], (cid) => cid.multihash.code === 0x00)])

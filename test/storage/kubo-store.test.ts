@@ -126,7 +126,9 @@ describe('Kubo store: a daemon that is not there, or not a daemon', () => {
   })
 
   it('refuses a Kubo older than it supports, and takes the addresses users write', async () => {
-    const old = createServer((req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ Version: '0.9.1', Commit: '', Repo: '11', System: 'amd64/linux', Golang: 'go1.16' })) })
+    const old = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ Version: '0.9.1', Commit: '', Repo: '11', System: 'amd64/linux', Golang: 'go1.16' }))
+    })
     await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve))
     try {
       const port = (old.address() as { port: number }).port

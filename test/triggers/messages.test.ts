@@ -7,7 +7,13 @@ import type { Pipeline, ServingNode } from '../../src/index.js'
 import { api } from '../helpers/api.js'
 import { Project, until } from './helpers.js'
 
-async function post (node: ServingNode, topic: string, body: Uint8Array | string, contentType: string, headers: Record<string, string> = {}): Promise<{ status: number, body: Record<string, unknown> }> {
+async function post (
+  node: ServingNode,
+  topic: string,
+  body: Uint8Array | string,
+  contentType: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number, body: Record<string, unknown> }> {
   const res = await api(node, `/api/v1/messages/${topic}`, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } })
   return { status: res.status, body: await res.json() as Record<string, unknown> }
 }

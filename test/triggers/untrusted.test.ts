@@ -69,7 +69,7 @@ steps:
 
   it('file names reach the shell quoted', async () => {
     // a file name cannot hold '/': these commands leave their mark on stderr instead of a file
-    const names = ["$(echo INJECTED >&2).txt", '`echo INJECTED >&2`.txt', "'; echo INJECTED >&2; '.txt", '"; echo INJECTED >&2; ".txt',
+    const names = ['$(echo INJECTED >&2).txt', '`echo INJECTED >&2`.txt', "'; echo INJECTED >&2; '.txt", '"; echo INJECTED >&2; ".txt',
       'line\necho INJECTED >&2.txt', "a'b\".txt", '-rf.txt', '* ? & | > <.txt']
     for (const [i, name] of names.entries()) {
       const staged = path.join(p.dir, `staged-${i}`)

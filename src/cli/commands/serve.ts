@@ -127,7 +127,15 @@ export function nodeEventRenderer (io: Io, options: { json?: boolean, verbose?: 
 }
 
 /** Runs a serving node until SIGINT or SIGTERM, then stops it (running runs are interrupted and resumed at the next start). */
-async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeOptions, extra: { triggers?: { watch?: boolean, schedule?: boolean, message?: boolean }, api?: { host: string, port: number, token?: string, hosts?: string[] }, network?: NodeNetworkOptions, pipelineFolders: string[] }): Promise<number> {
+/** What `bac serve` adds to what `bac watch` runs: which triggers, the API, the network. */
+interface Serving {
+  readonly triggers?: { watch?: boolean, schedule?: boolean, message?: boolean }
+  readonly api?: { host: string, port: number, token?: string, hosts?: string[] }
+  readonly network?: NodeNetworkOptions
+  readonly pipelineFolders: string[]
+}
+
+async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeOptions, extra: Serving): Promise<number> {
   const concurrency = concurrencyOf(options)
   const dataDir = options.dataDir ?? defaultDataDir()
   const render = nodeEventRenderer(io, options)

@@ -99,7 +99,9 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
       // booting the first VM of a shape takes seconds: the step may have been stopped meanwhile
       if (aborted(options.signal)) return notStarted()
 
-      if (Object.keys(spec.inputs).length + (spec.writableCids === true ? 0 : Object.keys(spec.cids ?? {}).length) > 0 && bwrapPath() === undefined) return refused('the vm executor shares inputs through bubblewrap: apt-get install bubblewrap')
+      if (Object.keys(spec.inputs).length + (spec.writableCids === true ? 0 : Object.keys(spec.cids ?? {}).length) > 0 && bwrapPath() === undefined) {
+        return refused('the vm executor shares inputs through bubblewrap: apt-get install bubblewrap')
+      }
       const settings = attemptSettings(spec, init, killGraceMs)
       const scratch = `${spec.workDir}.vm`
       const copies = spec.writableCids === true ? await privateCopies(spec) : undefined
