@@ -17,6 +17,18 @@ function readLog (dir: string, stream: 'stdout' | 'stderr'): string {
   return existsSync(file) ? readFileSync(file, 'utf8') : ''
 }
 
+/** A shell step whose folders are under `base`. */
+function shellSpec (base: string, script: string): ExecutionSpec {
+  return {
+    action: { kind: 'shell', shell: 'sh', script },
+    env: {},
+    inputs: {},
+    outputsDir: path.join(base, 'outputs'),
+    workDir: path.join(base, 'work'),
+    logsDir: path.join(base, 'logs')
+  }
+}
+
 executorCompliance('vm', (init) => createVmExecutor({ ...init, imagesDir: IMAGES }))
 
 describe('vm executor: isolation and machine', () => {
@@ -121,15 +133,7 @@ describe('vm executor: isolation and machine', () => {
   it('stops a VM that does not get to the step in time, and says so', async () => {
     const impatient = createVmExecutor({ imagesDir: IMAGES, startTimeoutMs: 20 })
     const base = path.join(dir, `case-${n++}`)
-    const spec: ExecutionSpec = {
-      action: { kind: 'shell', shell: 'sh', script: 'echo never' },
-      env: {},
-      inputs: {},
-      outputsDir: path.join(base, 'outputs'),
-      workDir: path.join(base, 'work'),
-      logsDir: path.join(base, 'logs')
-    }
-    const r = await impatient.execute(spec)
+    const r = await impatient.execute(shellSpec(base, 'echo never'))
     assert.equal(r.exitCode, null)
     assert.match(r.error ?? '', /^the VM did not start the step within 0\.02 s and was stopped/)
     assert.deepEqual(processesWith(base), [])
@@ -165,14 +169,7 @@ describe('vm executor: saved states', () => {
       }, 25)
       const results = await Promise.all([0, 1].map(async (i) => {
         const base = path.join(images, `attempt-${i}`)
-        return await createVmExecutor({ imagesDir: images }).execute({
-          action: { kind: 'shell', shell: 'sh', script: 'echo up' },
-          env: {},
-          inputs: {},
-          outputsDir: path.join(base, 'outputs'),
-          workDir: path.join(base, 'work'),
-          logsDir: path.join(base, 'logs')
-        })
+        return await createVmExecutor({ imagesDir: images }).execute(shellSpec(base, 'echo up'))
       }))
       clearInterval(watch)
       assert.deepEqual(results.map((r) => r.exitCode), [0, 0])

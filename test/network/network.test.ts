@@ -320,7 +320,7 @@ describe('a devstack of 3 nodes in separate processes', () => {
     assert.match(elsewhere.stderr, new RegExp(`the record: signed by ${first.peerId}`))
   })
 
-  it('acts on $BAC_NODE in every content and job command: ipfs add, cat, get, and job submit, list, get', () => {
+  it('acts on $BAC_NODE in every content, job and node command: ipfs add, cat, get; job submit, list, describe, logs, get, cancel; provenance, node list, message send', () => {
     const first = stack.nodes[0] as NodeProcess
     // a CLI with a data dir of its own, which must stay untouched: every command goes to the node
     const env = { BAC_NODE: first.url, BAC_HOME: path.join(dir, 'cli-home') }
@@ -339,6 +339,16 @@ describe('a devstack of 3 nodes in separate processes', () => {
     const out = path.join(dir, 'submitted-out')
     assert.equal(bac(['job', 'get', id, out], { env }).code, 0)
     assert.equal(readFileSync(path.join(out, 'job', '0', 'ipfs', cid), 'utf8'), 'Region,Category\nnorth,Booze\n')
+    const described = JSON.parse(bac(['job', 'describe', id, '--json'], { env }).stdout) as { id: string, steps: Array<{ stepId: string, status: string }> }
+    assert.deepEqual([described.id, described.steps.map((st) => st.status)], [id, ['succeeded']])
+    assert.equal(bac(['job', 'logs', id], { env }).code, 0)
+    const cancelled = bac(['job', 'cancel', id], { env })
+    assert.match(cancelled.stderr, new RegExp(`the node refused: run ${id} is succeeded: it is neither running nor waiting on this node`))
+    assert.equal(Array.isArray((JSON.parse(bac(['provenance', id], { env }).stdout) as { subject?: unknown }).subject), true)
+    const listedNodes = JSON.parse(bac(['node', 'list', '--json'], { env }).stdout) as { node: { id: string }, peers: unknown[] }
+    assert.deepEqual([listedNodes.node.id, listedNodes.peers.length], [first.id, stack.nodes.length - 1])
+    const message = bac(['message', 'send', 'nobody-listens', '--field', 'a=b'], { env })
+    assert.match(message.stderr, /the node refused: no pipeline on this node listens to topic 'nobody-listens'/)
     const got = path.join(dir, 'got-seed.csv')
     assert.equal(bac(['ipfs', 'get', cid, got], { env }).code, 0)
     assert.equal(readFileSync(got, 'utf8'), 'Region,Category\nnorth,Office Supplies\n', 'the stored content is unchanged')
