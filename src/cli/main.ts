@@ -18,10 +18,13 @@ import type { NodeOptions } from './node-session.js'
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value]
 
+/** The data dir option, declared once; every command that reads or runs a node's data dir takes it. */
+const dataDirOption = (): Option => new Option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+
 /** The options of every command that acts on a node, declared once: its data dir, or the node to reach and its token. */
 function nodeOptions (command: Command): Command {
   return command
-    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .addOption(dataDirOption())
     .option('--node <url>', 'act on this node through its API (default: $BAC_NODE, else the node serving on the data dir, else the data dir itself)')
     .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
 }
@@ -63,8 +66,8 @@ function program (io: Io, result: { code: number }): Command {
       result.code = validateCommand(paths, options, io)
     })
 
-  root.command('run')
-    .description('Run a pipeline on an embedded node; prints the result CID')
+  nodeOptions(root.command('run'))
+    .description('Run a pipeline on the node (--node, $BAC_NODE, the node serving on the data dir, else one embedded in this process); prints the result CID')
     .argument('<pipeline>', 'the pipeline file')
     .option('-i, --input <name=value>', 'an input value (repeatable)', collect, [])
     .option('-c, --concurrency <n>', 'steps run at once at most (default: the number of cores)')
@@ -72,9 +75,6 @@ function program (io: Io, result: { code: number }): Command {
     .option('--resume <run-id>', 'continue a failed or interrupted run; finished steps are kept')
     .option('--outputs <dir>', 'where the result is copied, as <dir>/<run-id>/ (default: ./outputs)')
     .option('--json', 'print events as JSON lines')
-    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
-    .option('--node <url>', 'run it on this running node (its API); default: $BAC_NODE, else the node serving on the data dir, else an embedded node')
-    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .option('--executor <kind>', 'run every step on this executor: process, sandbox or vm (the pipeline is unchanged)')
     .option('--image <name>', 'with --executor vm: the image of every step (default: each step\'s own, else base)')
     .action(async (file: string, options: RunCommandOptions) => {
@@ -89,7 +89,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--outputs <dir>', 'where results are copied, as <dir>/<run-id>/ (default: ./outputs)')
     .option('--json', 'print events as JSON lines')
     .option('-v, --verbose', 'print the steps\' output too')
-    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .addOption(dataDirOption())
     .option('--allow-path <folder>', 'a folder the runs may read input files from (repeatable; default: the pipelines\' folders and their project folders; never the data dir)', collect, [])
     .action(async (files: string[], options: ServeOptions) => { result.code = await watchCommand(files, options, io) })
 
@@ -101,7 +101,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--outputs <dir>', 'where results are copied, as <dir>/<run-id>/ (default: ./outputs)')
     .option('--json', 'print events as JSON lines')
     .option('-v, --verbose', 'print the steps\' output too')
-    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
+    .addOption(dataDirOption())
     .option('--no-pipelines', 'serve no pipelines (a compute node)')
     .option('--port <port>', 'the libp2p TCP port (0 for any free one)', '4001')
     .option('--listen', 'listen on every interface, not only 127.0.0.1')
@@ -123,22 +123,19 @@ function program (io: Io, result: { code: number }): Command {
     .option('-n, --nodes <n>', 'how many nodes', '3')
     .option('-p, --pipelines <path>', 'pipelines the first node serves (repeatable)', collect, [])
     .option('--dir <dir>', 'where the nodes keep their data dirs (default: <data-dir>/devstack)')
-    .option('--data-dir <dir>', 'the data dir the default --dir is under')
+    .addOption(dataDirOption())
     .option('--json', 'print each node as a JSON line when it is ready')
     .option('--allow-path <folder>', 'a folder the nodes let the CLI name as pipeline, input or outputs (repeatable; default: the folder devstack starts in)', collect, [])
     .action(async (options: DevstackOptions) => { result.code = await devstackCommand(options, io) })
 
   const nodeCommand = root.command('node').description('The network of the running node')
-  nodeCommand.command('list')
+  nodeOptions(nodeCommand.command('list'))
     .description('The peers of a running node: labels, executors, load, last contact')
-    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, or the node serving on the data dir)')
-    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .option('--json', 'as JSON')
-    .option('--data-dir <dir>', 'the node\'s data dir')
     .action(async (options: NodeListOptions) => { result.code = await nodeListCommand(options, io) })
 
   const message = root.command('message').description('Messages that start runs of pipelines with on.message')
-  message.command('send')
+  nodeOptions(message.command('send'))
     .description('Send a message (or a batch of rows) to a topic of the running node; prints the run ids')
     .argument('<topic>', 'the topic, as in on.message.topic')
     .option('-f, --field <name=value>', 'a text field of the message (repeatable)', collect, [])
@@ -148,10 +145,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--ndjson', 'send as NDJSON instead of JSON')
     .option('--key <key>', 'an idempotency key: the same batch sent again under it is not run again')
     .option('-w, --wait', 'wait for the runs; print their result CIDs (exit 1 if one did not succeed)')
-    .option('--node <url>', 'the node\'s API (default: $BAC_NODE, else the node serving on the data dir)')
-    .option('--token <token>', 'the node\'s API token (default: $BAC_TOKEN, else the one the node serving on the data dir left in its api.json)')
     .option('--json', 'print as JSON')
-    .option('--data-dir <dir>', 'the node\'s data dir (default: $BAC_HOME or ~/.bac)')
     .action(async (topic: string, options: MessageSendOptions) => { result.code = await messageSendCommand(topic, options, io) })
 
   const job = root.command('job').description('Look at past and running runs')
@@ -200,7 +194,7 @@ function program (io: Io, result: { code: number }): Command {
     .option('--trust <peer-id>', 'a peer whose signatures count, besides this node and <data-dir>/trusted-peers (repeatable)', collect, [])
     .option('--rerun', 'also run the pipeline again from the record, without the cache, and compare the result CID')
     .option('--json', 'the checks as JSON')
-    .option('--data-dir <dir>', 'the node\'s data dir')
+    .addOption(dataDirOption())
     .action(async (cid: string, options: VerifyCommandOptions) => { result.code = await verifyCommand(cid, options, io) })
 
   const ipfs = root.command('ipfs').description('The node\'s content store')
@@ -211,15 +205,15 @@ function program (io: Io, result: { code: number }): Command {
   nodeOptions(ipfs.command('get').description('Write a file or folder out here, every block checked').argument('<cid>').argument('<target>', 'a path that does not exist yet'))
     .action(async (cid: string, target: string, options: NodeOptions) => { result.code = await ipfsGetCommand(cid, target, options, io) })
   ipfs.command('pin').description('Keep a CID (recursively) from the Kubo daemon\'s garbage collector (with --ipfs-api)').argument('<cid>')
-    .option('--data-dir <dir>', 'the node\'s data dir')
+    .addOption(dataDirOption())
     .action(async (cid: string, options: { dataDir?: string, ipfsApi?: string }) => { result.code = await ipfsPinCommand(cid, true, options, io) })
   ipfs.command('unpin').description('Let the Kubo daemon\'s garbage collector take a CID again (with --ipfs-api)').argument('<cid>')
-    .option('--data-dir <dir>', 'the node\'s data dir')
+    .addOption(dataDirOption())
     .action(async (cid: string, options: { dataDir?: string, ipfsApi?: string }) => { result.code = await ipfsPinCommand(cid, false, options, io) })
 
   const image = root.command('image').description('VM images for steps with executor: vm')
   const imagesOption = (c: Command): Command => c
-    .option('--data-dir <dir>', 'the node\'s data dir')
+    .addOption(dataDirOption())
     .option('--images <dir>', 'the images folder (default: $BAC_IMAGES, else <data dir>/images)')
   imagesOption(image.command('build').description('Run a recipe folder (images/kernel, images/base, images/python) and store the image it makes').argument('<recipe>', 'a folder with a build script'))
     .option('--name <name>', 'the image\'s name (default: the recipe folder\'s)')
