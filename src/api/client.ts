@@ -108,7 +108,11 @@ export async function encodeMessages (rows: ReadonlyArray<Readonly<Record<string
 
 /** Posts a batch of messages to a node's topic; resolves once every run is recorded there. */
 export async function postMessages (node: NodeTarget, topic: string, batch: MessageBatch): Promise<unknown> {
-  const { url, headers } = request(node, `/api/v1/messages/${topic.split('/').map(encodeURIComponent).join('/')}`, { 'content-type': batch.contentType, ...(batch.key !== undefined ? { 'idempotency-key': batch.key } : {}) })
+  const { url, headers } = request(
+    node,
+    `/api/v1/messages/${topic.split('/').map(encodeURIComponent).join('/')}`,
+    { 'content-type': batch.contentType, ...(batch.key !== undefined ? { 'idempotency-key': batch.key } : {}) }
+  )
   return await call(url, { method: 'POST', body: batch.body, headers })
 }
 

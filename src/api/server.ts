@@ -170,7 +170,8 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         const parsed = parseRunRequest(request)
         if (!checkRunRequest(request)) {
           const first = checkRunRequest.errors?.[0]
-          throw new HttpError(400, `the run request does not match the API's RunRequest schema: ${first?.instancePath || '(the body)'} ${first?.message ?? ''}${first?.params !== undefined && 'additionalProperty' in first.params ? ` '${String(first.params.additionalProperty)}'` : ''}`.trim())
+          throw new HttpError(400, (`the run request does not match the API's RunRequest schema: ${first?.instancePath || '(the body)'} ${first?.message ?? ''}` +
+            `${first?.params !== undefined && 'additionalProperty' in first.params ? ` '${String(first.params.additionalProperty)}'` : ''}`).trim())
         }
         const starting = node.startRun(parsed)
         if (typeof key === 'string' && key.length <= 128) {

@@ -33,7 +33,11 @@ export class LiveView {
         this.timer.unref()
         break
       case 'step:start':
-        this.steps.set(event.stepId, { status: 'running', started: this.steps.get(event.stepId)?.started ?? Date.now(), detail: `${event.node !== undefined ? `${event.node}, ` : ''}${event.executor}${event.attempt > 1 ? `, attempt ${event.attempt}` : ''}` })
+        this.steps.set(event.stepId, {
+          status: 'running',
+          started: this.steps.get(event.stepId)?.started ?? Date.now(),
+          detail: `${event.node !== undefined ? `${event.node}, ` : ''}${event.executor}${event.attempt > 1 ? `, attempt ${event.attempt}` : ''}`
+        })
         this.redraw([])
         break
       case 'step:log': {

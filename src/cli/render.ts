@@ -43,7 +43,8 @@ export function eventRenderer (io: Io, json: boolean): (event: RunEvent) => void
         io.err(`run ${event.runId}: ${event.pipeline} (${event.steps.length} step${event.steps.length === 1 ? '' : 's'})\n`)
         break
       case 'step:start':
-        io.err(`${paint(1, event.stepId)}${event.item !== undefined ? `[${event.item}]` : ''} started on ${event.node !== undefined ? `${event.node} (${event.executor})` : event.executor}${event.attempt > 1 ? `, attempt ${event.attempt}` : ''}\n`)
+        io.err(`${paint(1, event.stepId)}${event.item !== undefined ? `[${event.item}]` : ''} ` +
+          `started on ${event.node !== undefined ? `${event.node} (${event.executor})` : event.executor}${event.attempt > 1 ? `, attempt ${event.attempt}` : ''}\n`)
         break
       case 'step:log': {
         const { prefix, lines } = logLines.take(event)
@@ -51,7 +52,8 @@ export function eventRenderer (io: Io, json: boolean): (event: RunEvent) => void
         break
       }
       case 'step:end':
-        io.err(`${paint(1, event.stepId)} ${paint(STATUS_COLORS[event.status], event.status)}${event.durationMs > 0 ? ` in ${duration(event.durationMs)}` : ''}${event.reason !== undefined ? `: ${event.reason}` : ''}\n`)
+        io.err(`${paint(1, event.stepId)} ${paint(STATUS_COLORS[event.status], event.status)}` +
+          `${event.durationMs > 0 ? ` in ${duration(event.durationMs)}` : ''}${event.reason !== undefined ? `: ${event.reason}` : ''}\n`)
         break
       case 'run:end':
         io.err(`run ${event.runId} ${paint(STATUS_COLORS[event.status], event.status)} in ${duration(event.durationMs)}${event.reason !== undefined ? `: ${event.reason}` : ''}\n`)

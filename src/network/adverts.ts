@@ -73,7 +73,10 @@ export function checkAdvert (frame: AdvertFrame): AdvertFrame {
   if (!Array.isArray(a.addrs) || a.addrs.length > 16 || !a.addrs.every((x) => typeof x === 'string' && x.length <= 512 && /^\/[\x21-\x7e]*$/.test(x))) fail('its addresses are not multiaddrs')
   if (!Array.isArray(frame.peers) || frame.peers.length > 256) fail('its list of peers is not a small list')
   for (const p of frame.peers) {
-    if (typeof p?.id !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{1,128}$/.test(p.id) || !Array.isArray(p.addrs) || p.addrs.length > 16 || !p.addrs.every((x) => typeof x === 'string' && x.length <= 512 && /^\/[\x21-\x7e]*$/.test(x))) fail('a peer it lists is not well formed')
+    const addr = (x: unknown): boolean => typeof x === 'string' && x.length <= 512 && /^\/[\x21-\x7e]*$/.test(x)
+    if (typeof p?.id !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{1,128}$/.test(p.id) || !Array.isArray(p.addrs) || p.addrs.length > 16 || !p.addrs.every(addr)) {
+      fail('a peer it lists is not well formed')
+    }
   }
   return frame
 }

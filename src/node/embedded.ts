@@ -82,7 +82,9 @@ export function ipfsApiOf (dataDir: string, given?: string): { api: string, time
   const timeout = process.env.BAC_IPFS_TIMEOUT ?? config.ipfsTimeout
   if (timeout === undefined) return { api }
   const timeoutMs = typeof timeout === 'string' ? parseDuration(timeout) : undefined
-  if (timeoutMs === undefined || timeoutMs <= 0) throw new UserError(`${process.env.BAC_IPFS_TIMEOUT !== undefined ? '$BAC_IPFS_TIMEOUT' : `${file}: ipfsTimeout`} must be a duration such as 30s or 2m, got ${JSON.stringify(timeout)}`)
+  if (timeoutMs === undefined || timeoutMs <= 0) {
+    throw new UserError(`${process.env.BAC_IPFS_TIMEOUT !== undefined ? '$BAC_IPFS_TIMEOUT' : `${file}: ipfsTimeout`} must be a duration such as 30s or 2m, got ${JSON.stringify(timeout)}`)
+  }
   return { api, timeoutMs }
 }
 

@@ -27,7 +27,9 @@ function asRun (value: unknown): RunRecord {
   const run = value
   const text = (key: string, optional = false): boolean => (optional && run[key] === undefined) || typeof run[key] === 'string'
   const time = (key: string): boolean => run[key] === undefined || typeof run[key] === 'number'
-  if (typeof run.id === 'string' && !RUN_ID.test(run.id)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(run.id.slice(0, 80))}, which is not a run id; nothing was written`)
+  if (typeof run.id === 'string' && !RUN_ID.test(run.id)) {
+    throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(run.id.slice(0, 80))}, which is not a run id; nothing was written`)
+  }
   // its words are printed only through printable(): a status of any text is shown, never obeyed
   const ok = text('id') && text('status') && text('pipeline', true) && text('pipelineFile', true) && text('summary', true) && text('reason', true) &&
     text('resultCid', true) && text('provenanceCid', true) && time('createdAt') && time('startedAt') && time('endedAt') &&
@@ -150,7 +152,9 @@ export function httpNode (target: NodeTarget): BacNode {
       const answer = await startRun(target, request)
       const runId = isObject(answer) ? answer.runId : undefined
       // a run id becomes a folder name here: checked before anything is written
-      if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(runId).slice(0, 80))}, which is not a run id; nothing was written`)
+      if (typeof runId !== 'string' || !RUN_ID.test(runId)) {
+        throw new UnsafeContentError('the node\'s answer', `names the run ${JSON.stringify(String(runId).slice(0, 80))}, which is not a run id; nothing was written`)
+      }
       return runId
     },
     follow: (id, signal) => (async function * () {

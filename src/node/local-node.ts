@@ -26,7 +26,8 @@ function requestedPipeline (request: RunRequest, cwd: string): Pipeline {
     : createValidator().validatePipelineText(path.resolve(cwd, request.file ?? 'api-pipeline.yml'), request.text ?? '')
   if (validation.value === undefined) {
     const first = validation.errors[0]
-    throw new UsageError(`${validation.file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}${first !== undefined ? `; the first: ${first.line}:${first.column} ${first.message}` : ''} (bac validate shows them all)`)
+    throw new UsageError(`${validation.file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}` +
+      `${first !== undefined ? `; the first: ${first.line}:${first.column} ${first.message}` : ''} (bac validate shows them all)`)
   }
   return validation.value
 }
@@ -63,7 +64,9 @@ export function localNode (dataDir: string, options: LocalNodeOptions = {}): Bac
           outputsOf: (request, cwd) => typeof request.outputsDir === 'string' ? path.resolve(cwd, request.outputsDir) : request.outputsDir,
           cancelQueued: (run) => {
             if (opened.runs.cancelWaiting(run.id, 'cancelled before it started')) return true
-            if (run.status === 'running') throw new UsageError(`run ${run.id} runs in another bac process, which no node serves: it is cancelled with Ctrl-C there; give --node <url> for a node elsewhere`)
+            if (run.status === 'running') {
+              throw new UsageError(`run ${run.id} runs in another bac process, which no node serves: it is cancelled with Ctrl-C there; give --node <url> for a node elsewhere`)
+            }
             return false
           }
         })

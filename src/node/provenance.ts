@@ -53,7 +53,10 @@ export async function findRecord (node: RecordSource, ref: string): Promise<Foun
     const run = node.runs.findRun(ref)
     if (run === undefined) throw new RunNotFoundError(ref)
     const text = node.runs.provenance(run.id)
-    if (text === undefined) throw new RecordNotFoundError(`run ${run.id} has no provenance record: only a run that ended with a result has one (it is ${run.status}${run.resultCid === undefined ? ', without a result' : ''})`)
+    if (text === undefined) {
+      throw new RecordNotFoundError(`run ${run.id} has no provenance record: ` +
+        `only a run that ended with a result has one (it is ${run.status}${run.resultCid === undefined ? ', without a result' : ''})`)
+    }
     return { envelope: parseEnvelope(text), runId: run.id, ...(run.provenanceCid !== undefined ? { cid: run.provenanceCid } : {}) }
   }
   const run = node.runs.listRuns({ cid, limit: 200 }).find((r) => r.resultCid === cid && r.provenanceCid !== undefined)
@@ -69,7 +72,8 @@ export async function findRecord (node: RecordSource, ref: string): Promise<Foun
       // content that is not a record (a folder, another file): there is no record of it here
     }
   }
-  throw new RecordNotFoundError(`no provenance record of ${cid} here: no run of this node produced it; give the record with --record <file|cid> (bac provenance --envelope prints one on the node that ran it)`)
+  throw new RecordNotFoundError(`no provenance record of ${cid} here: no run of this node produced it; ` +
+    `give the record with --record <file|cid> (bac provenance --envelope prints one on the node that ran it)`)
 }
 
 /** The statement a record holds, checked to be an in-toto v1 statement. */
@@ -265,7 +269,9 @@ export async function rerunRecord (
   for (const step of Object.values(pipeline.steps)) {
     if (step.uses === undefined) continue
     const dep = deps.find((d) => d?.name === `jobstore/${step.uses?.ref ?? ''}` && d.uri === `file://${step.uses?.template.file ?? ''}`)
-    if (dep?.digest?.sha256 === undefined || dep.digest.sha256 !== step.uses.template.sha256) return { ok: false, reason: `the job template ${step.uses.template.file} is not the one the record gives (or has changed since the run)` }
+    if (dep?.digest?.sha256 === undefined || dep.digest.sha256 !== step.uses.template.sha256) {
+      return { ok: false, reason: `the job template ${step.uses.template.file} is not the one the record gives (or has changed since the run)` }
+    }
   }
   const given = (typeof params.inputs === 'object' && params.inputs !== null ? params.inputs : {}) as Record<string, unknown>
   const inputs: Record<string, GivenInput> = {}
@@ -298,7 +304,9 @@ export async function rerunRecord (
     outputsDir: null,
     ...(signal !== undefined ? { signal } : {})
   })
-  if (outcome.resultCid === undefined) return { ok: false, runId: outcome.runId, reason: `the run again ${outcome.status} without a result${outcome.reason !== undefined ? ` (${outcome.reason})` : ''}` }
+  if (outcome.resultCid === undefined) {
+    return { ok: false, runId: outcome.runId, reason: `the run again ${outcome.status} without a result${outcome.reason !== undefined ? ` (${outcome.reason})` : ''}` }
+  }
   if (outcome.resultCid !== resultCid) return { ok: false, runId: outcome.runId, resultCid: outcome.resultCid, reason: `run again, it gives ${outcome.resultCid}, not ${resultCid}` }
   return { ok: true, runId: outcome.runId, resultCid: outcome.resultCid }
 }

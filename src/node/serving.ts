@@ -195,7 +195,10 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         }
         const same = init.pipelines.find((p) => { try { return realpathSync(p.file) === real } catch { return false } })
         if (same !== undefined) return same
-        if (!pipelineFolders.some((f) => isInside(real, f))) throw new UsageError(`${absolute}${real !== absolute ? ` (${real})` : ''} is not under this node's pipelines folders (${pipelineFolders.join(', ') || 'none'}); name a pipeline it serves, or send the pipeline's text`)
+        if (!pipelineFolders.some((f) => isInside(real, f))) {
+          throw new UsageError(`${absolute}${real !== absolute ? ` (${real})` : ''} is not under this node's pipelines folders (${pipelineFolders.join(', ') || 'none'}); ` +
+            `name a pipeline it serves, or send the pipeline's text`)
+        }
         validation = confinedValidator().validatePipelineFile(real)
       } else {
         // where the caller says the text stands must be allowed; the node's own default need not be
@@ -204,7 +207,8 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
       }
       if (validation.value === undefined) {
         const first = validation.errors[0]
-        throw new UsageError(`${validation.file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}${first !== undefined ? `; the first: ${first.line}:${first.column} ${first.message}` : ''} (bac validate shows them all)`)
+        throw new UsageError(`${validation.file}: not run, the pipeline has ${validation.errors.length} error${validation.errors.length === 1 ? '' : 's'}` +
+          `${first !== undefined ? `; the first: ${first.line}:${first.column} ${first.message}` : ''} (bac validate shows them all)`)
       }
       return validation.value
     }
@@ -288,7 +292,11 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
       api = { ...started, token }
       const file = path.join(node.dataDir, API_FILE)
       // the token is a secret: only the node's own user may read it
-      writeFileSync(`${file}.${process.pid}`, `${JSON.stringify({ url: api.url, pid: process.pid, node: node.id, token, ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs() } : {}) })}\n`, { mode: 0o600 })
+      writeFileSync(
+        `${file}.${process.pid}`,
+        `${JSON.stringify({ url: api.url, pid: process.pid, node: node.id, token, ...(node.network !== undefined ? { peerId: node.network.peerId, addrs: node.network.addrs() } : {}) })}\n`,
+        { mode: 0o600 }
+      )
       renameSync(`${file}.${process.pid}`, file)
     }
   } catch (err) {

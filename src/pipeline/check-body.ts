@@ -11,7 +11,8 @@ import { parseDuration, parseSize } from './units.js'
 export function checkBody (findings: Findings, at: JsonPath, raw: RawMap, where: string, allowUses: boolean): void {
   const kinds = (allowUses ? ['uses', 'run', 'command'] : ['run', 'command']).filter((k) => raw[k] !== undefined)
   if (kinds.length === 0) {
-    findings.error(at, 'key', 'step/kind', `${where} has nothing to run: give one of ${allowUses ? 'uses (a job template), run (a shell command) or command (a program, with args)' : 'run (a shell command) or command (a program, with args)'}`)
+    findings.error(at, 'key', 'step/kind', `${where} has nothing to run: ` +
+      `give one of ${allowUses ? 'uses (a job template), run (a shell command) or command (a program, with args)' : 'run (a shell command) or command (a program, with args)'}`)
   } else if (kinds.length > 1) {
     findings.error([...at, kinds[1] ?? ''], 'key', 'step/kind', `${where} has both '${kinds[0] ?? ''}' and '${kinds[1] ?? ''}': keep one`)
   }

@@ -37,6 +37,7 @@ export function checkDataRef (findings: Findings, at: JsonPath, value: string, b
   }
   const resolved = path.resolve(baseDir, value)
   if (kind(resolved) === undefined) {
-    findings.add(at, 'value', missing, 'input/not-found', `'${value}' does not exist (looked for ${path.relative(process.cwd(), resolved) || '.'}); give a path relative to ${path.relative(process.cwd(), baseDir) || '.'} or a CID`)
+    findings.add(at, 'value', missing, 'input/not-found', `'${value}' does not exist (looked for ${path.relative(process.cwd(), resolved) || '.'}); ` +
+      `give a path relative to ${path.relative(process.cwd(), baseDir) || '.'} or a CID`)
   }
 }

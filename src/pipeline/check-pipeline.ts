@@ -55,7 +55,8 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
   const watchInput = asString(asMap(on?.watch)?.input)
   if (watchInput !== undefined && pipelineInputs.get(watchInput) !== 'file') {
     const files = [...pipelineInputs].filter(([, t]) => t === 'file').map(([n]) => n)
-    findings.error(['on', 'watch', 'input'], 'value', 'watch/unknown-input', `on.watch.input '${watchInput}' is not a file input of this pipeline${didYouMean(watchInput, files)}; ${files.length === 0 ? 'declare one under inputs: with type: file' : `file inputs: ${listNames(files)}`}`)
+    findings.error(['on', 'watch', 'input'], 'value', 'watch/unknown-input', `on.watch.input '${watchInput}' is not a file input of this pipeline${didYouMean(watchInput, files)}; ` +
+      `${files.length === 0 ? 'declare one under inputs: with type: file' : `file inputs: ${listNames(files)}`}`)
   }
   const pipelineEnv = new Set(Object.keys(asMap(raw.env) ?? {}))
   const outside: TaintScope = { inputs: inputsOf(raw.inputs), env: new Map(), item: false }
@@ -81,7 +82,10 @@ export function checkPipeline (findings: Findings, templates: TemplateEngine, ra
     const list = asStrings(step.needs)
     needs.set(id, list.filter((n) => ids.has(n)))
     list.forEach((need, i) => {
-      if (!ids.has(need)) findings.error(typeof step.needs === 'string' ? [...at, 'needs'] : [...at, 'needs', i], 'value', 'needs/unknown-step', `${where} needs '${need}', which is not a step${didYouMean(need, ids)}`)
+      if (!ids.has(need)) {
+        findings.error(typeof step.needs === 'string' ? [...at, 'needs'] : [...at, 'needs', i], 'value', 'needs/unknown-step', `${where} needs '${need}', ` +
+          `which is not a step${didYouMean(need, ids)}`)
+      }
     })
     outputs.set(id, new Set(Object.keys(asMap(step.outputs) ?? {})))
     const ref = asString(step.uses)
@@ -122,7 +126,8 @@ function checkUses (
   }
   const errors = job.problems.filter((p) => p.severity === 'error')
   if (errors.length > 0 || job.raw === undefined) {
-    findings.error([...s.at, 'uses'], 'value', 'uses/invalid', `job template ${path.relative(process.cwd(), resolved.file)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; fix ${errors.length === 1 ? 'it' : 'them'} first`)
+    findings.error([...s.at, 'uses'], 'value', 'uses/invalid', `job template ${path.relative(process.cwd(), resolved.file)} has ${errors.length} error${errors.length === 1 ? '' : 's'}; ` +
+      `fix ${errors.length === 1 ? 'it' : 'them'} first`)
     return { problems: job.problems, file: resolved.file }
   }
   checkWith(findings, s.at, s.step, job.raw, s.where)
@@ -204,12 +209,14 @@ function checkWith (findings: Findings, at: readonly string[], step: RawMap, job
   for (const name of Object.keys(given)) {
     if (declared[name] === undefined) {
       const names = Object.keys(declared)
-      findings.error([...at, 'with', name], 'key', 'with/unknown-input', `${where}: the job template has no input '${name}'${didYouMean(name, names)}; its inputs: ${names.length === 0 ? 'none' : listNames(names)}`)
+      findings.error([...at, 'with', name], 'key', 'with/unknown-input', `${where}: the job template has no input '${name}'${didYouMean(name, names)}; ` +
+        `its inputs: ${names.length === 0 ? 'none' : listNames(names)}`)
     }
   }
   const missing = Object.entries(declared).filter(([name, spec]) => asMap(spec)?.required === true && asMap(spec)?.default === undefined && given[name] === undefined).map(([name]) => name)
   if (missing.length > 0) {
-    findings.error(step.with === undefined ? [...at, 'uses'] : [...at, 'with'], 'key', 'with/missing-input', `${where}: the job template needs ${listNames(missing)}; add ${missing.length === 1 ? 'it' : 'them'} under with:`)
+    findings.error(step.with === undefined ? [...at, 'uses'] : [...at, 'with'], 'key', 'with/missing-input', `${where}: the job template needs ${listNames(missing)}; ` +
+      `add ${missing.length === 1 ? 'it' : 'them'} under with:`)
   }
 }
 
@@ -220,7 +227,8 @@ function checkForeach (findings: Findings, templates: TemplateEngine, at: readon
     const type = files === undefined ? undefined : inputs.get(files)
     if (files !== undefined && type !== 'file' && type !== 'cid' && type !== 'mount') {
       const candidates = [...inputs].filter(([, t]) => t === 'file' || t === 'cid' || t === 'mount').map(([n]) => n)
-      findings.error([...at, 'foreach', 'files'], 'value', 'foreach/unknown-input', `foreach files '${files}' is not a file or cid input of this step or pipeline${didYouMean(files, candidates)}${candidates.length > 0 ? `; candidates: ${listNames(candidates)}` : ''}`)
+      findings.error([...at, 'foreach', 'files'], 'value', 'foreach/unknown-input', `foreach files '${files}' ` +
+        `is not a file or cid input of this step or pipeline${didYouMean(files, candidates)}${candidates.length > 0 ? `; candidates: ${listNames(candidates)}` : ''}`)
     }
     const glob = asString(spec.glob)
     if (glob !== undefined) checkGlob(findings, [...at, 'foreach', 'glob'], glob)

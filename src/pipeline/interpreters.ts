@@ -37,7 +37,16 @@ interface Interpreter {
   readonly shell?: boolean
 }
 
-const SHELL: Interpreter = { names: /^(sh|bash|dash|zsh|ksh|mksh|ash|yash|posh)$/, noun: 'script', codeFlag: 'c', arg: { short: 'oO', long: ['rcfile', 'init-file'] }, operand: 'none', stdin: true, plus: true, shell: true }
+const SHELL: Interpreter = {
+  names: /^(sh|bash|dash|zsh|ksh|mksh|ash|yash|posh)$/,
+  noun: 'script',
+  codeFlag: 'c',
+  arg: { short: 'oO', long: ['rcfile', 'init-file'] },
+  operand: 'none',
+  stdin: true,
+  plus: true,
+  shell: true
+}
 
 /**
  * The programs whose arguments can be script text, and how to find it. A value from outside in
@@ -45,20 +54,87 @@ const SHELL: Interpreter = { names: /^(sh|bash|dash|zsh|ksh|mksh|ash|yash|posh)$
  */
 const INTERPRETERS: readonly Interpreter[] = [
   SHELL,
-  { names: /^(g?sed|ssed|busybox-sed)$/, noun: 'script', code: { short: 'e', long: ['expression'] }, file: { short: 'f', long: ['file'] }, arg: { short: 'l', long: ['line-length'] }, attached: 'i', operand: 'first', permute: true },
-  { names: /^(awk|gawk|mawk|nawk|busybox-awk)$/, noun: 'program', code: { short: 'e', long: ['source'] }, file: { short: 'fiE', long: ['file', 'include', 'exec'] }, arg: { short: 'vFlW', long: ['assign', 'field-separator', 'load'] }, operand: 'first' },
+  {
+    names: /^(g?sed|ssed|busybox-sed)$/,
+    noun: 'script',
+    code: { short: 'e', long: ['expression'] },
+    file: { short: 'f', long: ['file'] },
+    arg: { short: 'l', long: ['line-length'] },
+    attached: 'i',
+    operand: 'first',
+    permute: true
+  },
+  {
+    names: /^(awk|gawk|mawk|nawk|busybox-awk)$/,
+    noun: 'program',
+    code: { short: 'e', long: ['source'] },
+    file: { short: 'fiE', long: ['file', 'include', 'exec'] },
+    arg: { short: 'vFlW', long: ['assign', 'field-separator', 'load'] },
+    operand: 'first'
+  },
   { names: /^(python[0-9.]*|pypy[0-9.]*)$/, noun: 'code', code: { short: 'c' }, file: { short: 'm' }, arg: { short: 'WXQ' }, ends: 'cm', operand: 'none', stdin: true },
   { names: /^perl[0-9.]*$/, noun: 'code', code: { short: 'eE' }, attached: '0CdDFiIlmMxV', operand: 'none', stdin: true },
-  { names: /^(ruby[0-9.]*|jruby|truffleruby)$/, noun: 'code', code: { short: 'e' }, arg: { short: 'rICE', long: ['encoding', 'external-encoding', 'internal-encoding', 'enable', 'disable'] }, attached: 'Fix0KTW', operand: 'none', stdin: true },
-  { names: /^(node|nodejs|bun)$/, noun: 'code', code: { short: 'ep', long: ['eval', 'print'] }, arg: { short: 'rC', long: ['require', 'import', 'loader', 'experimental-loader', 'conditions', 'input-type', 'env-file', 'title'] }, ends: 'ep', operand: 'none', stdin: true },
-  { names: /^(jq|gojq|jaq)$/, noun: 'filter', file: { short: 'f', long: ['from-file'] }, arg: { short: 'L', long: ['indent'] }, arg2: ['arg', 'argjson', 'slurpfile', 'rawfile'], operand: 'first', permute: true },
+  {
+    names: /^(ruby[0-9.]*|jruby|truffleruby)$/,
+    noun: 'code',
+    code: { short: 'e' },
+    arg: { short: 'rICE', long: ['encoding', 'external-encoding', 'internal-encoding', 'enable', 'disable'] },
+    attached: 'Fix0KTW',
+    operand: 'none',
+    stdin: true
+  },
+  {
+    names: /^(node|nodejs|bun)$/,
+    noun: 'code',
+    code: { short: 'ep', long: ['eval', 'print'] },
+    arg: { short: 'rC', long: ['require', 'import', 'loader', 'experimental-loader', 'conditions', 'input-type', 'env-file', 'title'] },
+    ends: 'ep',
+    operand: 'none',
+    stdin: true
+  },
+  {
+    names: /^(jq|gojq|jaq)$/,
+    noun: 'filter',
+    file: { short: 'f', long: ['from-file'] },
+    arg: { short: 'L', long: ['indent'] },
+    arg2: ['arg', 'argjson', 'slurpfile', 'rawfile'],
+    operand: 'first',
+    permute: true
+  },
   { names: /^php[0-9.]*$/, noun: 'code', code: { short: 'rBRE' }, file: { short: 'fF' }, arg: { short: 'cdzt' }, operand: 'none', stdin: true },
   { names: /^(lua[0-9.]*|luajit)$/, noun: 'code', code: { short: 'e' }, arg: { short: 'l' }, operand: 'none', stdin: true },
   { names: /^Rscript$/, noun: 'code', code: { short: 'e' }, operand: 'none' },
   { names: /^julia$/, noun: 'code', code: { short: 'eE' }, operand: 'none' },
-  { names: /^(sqlite3|duckdb)$/, noun: 'SQL', code: { short: 'cs', long: ['cmd'] }, file: { long: ['init'] }, arg: { long: ['separator', 'nullvalue', 'newline', 'vfs', 'mmap', 'pagecache', 'lookaside', 'heap', 'maxsize', 'escape'] }, operand: 'second', stdin: true, singleDash: true },
-  { names: /^psql$/, noun: 'SQL', code: { short: 'c', long: ['command'] }, file: { short: 'f', long: ['file'] }, arg: { short: 'dhpUvPoTLFR', long: ['dbname', 'host', 'port', 'username', 'variable', 'set', 'pset', 'output', 'log-file', 'field-separator', 'record-separator', 'table-attr'] }, operand: 'none', stdin: true, permute: true },
-  { names: /^(mysql|mariadb)$/, noun: 'SQL', code: { short: 'e', long: ['execute'] }, arg: { short: 'uhPDS', long: ['user', 'host', 'port', 'database', 'socket'] }, attached: 'p', operand: 'none', stdin: true, permute: true },
+  {
+    names: /^(sqlite3|duckdb)$/,
+    noun: 'SQL',
+    code: { short: 'cs', long: ['cmd'] },
+    file: { long: ['init'] },
+    arg: { long: ['separator', 'nullvalue', 'newline', 'vfs', 'mmap', 'pagecache', 'lookaside', 'heap', 'maxsize', 'escape'] },
+    operand: 'second',
+    stdin: true,
+    singleDash: true
+  },
+  {
+    names: /^psql$/,
+    noun: 'SQL',
+    code: { short: 'c', long: ['command'] },
+    file: { short: 'f', long: ['file'] },
+    arg: { short: 'dhpUvPoTLFR', long: ['dbname', 'host', 'port', 'username', 'variable', 'set', 'pset', 'output', 'log-file', 'field-separator', 'record-separator', 'table-attr'] },
+    operand: 'none',
+    stdin: true,
+    permute: true
+  },
+  {
+    names: /^(mysql|mariadb)$/,
+    noun: 'SQL',
+    code: { short: 'e', long: ['execute'] },
+    arg: { short: 'uhPDS', long: ['user', 'host', 'port', 'database', 'socket'] },
+    attached: 'p',
+    operand: 'none',
+    stdin: true,
+    permute: true
+  },
   { names: /^su$/, noun: 'command', code: { short: 'c', long: ['command'] }, arg: { short: 'sgG', long: ['shell', 'group', 'supp-group'] }, operand: 'none', shell: true }
 ]
 

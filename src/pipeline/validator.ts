@@ -163,7 +163,8 @@ export class PipelineValidator {
     const findings = new Findings(source)
     const raw = asMap(source.value)
     if (raw === undefined) {
-      findings.error([], 'value', 'schema/type', `a ${kind === 'job' ? 'job template' : 'pipeline'} must be a mapping of keys (name:, ${kind === 'job' ? 'run:' : 'steps:'} …), got ${Array.isArray(source.value) ? 'a list' : typeof source.value}`)
+      findings.error([], 'value', 'schema/type', `a ${kind === 'job' ? 'job template' : 'pipeline'} ` +
+        `must be a mapping of keys (name:, ${kind === 'job' ? 'run:' : 'steps:'} …), got ${Array.isArray(source.value) ? 'a list' : typeof source.value}`)
       return { problems: [...problems, ...findings.problems] }
     }
     this.schemas ??= compileSchemas()

@@ -131,7 +131,12 @@ export async function runSources (ctx: Pick<RunContext, 'components'>, pipeline:
     const bytes = await onDisk(file)
     const same = bytes !== undefined && parsed !== undefined && sha256(bytes) === parsed
     const cid = same ? await stored(ctx, bytes) : undefined
-    files.push({ name: `jobstore/${ref}`, uri: `file://${file}`, ...(parsed !== undefined ? { digest: { sha256: parsed } } : {}), annotations: cid !== undefined ? { cid } : (same ? {} : { notTheFile: true }) })
+    files.push({
+      name: `jobstore/${ref}`,
+      uri: `file://${file}`,
+      ...(parsed !== undefined ? { digest: { sha256: parsed } } : {}),
+      annotations: cid !== undefined ? { cid } : (same ? {} : { notTheFile: true })
+    })
   }
   return { files, ...(git !== undefined ? { git } : {}) }
 }

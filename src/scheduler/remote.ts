@@ -54,7 +54,9 @@ export class TaskHost {
   /** Runs one task to its end; never throws for the step's own failure. `from` is the requester's peer id. */
   async run (task: StepTask, options: TaskOptions & { from?: string }): Promise<TaskResult> {
     const executor = this.components.executors[task.step.executor]
-    if (executor === undefined) return { result: failure(`the ${task.step.executor} executor is not available on this node`, false), reason: `the ${task.step.executor} executor is not available on this node` }
+    if (executor === undefined) {
+      return { result: failure(`the ${task.step.executor} executor is not available on this node`, false), reason: `the ${task.step.executor} executor is not available on this node` }
+    }
     const key = `${options.from ?? 'local'}:${task.run.id}`
     const workspace = this.acquire(key)
     const signal = options.signal

@@ -30,7 +30,14 @@ export async function retrying (ctx: RunContext, instance: Instance, used: Set<s
       // the node failed, not the step: another node takes the same attempt
       failedNodes.add(tried.node ?? '')
       if (++nodeFailures > MAX_NODE_FAILURES) break
-      ctx.emit({ type: 'step:log', runId: ctx.runId, stepId: instance.step.id, stream: 'stderr', text: `bac: ${tried.reason}; the step goes to another node\n`, ...(instance.index !== undefined ? { item: instance.index } : {}) })
+      ctx.emit({
+        type: 'step:log',
+        runId: ctx.runId,
+        stepId: instance.step.id,
+        stream: 'stderr',
+        text: `bac: ${tried.reason}; the step goes to another node\n`,
+        ...(instance.index !== undefined ? { item: instance.index } : {})
+      })
       continue
     }
     if (tried.node === undefined) break

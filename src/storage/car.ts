@@ -54,7 +54,9 @@ export async function * exportCar (root: CID, blockstore: Pick<Blockstore, 'get'
         }
         await writer.put({ cid, bytes })
         bytes = undefined
-        if (pending.length + links.length > MAX_PENDING) throw new UnsafeContentError(root.toString(), `nests nodes so wide so deep that exporting it would hold more than ${MAX_PENDING} links at once`)
+        if (pending.length + links.length > MAX_PENDING) {
+          throw new UnsafeContentError(root.toString(), `nests nodes so wide so deep that exporting it would hold more than ${MAX_PENDING} links at once`)
+        }
         // pushed in reverse, so the first link is taken next: the order of a depth-first walk
         for (let i = links.length - 1; i >= 0; i--) pending.push(links[i] as CID)
       }

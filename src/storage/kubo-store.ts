@@ -31,7 +31,8 @@ export function ipfsApiUrl (api: string): string {
     const parts = trimmed.split('/').filter((p) => p !== '')
     const host = parts[1]
     const port = parts[3]
-    if ((parts[0] === 'ip4' || parts[0] === 'ip6' || parts[0] === 'dns' || parts[0] === 'dns4' || parts[0] === 'dns6') && parts[2] === 'tcp' && host !== undefined && port !== undefined && /^\d+$/.test(port)) {
+    const hostKind = ['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(parts[0] ?? '')
+    if (hostKind && parts[2] === 'tcp' && host !== undefined && port !== undefined && /^\d+$/.test(port)) {
       const scheme = parts[4] === 'https' ? 'https' : 'http'
       return `${scheme}://${parts[0] === 'ip6' ? `[${host}]` : host}:${port}`
     }
@@ -56,10 +57,12 @@ function explain (err: unknown, url: string, what: string): Error {
   const e = err as { name?: string, message?: string, cause?: { code?: string, message?: string }, response?: { status?: number } }
   const code = e.cause?.code ?? (e as { code?: string }).code
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ECONNRESET' || (e.name === 'TypeError' && e.message === 'fetch failed')) {
-    return new IpfsApiError(`cannot reach the IPFS daemon at ${url} (${code ?? e.cause?.message ?? 'connection failed'}) to ${what}: start it (ipfs daemon) or point --ipfs-api (or $BAC_IPFS_API) at its RPC address, Addresses.API in its config`, { cause: err })
+    return new IpfsApiError(`cannot reach the IPFS daemon at ${url} (${code ?? e.cause?.message ?? 'connection failed'}) to ${what}: ` +
+      `start it (ipfs daemon) or point --ipfs-api (or $BAC_IPFS_API) at its RPC address, Addresses.API in its config`, { cause: err })
   }
   if (e.response?.status === 404 || e.response?.status === 405) {
-    return new IpfsApiError(`${url} is not an IPFS RPC API (HTTP ${e.response.status} for ${what}): give the daemon's API address (Addresses.API, port 5001 by default), not its gateway`, { cause: err })
+    return new IpfsApiError(`${url} is not an IPFS RPC API (HTTP ${e.response.status} for ${what}): ` +
+      `give the daemon's API address (Addresses.API, port 5001 by default), not its gateway`, { cause: err })
   }
   return new IpfsApiError(`the IPFS daemon at ${url} could not ${what}: ${e.message ?? String(err)}`, { cause: err })
 }

@@ -63,10 +63,12 @@ export async function materialize (root: CID, source: string, target: string, bl
 
 function checkLimits (totals: Measure, source: string, { maxEntries, maxBytes }: { maxEntries: number, maxBytes: number }): void {
   if (totals.entries > maxEntries) {
-    throw new UnsafeContentError(printable(source), `expands to ${count(totals.entries)} files and folders, more than the ${count(maxEntries)} bac writes out (is one folder linked many times over?); nothing was written`)
+    throw new UnsafeContentError(printable(source), `expands to ${count(totals.entries)} files and folders, more than the ${count(maxEntries)} bac writes out ` +
+      `(is one folder linked many times over?); nothing was written`)
   }
   if (totals.bytes > maxBytes) {
-    throw new UnsafeContentError(printable(source), `expands to ${bytes(totals.bytes)} of files, more than the ${bytes(maxBytes)} bac writes out (is one file linked many times over?); nothing was written`)
+    throw new UnsafeContentError(printable(source), `expands to ${bytes(totals.bytes)} of files, more than the ${bytes(maxBytes)} bac writes out ` +
+      `(is one file linked many times over?); nothing was written`)
   }
 }
 

@@ -76,7 +76,11 @@ export class TemplateAnalyzer {
       const isHelper = path.parts?.length === 1 && path.depth === 0 && path.data !== true && this.helpers.has(name)
       if (isHelper) {
         if (isBlock && !this.helpers.isBlock(name)) {
-          this.problems.push({ rule: 'template/unknown-helper', message: `'${name}' is not a block helper; block helpers: ${this.helpers.blockNames().join(', ')}`, loc: this.lines.location(path.loc) })
+          this.problems.push({
+            rule: 'template/unknown-helper',
+            message: `'${name}' is not a block helper; block helpers: ${this.helpers.blockNames().join(', ')}`,
+            loc: this.lines.location(path.loc)
+          })
         }
       } else if (hasArgs || isBlock || node.type === 'SubExpression') {
         this.problems.push({ rule: 'template/unknown-helper', message: `unknown helper '${name}'; helpers: ${this.helpers.names().join(', ')}`, loc: this.lines.location(path.loc) })

@@ -374,7 +374,12 @@ export class DropFolder {
       runs.settle(pipeline.name, source, cid)
       this.report({ type: 'file:settled', pipeline: pipeline.name, path: file, action: 'moved', to: target })
     } catch (err) {
-      this.report({ type: 'file:error', pipeline: pipeline.name, path: file, message: `cannot ${after} it after its run: ${err instanceof Error ? err.message : String(err)}; it is tried again at the next start` })
+      this.report({
+        type: 'file:error',
+        pipeline: pipeline.name,
+        path: file,
+        message: `cannot ${after} it after its run: ${err instanceof Error ? err.message : String(err)}; it is tried again at the next start`
+      })
     }
   }
 
@@ -443,7 +448,9 @@ function ownFolders (base: string, folder: string): void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
     const info = lstatSync(current)
-    if (info.isSymbolicLink() || !info.isDirectory()) throw new UnsafeContentError(current, `is ${info.isSymbolicLink() ? 'a link' : 'not a folder'}: files are moved only into real folders of bac's user`)
+    if (info.isSymbolicLink() || !info.isDirectory()) {
+      throw new UnsafeContentError(current, `is ${info.isSymbolicLink() ? 'a link' : 'not a folder'}: files are moved only into real folders of bac's user`)
+    }
     if ((uid !== undefined && info.uid !== uid && info.uid !== 0) || (info.mode & 0o002) !== 0) {
       throw new UnsafeContentError(current, 'belongs to another user, or everyone may write it: files are moved only into folders of bac\'s user')
     }

@@ -61,7 +61,8 @@ async function arrowRows (body: Uint8Array, kind: string): Promise<MessageRow[]>
   } catch (err) {
     if (err instanceof MessageError) throw err
     // a broken stream, or types nested past what a walk of them can take
-    throw new MessageError(400, `the body is not Arrow IPC (${kind}) bac can read: ${err instanceof RangeError ? 'its types nest too deeply' : (err instanceof Error ? err.message : String(err)).slice(0, 300)}`)
+    throw new MessageError(400, `the body is not Arrow IPC (${kind}) bac can read: ` +
+      `${err instanceof RangeError ? 'its types nest too deeply' : (err instanceof Error ? err.message : String(err)).slice(0, 300)}`)
   }
 }
 

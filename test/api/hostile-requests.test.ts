@@ -19,7 +19,15 @@ interface Answer { status: number, headers: Record<string, string | string[] | u
 async function raw (url: string, options: { method?: string, path: string, headers?: Record<string, string>, body?: string | Buffer }): Promise<Answer> {
   const target = new URL(options.path, url)
   return await new Promise((resolve, reject) => {
-    const req = request({ host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: options.method ?? 'GET', headers: options.headers ?? {}, setHost: options.headers?.host === undefined, timeout: 30_000 }, (res) => {
+    const req = request({
+      host: target.hostname,
+      port: target.port,
+      path: `${target.pathname}${target.search}`,
+      method: options.method ?? 'GET',
+      headers: options.headers ?? {},
+      setHost: options.headers?.host === undefined,
+      timeout: 30_000
+    }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }) })

@@ -28,7 +28,8 @@ int main (int argc, char **argv) { long n = atol(argv[3]); for (long i = 0; i < 
 const WATCH = `#include <stdio.h>
 #include <sys/inotify.h>
 #include <unistd.h>
-int main (int argc, char **argv) { int fd = inotify_init1(0); char buf[4096]; if (inotify_add_watch(fd, argv[1], IN_OPEN) < 0) return 1; setvbuf(stdout, NULL, _IONBF, 0); puts("ready"); for (;;) { if (read(fd, buf, sizeof buf) <= 0) return 0; puts("open"); } }
+int main (int argc, char **argv) { int fd = inotify_init1(0); char buf[4096]; if (inotify_add_watch(fd, argv[1], IN_OPEN) < 0) return 1; ` +
+  `setvbuf(stdout, NULL, _IONBF, 0); puts("ready"); for (;;) { if (read(fd, buf, sizeof buf) <= 0) return 0; puts("open"); } }
 `
 
 describe('a file is opened only once it is known to be a regular file', () => {

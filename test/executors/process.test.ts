@@ -63,7 +63,9 @@ describe('process executor', () => {
       const r = await executor.execute(s)
       assert.equal(r.timedOut, true)
       assert.ok(r.durationMs < 300 + 300 + 1000 + 3000, `${r.durationMs} ms`)
-      assert.match(log(s, 'stderr'), /^bac: warning: steps run as plain process groups here \(unshare cannot make a PID namespace here: .*no-unshare-here.*\): a process a step starts in a new session \(setsid\) can outlive the step and bac\n/)
+      const warning = new RegExp('^bac: warning: steps run as plain process groups here \\(unshare cannot make a PID namespace here: .*no-unshare-here.*\\): ' +
+        'a process a step starts in a new session \\(setsid\\) can outlive the step and bac\n')
+      assert.match(log(s, 'stderr'), warning)
       const next = spec({ kind: 'shell', shell: 'sh', script: 'echo again >&2' })
       assert.equal((await executor.execute(next)).exitCode, 0)
       assert.equal(log(next, 'stderr'), 'again\n', 'the warning comes once')

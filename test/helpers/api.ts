@@ -3,7 +3,10 @@ export interface ApiTarget { readonly url?: string, readonly token?: string }
 
 /** `fetch` of a path on a node's API, with its token; a GET is sent again once when its kept-alive connection was closed as it was reused, as the CLI does. */
 export async function api (node: ApiTarget, path: string, init: RequestInit = {}): Promise<Response> {
-  const request = async (): Promise<Response> => await fetch(`${node.url ?? ''}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${node.token ?? ''}` } })
+  const request = async (): Promise<Response> => await fetch(`${node.url ?? ''}${path}`, {
+    ...init,
+    headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${node.token ?? ''}` }
+  })
   try {
     return await request()
   } catch (err) {

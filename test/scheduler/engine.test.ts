@@ -114,7 +114,8 @@ describe('engine: running pipelines end to end', () => {
 
   it('resumes a failed run without running again the steps that finished', async () => {
     const flag = path.join(h.dir, 'ready-flag')
-    const p = h.pipeline('resume', `name: resume\nsteps:\n  first:\n    run: date +%s%N > {{ outputs.path }}/first\n  second:\n    needs: first\n    run: test -f ${flag} && cp {{ steps.first.outputs.path }}/first {{ outputs.path }}/\n`)
+    const p = h.pipeline('resume', `name: resume\nsteps:\n  first:\n    run: date +%s%N > {{ outputs.path }}/first\n` +
+      `  second:\n    needs: first\n    run: test -f ${flag} && cp {{ steps.first.outputs.path }}/first {{ outputs.path }}/\n`)
     const failed = await h.run(p)
     assert.equal(failed.status, 'failed')
     writeFileSync(flag, '')

@@ -85,7 +85,8 @@ const tree = (dir: string): string[] => readdirSync(dir, { recursive: true }).ma
 
 describe('scripts/extract.py on odd archives', () => {
   const cases: Array<[string, Entry[], string[], number, RegExp, string[]?]> = [
-    ['a file and then a folder of the same name', [{ name: 'a', text: 'x' }, { name: 'a/b.csv', text: 'y' }], [], 3, /entry 'a\/b\.csv' needs 'a' as a folder, but the archive has a file of that name/],
+    ['a file and then a folder of the same name', [{ name: 'a', text: 'x' }, { name: 'a/b.csv', text: 'y' }], [], 3,
+      /entry 'a\/b\.csv' needs 'a' as a folder, but the archive has a file of that name/],
     ['a folder and then a file of the same name', [{ name: 'a/b.csv', text: 'y' }, { name: 'a', text: 'x' }], [], 3, /entry 'a' is a file, but the archive has a folder of that name/],
     ['a folder entry and then a file of the same name', [{ name: 'a/', dir: true }, { name: 'a', text: 'x' }], [], 3, /entry 'a' is a file, but the archive has a folder of that name/],
     ['a 300-character name', [{ name: `${'x'.repeat(296)}.csv`, text: 'y' }], [], 3, /entry name is too long for a file name/],
@@ -94,7 +95,8 @@ describe('scripts/extract.py on odd archives', () => {
     ['a name with a newline', [{ name: 'a\nb.csv', text: 'y' }], [], 3, /control characters/],
     ['a name that is not valid UTF-8', [{ name: 'BADNAME.csv', text: 'y' }], ['bad-name'], 3, /marks its entry names as UTF-8, and one is not/],
     ['an encrypted entry', [{ name: 'a.csv', text: 'secret' }], ['encrypt'], 3, /encrypted entries are not extracted: 'a\.csv'/],
-    ['a tiny zip declaring more than 4 GiB', [{ name: 'a.csv', text: 'x' }, { name: 'b.csv', text: 'x' }], ['declare:4294967294'], 3, /archive declares 8589934588 bytes, more than the 4294967296 allowed/],
+    ['a tiny zip declaring more than 4 GiB', [{ name: 'a.csv', text: 'x' }, { name: 'b.csv', text: 'x' }], ['declare:4294967294'], 3,
+      /archive declares 8589934588 bytes, more than the 4294967296 allowed/],
     ['a bomb beyond --max-bytes', [{ name: 'zeros.csv', zeros: 20 * 1024 * 1024 }], [], 3, /declares 20971520 bytes, more than the 1000000 allowed/, ['--max-bytes', '1000000']],
     ['an entry that inflates beyond what it declares', [{ name: 'zeros.csv', zeros: 1024 * 1024 }], ['declare:100'], 2, /damaged one \(BadZipFile: Bad CRC-32/],
     ['a truncated zip', [{ name: 'a.csv', text: 'x'.repeat(5000) }], ['truncate'], 2, /not a zip archive, or a damaged one/],

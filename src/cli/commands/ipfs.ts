@@ -31,7 +31,10 @@ export async function ipfsGetCommand (cid: string, target: string, options: Node
 export async function ipfsPinCommand (cid: string, keep: boolean, options: { dataDir?: string, ipfsApi?: string }, io: Io): Promise<number> {
   await withNode(options, async (node) => {
     const act = keep ? node.store.pin : node.store.unpin
-    if (act === undefined) throw new UserError(`the embedded store keeps all it holds (it has no garbage collector), so there is nothing to ${keep ? 'pin' : 'unpin'}: pinning is for a Kubo daemon (--ipfs-api)`)
+    if (act === undefined) {
+      throw new UserError(`the embedded store keeps all it holds (it has no garbage collector), so there is nothing to ${keep ? 'pin' : 'unpin'}: ` +
+        `pinning is for a Kubo daemon (--ipfs-api)`)
+    }
     await act(cid)
   })
   io.err(`${keep ? 'pinned' : 'unpinned'} ${cid}\n`)

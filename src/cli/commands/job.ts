@@ -68,7 +68,8 @@ export async function jobDescribeCommand (id: string, options: HistoryOptions, i
       lines.push(`    ${item === '-' ? '' : `item ${item} `}cached from run ${from.runId} on ${from.node}${from.attestation !== undefined ? ' (signed by that node)' : ''}`)
     }
     for (const e of attempts) {
-      lines.push(`    attempt ${e.attempt}${e.item !== undefined ? ` item ${e.item}` : ''} on ${e.node}${e.peer !== undefined ? ` ${e.peer}` : ''} (${e.executor}): ${e.exitCode !== undefined ? `exit ${e.exitCode}` : (e.signal ?? (e.endedAt === undefined ? 'running' : 'no exit code'))}${e.error !== undefined ? `, ${e.error}` : ''}`)
+      lines.push(`    attempt ${e.attempt}${e.item !== undefined ? ` item ${e.item}` : ''} on ${e.node}${e.peer !== undefined ? ` ${e.peer}` : ''} (${e.executor}): ` +
+        `${e.exitCode !== undefined ? `exit ${e.exitCode}` : (e.signal ?? (e.endedAt === undefined ? 'running' : 'no exit code'))}${e.error !== undefined ? `, ${e.error}` : ''}`)
     }
   }
   io.out(`${lines.map((line) => printable(line, 4000)).join('\n')}\n`)

@@ -81,7 +81,8 @@ export async function messageSendCommand (topic: string, options: MessageSendOpt
     const batch = await node.sendMessages(topic, { ...body, ...(options.key !== undefined ? { key: options.key } : {}) })
     if (options.json === true && options.wait !== true) io.out(`${JSON.stringify(batch)}\n`)
     else if (options.wait !== true) for (const run of batch.runs) io.out(`${run.id}\n`)
-    io.err(`${batch.runs.length} run${batch.runs.length === 1 ? '' : 's'} ${batch.duplicate ? 'were already queued under this key' : 'queued'} on ${node.where} (${[...new Set(batch.runs.map((r) => r.pipeline))].join(', ')})\n`)
+    io.err(`${batch.runs.length} run${batch.runs.length === 1 ? '' : 's'} ${batch.duplicate ? 'were already queued under this key' : 'queued'} ` +
+      `on ${node.where} (${[...new Set(batch.runs.map((r) => r.pipeline))].join(', ')})\n`)
     if (options.wait !== true) return EXIT.ok
     let failed = false
     for (const queued of batch.runs) {

@@ -111,7 +111,8 @@ export async function devstackCommand (options: DevstackOptions, io: Io): Promis
   if (options.json !== true && first !== undefined) {
     io.out(`devstack: ${count} node${count === 1 ? '' : 's'} on loopback, data in ${displayPath(base)}\n`)
     for (const [i, n] of ready.entries()) io.out(`  node-${i + 1}  ${n.id}  ${n.url}  ${n.addrs[0] ?? ''}\n`)
-    io.out(`point the CLI at the first node (the token is every node's; they read files under ${allowed.join(', ')}):\n  export BAC_NODE=${first.url} BAC_TOKEN=${token}\n  bac node list\n  bac run <pipeline.yml>\nCtrl-C stops them all.\n`)
+    io.out(`point the CLI at the first node (the token is every node's; they read files under ${allowed.join(', ')}):\n` +
+      `  export BAC_NODE=${first.url} BAC_TOKEN=${token}\n  bac node list\n  bac run <pipeline.yml>\nCtrl-C stops them all.\n`)
   }
   if (options.json === true) io.out(`${JSON.stringify({ type: 'devstack:ready', nodes: ready.length, url: first?.url, token })}\n`)
   await new Promise<void>((resolve) => {

@@ -28,7 +28,8 @@ export async function provenanceCommand (ref: string, options: ProvenanceOptions
   return await withNode(options, async (node) => {
     const found = await findRecord(node, ref)
     print(found.envelope)
-    io.err(`record${found.cid !== undefined ? ` ${found.cid}` : ''}${found.runId !== undefined ? ` of run ${found.runId}` : ''}, signed by ${found.envelope.signatures.map((s) => printable(s.keyid, 100)).join(', ')}\n`)
+    io.err(`record${found.cid !== undefined ? ` ${found.cid}` : ''}${found.runId !== undefined ? ` of run ${found.runId}` : ''}, ` +
+      `signed by ${found.envelope.signatures.map((s) => printable(s.keyid, 100)).join(', ')}\n`)
     return EXIT.ok
   })
 }
@@ -54,7 +55,14 @@ export async function verifyCommand (resultCid: string, options: VerifyCommandOp
     }
     const ok = verification.ok && (rerun === undefined || rerun.ok)
     if (options.json === true) {
-      io.out(`${JSON.stringify({ ok, cid, problems: verification.problems, checked: verification.checked, ...(verification.record.cid !== undefined ? { record: verification.record.cid } : {}), ...(rerun !== undefined ? { rerun } : {}) }, null, 2)}\n`)
+      io.out(`${JSON.stringify({
+        ok,
+        cid,
+        problems: verification.problems,
+        checked: verification.checked,
+        ...(verification.record.cid !== undefined ? { record: verification.record.cid } : {}),
+        ...(rerun !== undefined ? { rerun } : {})
+      }, null, 2)}\n`)
     } else {
       for (const line of verification.checked) io.err(`  ok  ${printable(line, 400)}\n`)
       for (const line of verification.problems) io.err(`  bad ${printable(line, 400)}\n`)

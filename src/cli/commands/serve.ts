@@ -117,7 +117,8 @@ export function nodeEventRenderer (io: Io, options: { json?: boolean, verbose?: 
       case 'schedule:fired': line(`${event.pipeline}: scheduled run ${event.runId} queued (${event.at})`); break
       case 'message:accepted': line(`topic ${event.topic}: ${event.runs} run${event.runs === 1 ? '' : 's'} ${event.duplicate ? 'already queued (same idempotency key)' : 'queued'}`); break
       case 'run:start': line(`run ${event.runId} started: ${event.pipeline}`); break
-      case 'run:end': line(`run ${event.runId} ${event.status} in ${duration(event.durationMs)}${event.resultCid !== undefined ? `, result ${event.resultCid}` : ''}${event.reason !== undefined ? `: ${event.reason}` : ''}`); break
+      case 'run:end': line(`run ${event.runId} ${event.status} in ${duration(event.durationMs)}` +
+        `${event.resultCid !== undefined ? `, result ${event.resultCid}` : ''}${event.reason !== undefined ? `: ${event.reason}` : ''}`); break
       case 'run:error': line(`run ${event.runId}: ${event.message}`); break
       case 'step:end': if (event.status === 'failed') line(`run ${event.runId} step ${event.stepId} failed${event.reason !== undefined ? `: ${event.reason}` : ''}`); break
       case 'step:log': if (options.verbose === true) io.err(`${event.runId} ${event.stepId} ${event.stream === 'stderr' ? '!' : '|'} ${event.text}${event.text.endsWith('\n') ? '' : '\n'}`); break
@@ -168,7 +169,9 @@ async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeO
     io.err(`${time()} to add a node: bac serve --data-dir <another dir> --port 0 --api 127.0.0.1:0 --peer ${addr}${options.dev === true ? ' --dev' : ` --trust ${network.peerId}`}\n`)
     if (options.dev !== true) io.err(`${time()} this node runs work only for peers it trusts: add the new node's peer id to ${path.join(node.dataDir, 'trusted-peers')}, or use --dev on loopback\n`)
   }
-  if (node.url !== undefined && options.json === true) io.out(`${JSON.stringify({ type: 'node:ready', id: node.id, url: node.url, pid: process.pid, ...(network !== undefined ? { peerId: network.peerId, addrs: network.addrs() } : {}) })}\n`)
+  if (node.url !== undefined && options.json === true) {
+    io.out(`${JSON.stringify({ type: 'node:ready', id: node.id, url: node.url, pid: process.pid, ...(network !== undefined ? { peerId: network.peerId, addrs: network.addrs() } : {}) })}\n`)
+  }
   let signalled = false
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -197,7 +200,9 @@ export async function watchCommand (files: string[], options: ServeOptions, io: 
   const pipelines = loadPipelines(files, io)
   if (pipelines === undefined) return EXIT.usage
   const without = pipelines.filter((p) => p.on.watch === undefined)
-  if (without.length > 0) throw new UsageError(`${without.map((p) => displayPath(p.file)).join(', ')} ha${without.length === 1 ? 's' : 've'} no on.watch; add one (see docs/pipeline-language.md#triggers-on)`)
+  if (without.length > 0) {
+    throw new UsageError(`${without.map((p) => displayPath(p.file)).join(', ')} ha${without.length === 1 ? 's' : 've'} no on.watch; add one (see docs/pipeline-language.md#triggers-on)`)
+  }
   return await serveUntilStopped(io, pipelines, options, { triggers: { watch: true, schedule: false, message: false }, pipelineFolders: folders(files) })
 }
 
@@ -210,7 +215,9 @@ function folders (paths: readonly string[]): string[] {
 function apiToken (options: ServeOptions): string | undefined {
   const token = options.token ?? (process.env.BAC_TOKEN !== '' ? process.env.BAC_TOKEN : undefined)
   if (token === undefined) return undefined
-  if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) throw new UsageError(`the API token (--token or $BAC_TOKEN) must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces, e.g. from: openssl rand -hex 32`)
+  if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(token)) {
+    throw new UsageError(`the API token (--token or $BAC_TOKEN) must be at least ${MIN_TOKEN_LENGTH} printable characters without spaces, e.g. from: openssl rand -hex 32`)
+  }
   return token
 }
 
@@ -225,7 +232,10 @@ export async function serveCommand (options: ServeOptions, io: Io): Promise<numb
   const token = apiToken(options)
   if (!/^(127\.|::1$|localhost$)/.test(listen.host)) {
     // beyond this machine, the clients need a token they were given: a random one is only in api.json here
-    if (token === undefined) throw new UsageError(`--api ${listen.host}:${listen.port} listens beyond this machine: give the API a token its clients will send, with --token or $BAC_TOKEN (at least ${MIN_TOKEN_LENGTH} characters, e.g. openssl rand -hex 32); the API speaks plain HTTP, so put TLS in front of it on an untrusted network`)
+    if (token === undefined) {
+      throw new UsageError(`--api ${listen.host}:${listen.port} listens beyond this machine: give the API a token its clients will send, with --token or $BAC_TOKEN ` +
+        `(at least ${MIN_TOKEN_LENGTH} characters, e.g. openssl rand -hex 32); the API speaks plain HTTP, so put TLS in front of it on an untrusted network`)
+    }
     io.err(`bac: warning: the API listens on ${listen.host}, beyond this machine, over plain HTTP: the token travels in clear; keep it on a trusted network or behind a TLS proxy\n`)
   }
   const api = { ...listen, ...(token !== undefined ? { token } : {}), ...((options.apiHost ?? []).length > 0 ? { hosts: options.apiHost ?? [] } : {}) }

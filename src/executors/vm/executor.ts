@@ -215,7 +215,9 @@ function machineShape (spec: ExecutionSpec): MachineShape {
 
 function shapeProblem (spec: ExecutionSpec): string | undefined {
   const memory = spec.resources?.memoryBytes
-  if (memory !== undefined && memory < MIN_VM_MEMORY_MIB * 1024 * 1024) return `a VM needs at least ${MIN_VM_MEMORY_MIB}M of memory; the step asks for ${Math.round(memory / 1024 / 1024)}M (resources.memory)`
+  if (memory !== undefined && memory < MIN_VM_MEMORY_MIB * 1024 * 1024) {
+    return `a VM needs at least ${MIN_VM_MEMORY_MIB}M of memory; the step asks for ${Math.round(memory / 1024 / 1024)}M (resources.memory)`
+  }
   return undefined
 }
 
