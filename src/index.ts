@@ -89,6 +89,7 @@ export { encodeMessages, type MessageFormat, type NodeTarget } from './api/clien
 export type { NodeAdvert, PeerInfo } from './interfaces/network.js'
 export { readRegularFile } from './common/files.js'
 export { configureLog } from './common/log.js'
+export { graphOf } from './scheduler/graph.js'
 export { printable } from './common/text.js'
 export { cidAlone, isContentPath, parseContentPath } from './common/cid.js'
 

@@ -30,6 +30,28 @@ export const SCHEMAS = {
       resultCid: cid,
       provenanceCid: cid,
       reason: text,
+      graph: {
+        type: 'object',
+        required: ['steps'],
+        properties: {
+          steps: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'needs', 'executor', 'nodes', 'foreach', 'conditional'],
+              properties: {
+                id: text,
+                needs: { type: 'array', items: text },
+                executor: text,
+                nodes: { type: 'integer', minimum: 1 },
+                foreach: { type: 'boolean' },
+                uses: text,
+                conditional: { type: 'boolean' }
+              }
+            }
+          }
+        }
+      },
       request: object
     }
   },

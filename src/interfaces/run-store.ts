@@ -33,6 +33,28 @@ export interface RunRecord {
   readonly request?: QueuedStart
   /** The CID of the run's signed provenance record (a DSSE envelope), once the run has ended with a result. */
   readonly provenanceCid?: string
+  /** The pipeline's steps and their `needs` as the run was made (what `bac graph` and the dashboard draw). */
+  readonly graph?: RunGraph
+}
+
+/** One step of a run's DAG. */
+export interface GraphStep {
+  readonly id: string
+  readonly needs: readonly string[]
+  readonly executor: string
+  /** The nodes it runs on at once (`nodes: N`). */
+  readonly nodes: number
+  /** It fans out (`foreach`): one instance per item. */
+  readonly foreach: boolean
+  /** The job template it uses, when it uses one. */
+  readonly uses?: string
+  /** It runs only when its `if:` holds. */
+  readonly conditional: boolean
+}
+
+/** A run's DAG: its steps in the order they may run. */
+export interface RunGraph {
+  readonly steps: readonly GraphStep[]
 }
 
 /** An input value as given: text (a path, a CID, a value), or content already in the store. */
@@ -122,7 +144,7 @@ export interface CacheEntry {
 }
 
 /** What a new run is created with; the store sets its status and times. */
-export type NewRun = Pick<RunRecord, 'id' | 'pipeline' | 'pipelineFile' | 'summary' | 'data' | 'trigger' | 'inputs' | 'request'>
+export type NewRun = Pick<RunRecord, 'id' | 'pipeline' | 'pipelineFile' | 'summary' | 'data' | 'trigger' | 'inputs' | 'request' | 'graph'>
 
 export interface RunListOptions {
   readonly limit?: number

@@ -8,7 +8,7 @@ import { printable } from '../common/text.js'
 import { UnsafeContentError } from '../interfaces/errors.js'
 import type { NodeAdvert, PeerInfo } from '../interfaces/network.js'
 import type { AcceptedBatch, BacNode, LogChunk, NodeHealth, NodeInfo, RunDescription } from '../interfaces/node.js'
-import type { ExecutionRecord, RunRecord, StepRecord } from '../interfaces/run-store.js'
+import type { ExecutionRecord, GraphStep, RunGraph, RunRecord, StepRecord } from '../interfaces/run-store.js'
 import { createFsStore } from '../storage/index.js'
 import { writeCarOut } from '../storage/car-out.js'
 import { fileBytes, withScratch } from './node-ops.js'
@@ -37,8 +37,25 @@ function asRun (value: unknown): RunRecord {
     (run.trigger === undefined || isObject(run.trigger)) && (run.inputs === undefined || isObject(run.inputs))
   if (!ok) throw notBac('is not a run as a bac node gives it')
   if (run.resultCid !== undefined) parseContentPath(String(run.resultCid))
+  if (run.graph !== undefined && asGraph(run.graph) === undefined) throw notBac('is not a run as a bac node gives it (its graph is not a DAG of steps)')
   const checked = run as Partial<RunRecord> & Pick<RunRecord, 'id' | 'status'>
   return { data: [], trigger: {}, inputs: {}, pipeline: '', pipelineFile: '', summary: '', createdAt: 0, ...checked }
+}
+
+/** A run's DAG as a node gives it: steps with ids, needs that name steps of it, and the kinds bac uses. */
+function asGraph (value: unknown): RunGraph | undefined {
+  if (!isObject(value) || !Array.isArray(value.steps) || value.steps.length > 10_000) return undefined
+  const steps: GraphStep[] = []
+  for (const s of value.steps) {
+    if (!isObject(s) || typeof s.id !== 'string' || !texts(s.needs) || typeof s.executor !== 'string' || !count(s.nodes) ||
+      typeof s.foreach !== 'boolean' || typeof s.conditional !== 'boolean' || (s.uses !== undefined && typeof s.uses !== 'string')) return undefined
+    steps.push({
+      id: s.id, needs: s.needs, executor: s.executor, nodes: s.nodes, foreach: s.foreach, conditional: s.conditional,
+      ...(typeof s.uses === 'string' ? { uses: s.uses } : {})
+    })
+  }
+  const ids = new Set(steps.map((s) => s.id))
+  return steps.every((s) => s.needs.every((n) => ids.has(n))) ? { steps } : undefined
 }
 
 function asDescription (value: unknown): RunDescription {

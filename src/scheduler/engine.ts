@@ -11,7 +11,7 @@ import type { RunRecord, RunStatus } from '../interfaces/run-store.js'
 import { inputsView, triggerView, type RunScope } from './context.js'
 import { resolveInputs, type InputValue } from './inputs.js'
 import type { EngineComponents, RunContext } from './run-context.js'
-import { ancestorsOf } from './graph.js'
+import { ancestorsOf, graphOf } from './graph.js'
 import { Placement } from './placement.js'
 import { preflightInputs } from './preflight.js'
 import { Semaphore } from './semaphore.js'
@@ -65,6 +65,7 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
         data: [],
         trigger: { time: new Date().toISOString(), ...queue.trigger },
         inputs: {},
+        graph: graphOf(pipeline),
         request: {
           inputs: queue.inputs ?? {},
           cwd: queue.cwd,
@@ -113,7 +114,9 @@ export function createEngine (components: EngineComponents, init: EngineInit): E
       if (queued !== undefined) {
         if (previous === undefined) components.runs.startRun(runId, { inputs, data })
       } else {
-        if (previous === undefined) components.runs.createRun({ id: runId, pipeline: pipeline.name, pipelineFile: pipeline.file, summary: summary(pipeline), data, trigger, inputs })
+        if (previous === undefined) components.runs.createRun({
+          id: runId, pipeline: pipeline.name, pipelineFile: pipeline.file, summary: summary(pipeline), data, trigger, inputs, graph: graphOf(pipeline)
+        })
         components.runs.startRun(runId)
       }
       const started = Date.now()

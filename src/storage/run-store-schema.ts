@@ -1,5 +1,5 @@
 /** The run store's schema version (SQLite `user_version`). */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 /** Version 2: what triggers took (the ledger) and how a queued run is to be started. */
 const LEDGER = `
@@ -37,6 +37,11 @@ ALTER TABLE executions ADD COLUMN attestation TEXT;
 ALTER TABLE cache ADD COLUMN run_id TEXT;
 ALTER TABLE cache ADD COLUMN node TEXT;
 ALTER TABLE cache ADD COLUMN attestation TEXT;
+`
+
+/** Version 4: a run's DAG (its steps and their needs), as it was made. */
+const GRAPH = `
+ALTER TABLE runs ADD COLUMN graph TEXT;
 `
 
 export const SCHEMA = `
@@ -93,10 +98,11 @@ CREATE TABLE cache (
   outputs_cid TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );
-${LEDGER}${PROVENANCE}`
+${LEDGER}${PROVENANCE}${GRAPH}`
 
 /** What brings a store of an older version up to this one, by the version it is at. */
 export const MIGRATIONS: Readonly<Record<number, string>> = {
   1: `ALTER TABLE runs ADD COLUMN request TEXT;${LEDGER}`,
-  2: PROVENANCE
+  2: PROVENANCE,
+  3: GRAPH
 }

@@ -3,7 +3,7 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { RunNotFoundError, RunStoreError } from '../interfaces/errors.js'
 import type { CacheSource, Envelope } from '../interfaces/provenance.js'
-import type { ExecutionRecord, LedgerEntry, RunListOptions, RunRecord, QueuedStart, RunStatus, RunStore, StepRecord, StepStatus } from '../interfaces/run-store.js'
+import type { ExecutionRecord, LedgerEntry, RunListOptions, RunRecord, QueuedStart, RunGraph, RunStatus, RunStore, StepRecord, StepStatus } from '../interfaces/run-store.js'
 import { processStart, stillRunning } from './process-identity.js'
 import { MIGRATIONS, SCHEMA, SCHEMA_VERSION } from './run-store-schema.js'
 
@@ -15,7 +15,7 @@ export interface SqliteRunStoreInit {
 }
 
 /** A run's columns but its provenance record, which is read alone (it may be large). */
-const RUN_COLUMNS = 'id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at, started_at, ended_at, result_cid, reason, request, provenance_cid'
+const RUN_COLUMNS = 'id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at, started_at, ended_at, result_cid, reason, request, provenance_cid, graph'
 
 /** How many runs `listRuns` returns when no limit is given. */
 export const DEFAULT_LIST_LIMIT = 50
@@ -41,7 +41,8 @@ function toRun (row: Row): RunRecord {
     ...optional('resultCid', row.result_cid as string | null),
     ...optional('reason', row.reason as string | null),
     ...optional('request', row.request === null || row.request === undefined ? null : JSON.parse(String(row.request)) as QueuedStart),
-    ...optional('provenanceCid', row.provenance_cid as string | null)
+    ...optional('provenanceCid', row.provenance_cid as string | null),
+    ...optional('graph', row.graph === null || row.graph === undefined ? null : JSON.parse(String(row.graph)) as RunGraph)
   }
 }
 
@@ -162,9 +163,9 @@ export function openRunStore (init: SqliteRunStoreInit): RunStore {
     },
     createRun (r) {
       const created = now()
-      run('INSERT INTO runs (id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      run('INSERT INTO runs (id, pipeline, pipeline_file, status, summary, data, trigger, inputs, created_at, request, graph) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         r.id, r.pipeline, r.pipelineFile, 'queued', r.summary, JSON.stringify(r.data), JSON.stringify(r.trigger), JSON.stringify(r.inputs), created,
-        r.request === undefined ? null : JSON.stringify(r.request))
+        r.request === undefined ? null : JSON.stringify(r.request), r.graph === undefined ? null : JSON.stringify(r.graph))
       return { ...r, status: 'queued', createdAt: created }
     },
     startRun (id, resolved) {

@@ -175,6 +175,6 @@ describe('run store (SQLite)', () => {
     store.setProvenance('old', 'QmRecord', '{}')
     assert.equal(store.getRun('old')?.provenanceCid, 'QmRecord')
     store.close()
-    assert.equal(new Database(file).pragma('user_version', { simple: true }), 3)
+    assert.equal(new Database(file).pragma('user_version', { simple: true }), 4)
   })
 })
