@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint'
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.bench/**', 'images/**', 'test/fixtures/**'] },
   {
-    files: ['src/**/*.ts', 'test/**/*.ts'],
+    files: ['src/**/*.ts', 'test/**/*.ts', 'dashboard/src/**/*.ts', 'dashboard/src/**/*.tsx'],
     extends: [tseslint.configs.base],
     plugins: { '@stylistic': stylistic },
     languageOptions: {

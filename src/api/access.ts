@@ -42,9 +42,10 @@ export function parseHost (header: string): { name: string, port?: number } | un
  * 2. An `Origin`, when a browser sent one, is this node's own: a page on any other site (or
  *    another port of this machine) is refused. No CORS header is ever sent, so browsers keep
  *    such pages from reading any answer.
- * 3. The token, as `Authorization: Bearer <token>`, compared in constant time.
- * The API is for programs (the CLI) for now; a dashboard will add a login that sets a
- * SameSite=Strict cookie carrying the same token, checked here beside the header.
+ * 3. A bearer token: the node's token (programs), compared in constant time, or a dashboard
+ *    session (`sessions.ts`), which may look and cancel but not start runs. No cookie is ever
+ *    taken: a browser sends a cookie of 127.0.0.1 to every port of it, so any local server a page
+ *    sends the browser to would get it.
  */
 export class AccessCheck {
   private readonly token: Buffer
@@ -65,8 +66,14 @@ export class AccessCheck {
   /** The port the API listens on, once it is known (port 0 picks one). */
   set port (port: number) { this.listen.port = port }
 
-  /** Throws a `Refusal` unless the request may reach a handler. */
+  /** Throws a `Refusal` unless the request may reach a handler: its place (Host, Origin), then its token. */
   check (req: IncomingMessage): void {
+    this.checkPlace(req)
+    this.checkToken(req)
+  }
+
+  /** Throws a `Refusal` unless the request names this node and comes from no other web origin (what a dashboard page needs, before its login). */
+  checkPlace (req: IncomingMessage): void {
     const header = req.headers.host
     if (header === undefined || header === '') throw new Refusal(400, 'the request has no Host header')
     const host = parseHost(header)
@@ -80,15 +87,27 @@ export class AccessCheck {
     }
     const fetchSite = req.headers['sec-fetch-site']
     if (fetchSite === 'cross-site' || fetchSite === 'same-site') throw new Refusal(403, `a ${fetchSite} request (a web page on another site) is refused`)
+  }
+
+  /**
+   * Throws a `Refusal` unless the request carries this node's token or a dashboard session; says
+   * which (`token`: anything; `session`: what the dashboard does).
+   */
+  checkToken (req: IncomingMessage, sessions?: { isSession: (token: string) => boolean }): 'token' | 'session' {
     const presented = bearer(req.headers.authorization)
     if (presented === undefined) {
       const reason = 'this node\'s API needs its token: bac finds it in <data-dir>/api.json on this machine; elsewhere give --token or $BAC_TOKEN'
       throw new Refusal(401, reason, { 'www-authenticate': 'Bearer realm="bac"' })
     }
-    const given = Buffer.from(presented)
-    if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
-      throw new Refusal(401, 'the token is not this node\'s (see <data-dir>/api.json on its machine)', { 'www-authenticate': 'Bearer realm="bac", error="invalid_token"' })
-    }
+    if (this.matches(presented)) return 'token'
+    if (sessions?.isSession(presented) === true) return 'session'
+    throw new Refusal(401, 'the token is not this node\'s (see <data-dir>/api.json on its machine)', { 'www-authenticate': 'Bearer realm="bac", error="invalid_token"' })
+  }
+
+  /** Whether `token` is this node's, in constant time. */
+  matches (token: string): boolean {
+    const given = Buffer.from(token)
+    return given.length === this.token.length && timingSafeEqual(given, this.token)
   }
 
   private sameOrigin (origin: string): boolean {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { parseUntrustedJson } from '../common/json.js'
 import { printable } from '../common/text.js'
 import type { RunEvent } from '../interfaces/engine.js'
-import { ApiError, UnsafeContentError } from '../interfaces/errors.js'
+import { ApiError, NotAFolderError, UnsafeContentError } from '../interfaces/errors.js'
 import type { MessageBatch, RunRequest } from '../interfaces/node.js'
 
 /** How `postMessages` encodes rows: JSON, NDJSON, or an Apache Arrow IPC stream. */
@@ -164,9 +164,14 @@ async function * wentAway (body: AsyncIterable<Uint8Array>, origin: string, sign
 
 /** An NDJSON answer, line by line, until it ends. */
 async function * readNdjson (node: NodeTarget, path: string, signal?: AbortSignal): AsyncGenerator<unknown> {
+  yield * lines(await stream(node, path, signal), node)
+}
+
+/** The values of an NDJSON body, line by line. */
+async function * lines (body: AsyncIterable<Uint8Array>, node: NodeTarget): AsyncGenerator<unknown> {
   const decoder = new TextDecoder()
   let buffered = ''
-  for await (const chunk of await stream(node, path, signal)) {
+  for await (const chunk of body) {
     buffered += decoder.decode(chunk, { stream: true })
     let nl: number
     while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -210,6 +215,49 @@ export async function fetchContent (node: NodeTarget, cid: string, signal?: Abor
 export async function cancelRun (node: NodeTarget, id: string): Promise<unknown> {
   const { url, headers } = request(node, `/api/v1/runs/${encodeURIComponent(id)}/cancel`)
   return await call(url, { method: 'POST', headers })
+}
+
+/** What starts runs of the pipelines a node serves (`GET /api/v1/triggers`). */
+export async function fetchTriggers (node: NodeTarget): Promise<unknown> {
+  const { url, headers } = request(node, '/api/v1/triggers')
+  return await call(url, { method: 'GET', headers })
+}
+
+/** Every run's events on a node (`GET /api/v1/events`), from once the node has answered, until `signal` aborts. */
+export async function watchEvents (node: NodeTarget, signal?: AbortSignal): Promise<AsyncGenerator<unknown>> {
+  return lines(await stream(node, '/api/v1/events', signal), node)
+}
+
+/** A folder's entries in a node's store (`GET /api/v1/files/<cid>[/path]`); a file is a `NotAFolderError`. */
+export async function fetchFolder (node: NodeTarget, path: string): Promise<unknown> {
+  const target = request(node, `/api/v1/files/${path.split('/').map(encodeURIComponent).join('/')}`)
+  const controller = new AbortController()
+  const res = await fetchAgainOnReset(target.url, { headers: target.headers, signal: controller.signal }).catch((err: unknown) => {
+    const inner = (err as { cause?: { code?: string, message?: string } }).cause
+    throw new ApiError(`no bac node answers at ${new URL(target.url).origin} (${inner?.code ?? inner?.message ?? (err as Error).message}); start one with bac serve, or give --node <url>`)
+  })
+  if (res.ok && !(res.headers.get('content-type') ?? '').startsWith('application/json')) {
+    controller.abort()
+    throw new NotAFolderError(`${path} is a file, not a folder`)
+  }
+  const text = await boundedText(res, MAX_ANSWER_BYTES, target.url)
+  let body: unknown
+  try {
+    body = parseUntrustedJson(text, 'the answer', ANSWER_DEPTH)
+  } catch {
+    throw new ApiError(`${new URL(target.url).origin} did not answer as a bac node (HTTP ${res.status}: ${printable(text, 200)})`, res.status)
+  }
+  if (!res.ok) throw refusal(res.status, printable(String((body as { error?: unknown }).error ?? `HTTP ${res.status}`), 2000))
+  return body
+}
+
+/** A dashboard login code from a node (`POST /api/v1/login-codes`, with its token): good once, for a minute. */
+export async function requestLoginCode (node: NodeTarget): Promise<string> {
+  const { url, headers } = request(node, '/api/v1/login-codes')
+  const answer = await call(url, { method: 'POST', headers })
+  const code = typeof answer === 'object' && answer !== null ? (answer as { code?: unknown }).code : undefined
+  if (typeof code !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(code)) throw new UnsafeContentError('the node\'s answer', 'is not a login code; nothing was opened')
+  return code
 }
 
 /** Who a node is (`GET /api/v1/node`). */

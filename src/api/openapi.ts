@@ -160,6 +160,39 @@ export const SCHEMAS = {
     properties: { payloadType: text, payload: text, signatures: { type: 'array', items: { type: 'object', required: ['keyid', 'sig'], properties: { keyid: text, sig: text } } } }
   },
   Roots: { type: 'object', required: ['roots'], properties: { roots: { type: 'array', items: cid } } },
+  Folder: {
+    type: 'object',
+    required: ['type', 'entries'],
+    properties: {
+      type: { const: 'directory' },
+      entries: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['name', 'cid', 'type', 'size'],
+          properties: { name: text, cid, type: { enum: ['file', 'directory'] }, size: { type: 'integer', minimum: 0 } }
+        }
+      }
+    }
+  },
+  Session: { type: 'object', required: ['session', 'expiresAt'], properties: { session: text, expiresAt: time } },
+  LoginCode: { type: 'object', required: ['code', 'expiresAt'], properties: { code: text, expiresAt: time } },
+  Ticket: { type: 'object', required: ['url'], properties: { url: text } },
+  Triggers: {
+    type: 'object',
+    required: ['pipeline', 'file'],
+    properties: {
+      pipeline: text,
+      file: text,
+      watch: {
+        type: 'object',
+        required: ['folder', 'taken', 'waiting', 'failed'],
+        properties: { folder: text, taken: { type: 'integer' }, waiting: { type: 'integer' }, failed: { type: 'integer' } }
+      },
+      message: { type: 'object', required: ['topic', 'runs'], properties: { topic: text, runs: { type: 'integer' }, lastAt: time } },
+      schedule: { type: 'object', required: ['runs'], properties: { next: time, runs: { type: 'integer' }, lastAt: time } }
+    }
+  },
   LogChunk: {
     type: 'object',
     required: ['stepId', 'attempt', 'node', 'stream', 'text'],
@@ -188,6 +221,39 @@ export const ROUTES: readonly Route[] = [
   { method: 'get', path: '/api/v1/health', summary: 'Whether the node works, and what it is busy with', response: { status: 200, type: json, schema: 'Health' } },
   { method: 'get', path: '/api/v1/node', summary: 'Who the node is: id, pipelines, topics; on a network its peer id, addresses and advert', response: { status: 200, type: json, schema: 'Node' } },
   { method: 'get', path: '/api/v1/peers', summary: 'The peers the node knows', response: { status: 200, type: json, schema: 'Peer', list: true } },
+  {
+    method: 'get',
+    path: '/api/v1/triggers',
+    summary: 'What starts runs of each pipeline the node serves, and what those triggers did',
+    response: { status: 200, type: json, schema: 'Triggers', list: true }
+  },
+  {
+    method: 'post',
+    path: '/api/v1/session',
+    summary: 'The dashboard\'s login: a login code (good once) for a session, which may look at the node and cancel runs; needs no token',
+    request: { type: json },
+    response: { status: 201, type: json, schema: 'Session' }
+  },
+  {
+    method: 'post',
+    path: '/api/v1/login-codes',
+    summary: 'A dashboard login code, good once for a minute (bac dashboard); needs the node\'s token',
+    response: { status: 201, type: json, schema: 'LoginCode' }
+  },
+  {
+    method: 'get',
+    path: '/api/v1/tickets',
+    summary: 'A download link for one path (files/<cid>[/path] or content/<cid>), good for a minute without a header',
+    query: ['path'],
+    response: { status: 200, type: json, schema: 'Ticket' }
+  },
+  { method: 'get', path: '/api/v1/events', summary: 'Every run\'s events from now on (not what steps print), as NDJSON', response: { status: 200, type: ndjson, schema: 'RunEvent' } },
+  {
+    method: 'get',
+    path: '/api/v1/files/{cid}',
+    summary: 'A folder of the node\'s store as its entries (JSON), or a file\'s bytes as a download (application/octet-stream); {cid} may go on with /path',
+    response: { status: 200, type: json, schema: 'Folder' }
+  },
   {
     method: 'post',
     path: '/api/v1/messages/{topic}',

@@ -1,10 +1,13 @@
 import { once } from 'node:events'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { parseUntrustedJson } from '../common/json.js'
 import { UserError } from '../interfaces/errors.js'
 import type { AcceptedBatch, BacNode } from '../interfaces/node.js'
 import { AccessCheck, Refusal, type ApiAccess } from './access.js'
+import { DASHBOARD_CODE_MS, DashboardSessions } from './sessions.js'
 import { BodyBudget, DEFAULT_MAX_BODIES_BYTES, DEFAULT_MAX_BODY_BYTES, readBody } from './body.js'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { openApiDocument, SCHEMAS } from './openapi.js'
@@ -25,6 +28,10 @@ export interface ApiInit {
   readonly maxBodyBytes?: number
   /** Bytes all request bodies held at once may hold together; more wait (503). @default 192 MiB */
   readonly maxBodiesBytes?: number
+  /** The dashboard's built files (index.html and assets/), served at `/`; none when undefined. */
+  readonly dashboardDir?: string
+  /** The dashboard's logins (the node prints a code from it as it starts). @default new ones */
+  readonly sessions?: DashboardSessions
 }
 
 export interface ApiServer {
@@ -32,6 +39,13 @@ export interface ApiServer {
   readonly url: string
   close: () => Promise<void>
 }
+
+/** Clients that watch the node's events at once at most. */
+const MAX_WATCHERS = 256
+/** What a streamed answer may leave unsent to a client before the client is let go. */
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024
+/** A folder's entries listed at most (the listing then says it was cut). */
+const MAX_ENTRIES = 1000
 
 /** Idempotency keys of run requests remembered at most. */
 const MAX_RUN_KEYS = 1024
@@ -66,9 +80,94 @@ async function ndjson (res: ServerResponse, produce: (send: (value: object) => v
       started = true
     }
     res.write(`${JSON.stringify(value)}\n`)
+    // a client that stopped reading is let go, not buffered for
+    if (unsent(res) > MAX_UNSENT_BYTES) {
+      res.destroy()
+      closed.abort()
+    }
   }, closed.signal)
   if (!started) res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'application/x-ndjson' })
   res.end()
+}
+
+/**
+ * A file of the node's store as a download: never shown by the browser as a page (whatever it
+ * holds, it is `application/octet-stream`, an attachment, and sandboxed), so a result cannot run
+ * script in the dashboard's origin. The dashboard shows text files by reading them as text.
+ */
+async function sendFile (res: ServerResponse, target: string, bytes: AsyncIterable<Uint8Array>, closed: AbortSignal): Promise<void> {
+  const source = bytes[Symbol.asyncIterator]()
+  // the first piece before the headers, so a missing file is a 404, not a cut stream
+  const first = await source.next()
+  const name = (target.split('/').at(-1) ?? 'file').replace(/[^A-Za-z0-9._-]/g, '_')
+  res.writeHead(200, {
+    ...COMMON_HEADERS,
+    'content-type': 'application/octet-stream',
+    'content-disposition': `attachment; filename="${name}"`,
+    'content-security-policy': 'sandbox; default-src \'none\''
+  })
+  for (let piece = first; piece.done !== true; piece = await source.next()) {
+    if (closed.aborted) break
+    if (!res.write(piece.value)) await once(res, 'drain', { signal: closed }).catch(() => {})
+  }
+  await source.return?.()
+  res.end()
+}
+
+/** The dashboard's files, read once: the page, and its assets by name. */
+interface Dashboard {
+  readonly page: Buffer
+  readonly assets: ReadonlyMap<string, { readonly bytes: Buffer, readonly type: string }>
+}
+
+const ASSET_TYPES: Readonly<Record<string, string>> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png'
+}
+
+function loadDashboard (dir: string): Dashboard | undefined {
+  let page: Buffer
+  let names: string[]
+  try {
+    page = readFileSync(path.join(dir, 'index.html'))
+    names = readdirSync(path.join(dir, 'assets'))
+  } catch {
+    return undefined
+  }
+  const assets = new Map<string, { bytes: Buffer, type: string }>()
+  for (const name of names) {
+    const type = ASSET_TYPES[path.extname(name)]
+    if (type !== undefined && /^[A-Za-z0-9._-]+$/.test(name)) assets.set(name, { bytes: readFileSync(path.join(dir, 'assets', name)), type })
+  }
+  return { page, assets }
+}
+
+/** What a dashboard page may do: its own scripts, styles and API, nothing from elsewhere, never framed. */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer'
+}
+
+/**
+ * The dashboard: `/` is the page, `/assets/…` its scripts and styles. The page holds nothing
+ * secret; it logs in with the code in its URL's fragment (`/#login=<code>`, never sent to the
+ * node but by the page itself, in `POST /api/v1/session`), and what it shows comes from the API.
+ */
+function servePage (req: IncomingMessage, res: ServerResponse, url: URL, dashboard: Dashboard): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'use GET')
+  const asset = url.pathname.startsWith('/assets/') ? dashboard.assets.get(url.pathname.slice('/assets/'.length)) : undefined
+  const body = url.pathname === '/' ? { bytes: dashboard.page, type: 'text/html; charset=utf-8' } : asset
+  if (body === undefined) throw new HttpError(404, `no such page ${url.pathname}`)
+  res.writeHead(200, { ...COMMON_HEADERS, ...PAGE_HEADERS, 'content-type': body.type, 'content-length': body.bytes.length })
+  res.end(req.method === 'HEAD' ? undefined : body.bytes)
+}
+
+/** Bytes written to a client and not yet sent: the answer's own buffer and its socket's. */
+function unsent (res: ServerResponse): number {
+  return res.writableLength + (res.socket?.writableLength ?? 0)
 }
 
 /** The path's segments, percent-decoded; a malformed escape is the client's mistake (400). */
@@ -96,17 +195,66 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
   const host = init.host ?? '127.0.0.1'
   const access = new AccessCheck(init.access, { host, port: init.port })
   const { node } = init
+  const dashboard = init.dashboardDir === undefined ? undefined : loadDashboard(init.dashboardDir)
+  const sessions = init.sessions ?? new DashboardSessions()
+  let watchers = 0
   // batches of messages are decoded and queued one at a time: their rows, not only their bytes, take memory
   let messages: Promise<unknown> = Promise.resolve()
   /** Run requests' idempotency keys, and the run each started (the last MAX_RUN_KEYS). */
   const started = new Map<string, Promise<string>>()
   const server = createServer((req, res) => {
     void (async () => {
-      access.check(req)
+      access.checkPlace(req)
       const url = new URL(req.url ?? '/', 'http://localhost')
       const parts = segments(url.pathname)
+      if (parts[0] !== 'api' && dashboard !== undefined) {
+        servePage(req, res, url, dashboard)
+        return
+      }
       if (parts[0] !== 'api' || parts[1] !== 'v1') throw new HttpError(404, `no such endpoint ${url.pathname}; the API is under /api/v1/`)
       const [, , resource, ...rest] = parts
+      if (resource === 'session' && rest.length === 0) {
+        // the dashboard's login: a code (printed by bac serve, or made by bac dashboard) for a session
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST with { "code" }')
+        if (mediaType(req) !== 'application/json') throw new HttpError(415, 'send { "code" } as application/json')
+        const body = await readBody(req, 4096, budget)
+        let code: unknown
+        try {
+          code = (parseUntrustedJson(body.bytes.toString('utf8'), 'the body') as { code?: unknown } | null)?.code
+        } finally {
+          body.release()
+        }
+        const session = typeof code === 'string' ? sessions.redeem(code) : undefined
+        if (session === undefined) throw new HttpError(401, 'the login code is not good (each is good once, for minutes): run bac dashboard for a new one')
+        send(res, 201, session)
+        return
+      }
+      // a download link (a link carries no header): one path, for a minute
+      const ticket = url.searchParams.get('ticket')
+      const scope = ticket !== null && req.method === 'GET' && req.headers.authorization === undefined
+        ? (sessions.checkTicket(rest.length > 0 ? `${resource ?? ''}/${rest.join('/')}` : '', ticket) ? 'ticket' : undefined)
+        : access.checkToken(req, sessions)
+      if (scope === undefined) throw new HttpError(401, 'the download link has expired or is for another path: ask the dashboard again')
+      if (scope === 'ticket' && resource !== 'files' && resource !== 'content') throw new HttpError(403, 'a download link is only for content')
+      // a dashboard session looks and cancels; starting runs, sending messages and adding content take the node's token
+      if (scope === 'session' && req.method !== 'GET' && !(resource === 'runs' && rest[1] === 'cancel')) {
+        throw new HttpError(403, 'the dashboard\'s session may look at the node and cancel runs; starting runs, messages and content take the node\'s token')
+      }
+      if (resource === 'login-codes' && rest.length === 0) {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST')
+        if (scope !== 'token') throw new HttpError(403, 'a login code takes the node\'s token')
+        send(res, 201, sessions.code(DASHBOARD_CODE_MS))
+        return
+      }
+      if (resource === 'tickets' && rest.length === 0) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        const target = url.searchParams.get('path') ?? ''
+        if (!/^(files|content)\/[^?#]+$/.test(target) || target.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+          throw new HttpError(400, 'path must be files/<cid>[/path] or content/<cid>')
+        }
+        send(res, 200, { url: `/api/v1/${target.split('/').map(encodeURIComponent).join('/')}?${target.startsWith('content/') ? 'download=1&' : ''}ticket=${sessions.ticket(target)}` })
+        return
+      }
       if (resource === 'openapi.json' && rest.length === 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         send(res, 200, openApiDocument(init.version ?? '0.0.0'))
@@ -115,6 +263,47 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       if (resource === 'health' && rest.length === 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         send(res, 200, await node.health())
+        return
+      }
+      if (resource === 'triggers' && rest.length === 0) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        send(res, 200, await node.triggers())
+        return
+      }
+      if (resource === 'events' && rest.length === 0) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        if (watchers >= MAX_WATCHERS) throw new HttpError(503, `${MAX_WATCHERS} clients watch this node already; try again later`)
+        watchers++
+        const closed = new AbortController()
+        res.on('close', () => { closed.abort() })
+        try {
+          const events = await node.watch(closed.signal)
+          // the headers at once: a client knows it watches from here on
+          res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'application/x-ndjson' })
+          res.flushHeaders()
+          // written as the client reads: one that stopped reading leaves events unread at the hub, which lets it go
+          for await (const event of events) {
+            if (!res.write(`${JSON.stringify(event)}\n`)) await once(res, 'drain', { signal: closed.signal }).catch(() => {})
+            if (closed.signal.aborted) break
+          }
+          res.end()
+        } finally {
+          watchers--
+        }
+        return
+      }
+      if (resource === 'files' && rest.length > 0) {
+        if (req.method !== 'GET') throw new HttpError(405, 'use GET')
+        const target = rest.join('/')
+        const closed = new AbortController()
+        res.on('close', () => { closed.abort() })
+        try {
+          const entries = await node.listContent(target)
+          send(res, 200, { type: 'directory', entries, ...(entries.length >= MAX_ENTRIES ? { truncated: true } : {}) })
+        } catch (err) {
+          if (!(err instanceof Error) || err.name !== 'NotAFolderError') throw err
+          await sendFile(res, target, node.catContent(target), closed.signal)
+        }
         return
       }
       if (resource === 'node' && rest.length === 0) {
@@ -228,7 +417,8 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         const source = node.exportCar(rest.join('/'), closed.signal)[Symbol.asyncIterator]()
         // the first piece before the headers, so a missing CID is a 404, not a cut stream
         const first = await source.next()
-        res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'application/vnd.ipld.car; version=1' })
+        const download = url.searchParams.has('download') ? { 'content-disposition': `attachment; filename="${rest.join('_').replace(/[^A-Za-z0-9._-]/g, '_')}.car"` } : {}
+        res.writeHead(200, { ...COMMON_HEADERS, ...download, 'content-type': 'application/vnd.ipld.car; version=1' })
         for (let piece = first; piece.done !== true; piece = await source.next()) {
           if (closed.signal.aborted) break
           if (!res.write(piece.value)) await once(res, 'drain', { signal: closed.signal }).catch(() => {})

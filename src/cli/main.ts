@@ -8,6 +8,7 @@ import { messageSendCommand, type MessageSendOptions } from './commands/message.
 import { runCommand, type RunCommandOptions } from './commands/run.js'
 import { serveCommand, watchCommand, type ServeOptions } from './commands/serve.js'
 import { devstackCommand, nodeListCommand, type DevstackOptions, type NodeListOptions } from './commands/node.js'
+import { dashboardCommand, type DashboardOptions } from './commands/dashboard.js'
 import { graphCommand, type GraphOptions } from './commands/graph.js'
 import { schemaCommand } from './commands/schema.js'
 import { submitCommand, type SubmitOptions } from './commands/submit.js'
@@ -188,6 +189,10 @@ function program (io: Io, result: { code: number }): Command {
     .argument('<run-id|cid>', 'a run id (or a unique prefix; asked of the node, as job commands are), or a result CID or the record\'s own CID (looked up in the data dir)')
     .option('--envelope', 'print the signed DSSE envelope as stored (what bac verify --record takes on another node)'))
     .action(async (ref: string, options: ProvenanceOptions) => { result.code = await provenanceCommand(ref, options, io) })
+  nodeOptions(root.command('dashboard')
+    .description('Open the dashboard of the node (--node, $BAC_NODE, the node serving on the data dir) in the browser, logged in')
+    .option('--print', 'print the login URL (it carries the token) instead of opening it'))
+    .action(async (options: DashboardOptions) => { result.code = await dashboardCommand(options, io) })
   nodeOptions(root.command('graph')
     .description('Print a pipeline\'s DAG, or a run\'s with the status of each step, as Mermaid (for a README or a PR comment) or Graphviz DOT')
     .argument('<pipeline|run-id>', 'a pipeline file, or a run id (or a unique prefix; asked of the node, as job commands are)')

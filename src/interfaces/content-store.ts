@@ -5,6 +5,11 @@ export interface ContentStat {
   readonly size: number
 }
 
+/** One entry of a folder: its name, and what it is. */
+export interface ContentEntry extends ContentStat {
+  readonly name: string
+}
+
 export interface StoreOptions {
   readonly signal?: AbortSignal
 }
@@ -64,6 +69,11 @@ export interface ContentStore {
    */
   get: (cid: string, target: string, options?: GetOptions) => Promise<void>
   stat: (cid: string, options?: StoreOptions) => Promise<ContentStat>
+  /**
+   * The entries of a folder (`cid` or `cid/path`), in the folder's order, at most `limit` (a
+   * file's size is its bytes; a sub-folder's is not counted, 0). A file is a `UserError`.
+   */
+  list: (cid: string, options?: StoreOptions & { readonly limit?: number }) => Promise<ContentEntry[]>
   /**
    * Builds a folder from stored content without copying bytes: `{ 'extract/node-1': cid }` makes
    * a folder holding `extract/node-1` (a file or folder). Returns the new folder's CID, the same

@@ -147,6 +147,9 @@ export class RunNotFoundError extends UserError {
   }
 }
 
+/** A content path that names a file where a folder was asked for. */
+export class NotAFolderError extends UserError {}
+
 /** A run that has no signed provenance record here (it ended without a result), or a CID no record here is of. */
 export class RecordNotFoundError extends UserError {}
 

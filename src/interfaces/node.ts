@@ -1,3 +1,4 @@
+import type { ContentEntry } from './content-store.js'
 import type { RunEvent } from './engine.js'
 import type { NodeAdvert, PeerInfo } from './network.js'
 import type { Pipeline } from './pipeline.js'
@@ -125,6 +126,18 @@ export interface NodeInfo {
   readonly advert?: NodeAdvert
 }
 
+/** What starts runs of one pipeline a node serves, and what those triggers did (counted over its newest 1,000 runs). */
+export interface PipelineTriggers {
+  readonly pipeline: string
+  readonly file: string
+  /** Its drop folder: files taken (runs started), runs waiting, runs that failed. */
+  readonly watch?: { readonly folder: string, readonly taken: number, readonly waiting: number, readonly failed: number }
+  /** Its message topic: runs messages started, and when the last came. */
+  readonly message?: { readonly topic: string, readonly runs: number, readonly lastAt?: number }
+  /** Its schedule: when it fires next, runs it started, and when the last was. */
+  readonly schedule?: { readonly next?: number, readonly runs: number, readonly lastAt?: number }
+}
+
 /** Whether a node works (`GET /api/v1/health`), and what it is busy with. */
 export interface NodeHealth {
   readonly ok: boolean
@@ -159,6 +172,13 @@ export interface BacNode {
   cancelRun: (id: string) => Promise<string>
   /** A run's signed provenance record. */
   provenance: (id: string) => Promise<Envelope>
+  /** What starts runs of the pipelines it serves (none for the data dir alone). */
+  triggers: () => Promise<PipelineTriggers[]>
+  /**
+   * Every run's events as they happen (not what steps print): what a dashboard's list follows.
+   * Resolves once the node watches for this caller: every event after that is in it.
+   */
+  watch: (signal?: AbortSignal) => Promise<AsyncIterable<RunEvent>>
   /** Starts a run asked for by name or text; its id, once the node has recorded it. */
   startRun: (request: RunRequest) => Promise<string>
   /** A run's events, from its start (those already sent) to its `run:end`, whether it was started here or by a trigger. */
@@ -175,6 +195,8 @@ export interface BacNode {
   importCar: (car: AsyncIterable<Uint8Array>, signal?: AbortSignal) => Promise<string[]>
   /** Content the node holds, as a CAR v1 stream (a CID it does not hold is a `ContentNotFoundError` at once). */
   exportCar: (cid: string, signal?: AbortSignal) => AsyncIterable<Uint8Array>
+  /** The entries of a folder in the node's store (`cid` or `cid/path`); a file is a `NotAFolderError`. */
+  listContent: (path: string) => Promise<ContentEntry[]>
   /** A file's bytes from the node's store. */
   catContent: (cid: string) => AsyncIterable<Uint8Array>
   /** Writes a file or folder of the node's store to `target` here (which must not exist), every block checked. */

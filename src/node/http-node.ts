@@ -1,13 +1,13 @@
 import {
-  asRunEvent, cancelRun, fetchContent, fetchHealth, fetchInfo, fetchLogs, fetchPeers, fetchProvenance, fetchRun, followRun, listRuns, postContent, postMessages, startRun,
-  type NodeTarget
+  asRunEvent, cancelRun, fetchContent, fetchFolder, fetchHealth, fetchInfo, fetchLogs, fetchPeers, fetchProvenance, fetchRun, fetchTriggers, followRun, listRuns, postContent,
+  postMessages, startRun, watchEvents, type NodeTarget
 } from '../api/client.js'
 import { cidAlone, parseContentPath } from '../common/cid.js'
 import { parseEnvelope } from '../common/dsse.js'
 import { printable } from '../common/text.js'
 import { UnsafeContentError } from '../interfaces/errors.js'
 import type { NodeAdvert, PeerInfo } from '../interfaces/network.js'
-import type { AcceptedBatch, BacNode, LogChunk, NodeHealth, NodeInfo, RunDescription } from '../interfaces/node.js'
+import type { AcceptedBatch, BacNode, LogChunk, NodeHealth, NodeInfo, PipelineTriggers, RunDescription } from '../interfaces/node.js'
 import type { ExecutionRecord, GraphStep, RunGraph, RunRecord, StepRecord } from '../interfaces/run-store.js'
 import { createFsStore } from '../storage/index.js'
 import { writeCarOut } from '../storage/car-out.js'
@@ -124,6 +124,28 @@ function asPeer (value: unknown): PeerInfo {
   return { advert: asAdvert(value.advert), trusted: value.trusted, connected: value.connected, lastSeen: value.lastSeen, dispatched: value.dispatched }
 }
 
+const time = (v: unknown): boolean => v === undefined || (typeof v === 'number' && Number.isFinite(v))
+
+function asTriggers (value: unknown): PipelineTriggers {
+  const watch = isObject(value) ? value.watch : undefined
+  const message = isObject(value) ? value.message : undefined
+  const schedule = isObject(value) ? value.schedule : undefined
+  if (!isObject(value) || typeof value.pipeline !== 'string' || typeof value.file !== 'string' ||
+    (watch !== undefined && (!isObject(watch) || typeof watch.folder !== 'string' || !count(watch.taken) || !count(watch.waiting) || !count(watch.failed))) ||
+    (message !== undefined && (!isObject(message) || typeof message.topic !== 'string' || !count(message.runs) || !time(message.lastAt))) ||
+    (schedule !== undefined && (!isObject(schedule) || !count(schedule.runs) || !time(schedule.next) || !time(schedule.lastAt)))) {
+    throw notBac('is not a pipeline\'s triggers')
+  }
+  const at = (v: unknown): { lastAt?: number } => typeof v === 'number' ? { lastAt: v } : {}
+  return {
+    pipeline: value.pipeline,
+    file: value.file,
+    ...(isObject(watch) ? { watch: { folder: String(watch.folder), taken: Number(watch.taken), waiting: Number(watch.waiting), failed: Number(watch.failed) } } : {}),
+    ...(isObject(message) ? { message: { topic: String(message.topic), runs: Number(message.runs), ...at(message.lastAt) } } : {}),
+    ...(isObject(schedule) ? { schedule: { runs: Number(schedule.runs), ...(typeof schedule.next === 'number' ? { next: schedule.next } : {}), ...at(schedule.lastAt) } } : {})
+  }
+}
+
 function asAccepted (value: unknown): AcceptedBatch {
   if (!isObject(value) || typeof value.topic !== 'string' || typeof value.duplicate !== 'boolean' || !Array.isArray(value.runs) ||
     !value.runs.every((r) => isObject(r) && typeof r.id === 'string' && RUN_ID.test(r.id) && typeof r.pipeline === 'string' && count(r.row))) throw notBac('is not a batch as a bac node takes it')
@@ -144,6 +166,32 @@ export function httpNode (target: NodeTarget): BacNode {
       const list = await fetchPeers(target)
       if (!Array.isArray(list)) throw notBac('is not a list of peers')
       return list.map(asPeer)
+    },
+    triggers: async () => {
+      const list = await fetchTriggers(target)
+      if (!Array.isArray(list)) throw notBac('is not a list of pipelines\' triggers')
+      return list.map(asTriggers)
+    },
+    watch: async (signal) => {
+      const raw = await watchEvents(target, signal)
+      return (async function * () {
+        try {
+          for await (const event of raw) yield asRunEvent(event)
+        } catch (err) {
+          // the caller's own abort ends the watch, as it does on a node in this process
+          if (signal?.aborted !== true) throw err
+        }
+      })()
+    },
+    listContent: async (path) => {
+      const answer = await fetchFolder(target, path)
+      const entries = isObject(answer) ? answer.entries : undefined
+      if (!Array.isArray(entries)) throw notBac('is not a folder\'s entries')
+      return entries.map((e) => {
+        if (!isObject(e) || typeof e.name !== 'string' || e.name === '' || e.name.includes('/') || typeof e.cid !== 'string' || cidAlone(e.cid) !== e.cid ||
+          (e.type !== 'file' && e.type !== 'directory') || typeof e.size !== 'number' || e.size < 0) throw notBac('gives a folder entry that is not one')
+        return { name: e.name, cid: e.cid, type: e.type, size: e.size }
+      })
     },
     listRuns: async (options = {}) => {
       const list = await listRuns(target, {

@@ -11,6 +11,7 @@ import { openEmbeddedNode, type EmbeddedNode } from './embedded.js'
 import { contentOps, historyOps, nodeRuns } from './node-ops.js'
 import { findRecord } from './provenance.js'
 import { RunBoard } from './run-board.js'
+import { EventHub } from './event-hub.js'
 import { localRun } from './run-handle.js'
 import { createValidator } from './validation.js'
 
@@ -62,6 +63,7 @@ export function localNode (dataDir: string, options: LocalNodeOptions = {}): Bac
           cwdOf: (request) => path.resolve(request.cwd ?? process.cwd()),
           pipelineOf: requestedPipeline,
           outputsOf: (request, cwd) => typeof request.outputsDir === 'string' ? path.resolve(cwd, request.outputsDir) : request.outputsDir,
+          emit: (event) => { hub.publish(event) },
           cancelQueued: (run) => {
             if (opened.runs.cancelWaiting(run.id, 'cancelled before it started')) return true
             if (run.status === 'running') {
@@ -74,8 +76,11 @@ export function localNode (dataDir: string, options: LocalNodeOptions = {}): Bac
     })()
     return runsHere.ops
   }
+  const hub = new EventHub()
   return {
     where: dataDir,
+    triggers: async () => [],
+    watch: async (signal) => hub.watch(signal),
     info: async () => ({ id: (await node()).id, pipelines: [], topics: [] }),
     health: async () => {
       const opened = await node()
@@ -95,21 +100,22 @@ export function localNode (dataDir: string, options: LocalNodeOptions = {}): Bac
     follow: (id, signal) => (async function * () { yield * (await started()).follow(id, signal) })(),
     cancelRun: async (id) => await (await started()).cancelRun(id),
     run: (start, runOptions = {}) => localRun(async (onEvent) => await (await node()).run(start.pipeline, {
+      onEvent: (event) => { hub.publish(event); onEvent(event) },
       inputs: start.inputs,
       cwd: start.cwd,
       outputsDir: path.resolve(start.outputsDir),
       ...(start.concurrency !== undefined ? { concurrency: start.concurrency } : {}),
       ...(start.noCache === true ? { noCache: true } : {}),
       ...(start.resume !== undefined ? { resume: start.resume } : {}),
-      ...(runOptions.signal !== undefined ? { signal: runOptions.signal } : {}),
-      onEvent
+      ...(runOptions.signal !== undefined ? { signal: runOptions.signal } : {})
     })),
     submitJob: (job, runOptions = {}) => localRun(async (onEvent) => await (await node()).run(submittedJob({ cids: job.cids, command: job.command, cwd: process.cwd() }), {
       ...(runOptions.signal !== undefined ? { signal: runOptions.signal } : {}),
-      onEvent
+      onEvent: (event) => { hub.publish(event); onEvent(event) }
     })),
     sendMessages: async () => { throw served('messages go to a node serving pipelines with on.message') },
     close: async () => {
+      hub.close()
       await runsHere?.board.stop()
       history?.close()
       if (embedded !== undefined) await (await embedded).close()

@@ -61,8 +61,9 @@ export async function * fileBytes (cid: string, write: (target: string) => Promi
 }
 
 /** A node's content store, opened when first needed. */
-export function contentOps (store: () => Promise<ContentStore>): Pick<BacNode, 'addContent' | 'importCar' | 'exportCar' | 'catContent' | 'getContent'> {
+export function contentOps (store: () => Promise<ContentStore>): Pick<BacNode, 'addContent' | 'importCar' | 'exportCar' | 'catContent' | 'getContent' | 'listContent'> {
   return {
+    listContent: async (path) => await (await store()).list(path),
     addContent: async (file) => await (await store()).addPath(file),
     importCar: async (car, signal) => await (await store()).importCar(car, signal !== undefined ? { signal } : {}),
     exportCar: (cid, signal) => (async function * () {

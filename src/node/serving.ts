@@ -3,16 +3,20 @@ import { realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import path from 'node:path'
 import { startApi, type ApiServer } from '../api/server.js'
+import { DashboardSessions, SERVE_CODE_MS } from '../api/sessions.js'
 import { parseEnvelope } from '../common/dsse.js'
 import { isInside, readRegularFileSync } from '../common/files.js'
 import type { RunEvent } from '../interfaces/engine.js'
 import { UsageError } from '../interfaces/errors.js'
 import type { BacNode, RunRequest } from '../interfaces/node.js'
 import type { Pipeline } from '../interfaces/pipeline.js'
+import type { RunRecord } from '../interfaces/run-store.js'
 import { decodeMessages, DropFolder, MessageRouter, RunQueue, Schedule, type ScheduleEvent, type WatchEvent } from '../triggers/index.js'
 import { openEmbeddedNode, type EmbeddedNode, type NodeNetworkOptions } from './embedded.js'
 import { VERSION } from '../version.js'
-import { RunBoard } from './run-board.js'
+import { dashboardDir } from './dashboard-files.js'
+import { EventHub } from './event-hub.js'
+import { isRunEvent, RunBoard } from './run-board.js'
 import { createValidator } from './validation.js'
 import { MAX_VALIDATED_FILE_BYTES, regularFiles, type PipelineValidator } from '../pipeline/index.js'
 import { PathPolicy } from './path-policy.js'
@@ -75,6 +79,11 @@ export interface ServingNode {
   readonly url?: string
   /** The token its requests must carry, when it has an API. */
   readonly token?: string
+  /**
+   * A dashboard login URL, when it has an API with the dashboard built: a code in its fragment,
+   * good once, for 10 minutes (not the token).
+   */
+  dashboardLogin: () => string | undefined
   readonly node: EmbeddedNode
   /** The node as its clients see it: what its HTTP API serves. */
   readonly bac: BacNode
@@ -125,8 +134,10 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
   })
   const pipelineFolders = (init.pipelineFolders ?? []).flatMap((f) => { try { return [realpathSync(f)] } catch { return [] } })
   const board = new RunBoard()
+  const hub = new EventHub()
   const emit = (event: NodeEvent): void => {
     board.event(event)
+    if (isRunEvent(event)) hub.publish(event)
     init.onEvent?.(event)
   }
   const enabled = { watch: true, schedule: true, message: true, ...init.triggers }
@@ -135,7 +146,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
   const queues = new Map<Pipeline, RunQueue>()
   const drops: DropFolder[] = []
   const schedules: Schedule[] = []
-  let api: (ApiServer & { token: string }) | undefined
+  let api: (ApiServer & { token: string, sessions: DashboardSessions, dashboard: boolean }) | undefined
   let bac: BacNode | undefined
   /**
    * Stops what started, in the reverse order, whether the node started whole or not: the
@@ -151,6 +162,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
     }
     await Promise.all([...queues.values()].map(async (q) => { await q.stop() }))
     await board.stop()
+    hub.close()
     await node.close()
   }
   try {
@@ -250,6 +262,28 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         ...(node.network !== undefined ? { peers: node.network.peers().length, runningForPeers: node.network.running() } : {})
       }),
       peers: async () => node.network?.list() ?? [],
+      watch: async (signal) => hub.watch(signal),
+      triggers: async () => {
+        const recent = node.runs.listRuns({ limit: 1000 })
+        const of = (pipeline: Pipeline, kind: string): RunRecord[] => recent.filter((r) => r.pipelineFile === pipeline.file && r.trigger.kind === kind)
+        const last = (runs: readonly RunRecord[]): { lastAt?: number } => runs[0] !== undefined ? { lastAt: runs[0].createdAt } : {}
+        return init.pipelines.map((pipeline) => {
+          const drop = drops.find((d) => d.pipeline === pipeline)
+          const schedule = schedules.find((s) => s.pipeline === pipeline)
+          const watched = of(pipeline, 'watch')
+          const messaged = of(pipeline, 'message')
+          const fired = of(pipeline, 'schedule')
+          return {
+            pipeline: pipeline.name,
+            file: pipeline.file,
+            ...(drop !== undefined
+              ? { watch: { folder: drop.folder, taken: watched.length, waiting: watched.filter((r) => r.status === 'queued').length, failed: watched.filter((r) => r.status === 'failed').length } }
+              : {}),
+            ...(pipeline.on.message !== undefined && enabled.message ? { message: { topic: pipeline.on.message.topic, runs: messaged.length, ...last(messaged) } } : {}),
+            ...(schedule !== undefined ? { schedule: { next: schedule.next(Date.now()), runs: fired.length, ...last(fired) } } : {})
+          }
+        })
+      },
       ...historyOps(() => node.runs),
       ...contentOps(async () => node.store),
       provenance: async (id) => parseEnvelope((await findRecord(node, id)).envelope),
@@ -259,7 +293,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         cwdOf: (request) => request.cwd !== undefined ? policy.existing(request.cwd, init.cwd, 'cwd') : init.cwd,
         pipelineOf: (request) => runPipeline(request),
         outputsOf: (request, cwd) => typeof request.outputsDir === 'string' ? policy.writable(request.outputsDir, cwd, 'outputsDir') : (request.outputsDir === null ? null : init.outputsDir),
-        emit: (event) => { init.onEvent?.(event) },
+        emit: (event) => { hub.publish(event); init.onEvent?.(event) },
         cancelQueued: (run) => {
           const queue = [...queues].find(([p]) => path.resolve(p.file) === path.resolve(run.pipelineFile))
           if (queue?.[1].cancel(run.id) !== true && !node.runs.cancelWaiting(run.id, 'cancelled before it started')) return false
@@ -280,6 +314,8 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
       close: async () => {}
     }
     bac = self
+    const dashboard = dashboardDir()
+    const sessions = new DashboardSessions()
     if (init.api !== undefined) {
       const token = init.api.token ?? newApiToken()
       const started = await startApi({
@@ -287,9 +323,11 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         host: init.api.host,
         port: init.api.port,
         access: { token, ...(init.api.hosts !== undefined ? { hosts: init.api.hosts } : {}) },
-        node: self
+        node: self,
+        sessions,
+        ...(dashboard !== undefined ? { dashboardDir: dashboard } : {})
       })
-      api = { ...started, token }
+      api = { ...started, token, sessions, dashboard: dashboard !== undefined }
       const file = path.join(node.dataDir, API_FILE)
       // the token is a secret: only the node's own user may read it
       writeFileSync(
@@ -307,6 +345,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
   if (bac === undefined) throw new Error('the node was not made')
   return {
     bac,
+    dashboardLogin: () => served !== undefined && served.dashboard ? `${served.url}/#login=${served.sessions.code(SERVE_CODE_MS).code}` : undefined,
     id: node.id,
     dataDir: node.dataDir,
     ...(served !== undefined ? { url: served.url, token: served.token } : {}),

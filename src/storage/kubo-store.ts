@@ -357,6 +357,10 @@ export function createKuboStore (init: KuboStoreInit & {
         throw explain(err, url, `read ${source}`)
       }
     },
+    async list (source, options = {}) {
+      await blockstore.flush(options)
+      return await inner.list(source, options)
+    },
     async * exportCar (source, options = {}) {
       // walked here block by block (each checked) rather than by the daemon's dag export: the
       // same bytes, and it behaves alike on every daemon (the test server's export of a folder stalls)

@@ -2,8 +2,8 @@ import { unixfs } from '@helia/unixfs'
 import type { Blockstore } from 'interface-blockstore'
 import { exporter } from 'ipfs-unixfs-exporter'
 import { CID } from 'multiformats/cid'
-import type { AddPathOptions, ContentStat, ContentStore, GetOptions, StoreOptions } from '../interfaces/content-store.js'
-import { ContentNotFoundError, InvalidCidError, MergeClashError, UnsafeContentError } from '../interfaces/errors.js'
+import type { AddPathOptions, ContentEntry, ContentStat, ContentStore, GetOptions, StoreOptions } from '../interfaces/content-store.js'
+import { ContentNotFoundError, InvalidCidError, MergeClashError, NotAFolderError, UnsafeContentError } from '../interfaces/errors.js'
 
 export { parseContentPath }
 import { parseContentPath } from '../common/cid.js'
@@ -16,7 +16,7 @@ import { materialize } from './materialize.js'
 import { measure } from './measure.js'
 import { exportCar, importCar } from './car.js'
 import { fileContent } from './file-content.js'
-import { readNode } from './unixfs-node.js'
+import { folderEntries, OpenNodes, readNode } from './unixfs-node.js'
 import { readBlock } from './blocks.js'
 import { logger } from '../common/log.js'
 
@@ -195,6 +195,25 @@ export function createUnixfsStore (components: UnixfsStoreComponents): ContentSt
         const node = await readNode(cid, normalize(source), blockstore, signal)
         if (node.kind === 'file') return { cid: cid.toString(), type: 'file', size: node.size }
         return { cid: cid.toString(), type: 'directory', size: (await measure(cid, normalize(source), blockstore, signal)).bytes }
+      } catch (err) {
+        notFound(source, err)
+      }
+    },
+    async list (source: string, options: StoreOptions & { readonly limit?: number } = {}): Promise<ContentEntry[]> {
+      const { signal } = options
+      const where = normalize(source)
+      try {
+        const cid = await resolvePath(source, blockstore, signal)
+        const node = await readNode(cid, where, blockstore, signal)
+        if (node.kind === 'file') throw new NotAFolderError(`${where} is a file, not a folder`)
+        const entries: ContentEntry[] = []
+        const open = new OpenNodes()
+        for await (const entry of folderEntries(node, where, 0, blockstore, open, signal)) {
+          if (entries.length >= (options.limit ?? 1000)) break
+          const child = await readNode(entry.cid, `${where}/${entry.name}`, blockstore, signal)
+          entries.push({ name: entry.name, cid: entry.cid.toString(), type: child.kind === 'file' ? 'file' : 'directory', size: child.kind === 'file' ? child.size : 0 })
+        }
+        return entries
       } catch (err) {
         notFound(source, err)
       }

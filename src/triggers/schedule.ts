@@ -34,6 +34,9 @@ export class Schedule {
     this.now = init.now ?? Date.now
   }
 
+  /** The pipeline it starts. */
+  get pipeline (): ScheduleInit['pipeline'] { return this.init.pipeline }
+
   start (): void {
     const last = this.init.runs.lastTaken(this.init.pipeline.name, 'schedule')
     this.last = Math.max(this.now(), last === undefined ? 0 : Date.parse(last.key))

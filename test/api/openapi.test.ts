@@ -58,7 +58,8 @@ describe('the OpenAPI document at /api/v1/openapi.json is what the node answers'
     assert.equal(doc.openapi, '3.1.0')
     for (const route of [
       '/api/v1/health', '/api/v1/node', '/api/v1/peers', '/api/v1/runs', '/api/v1/runs/{id}', '/api/v1/runs/{id}/events', '/api/v1/runs/{id}/logs',
-      '/api/v1/runs/{id}/provenance', '/api/v1/runs/{id}/cancel', '/api/v1/content', '/api/v1/content/{cid}', '/api/v1/messages/{topic}'
+      '/api/v1/runs/{id}/provenance', '/api/v1/runs/{id}/cancel', '/api/v1/content', '/api/v1/content/{cid}', '/api/v1/messages/{topic}',
+      '/api/v1/triggers', '/api/v1/events', '/api/v1/files/{cid}'
     ]) {
       assert.ok(doc.paths[route] !== undefined, route)
     }
@@ -71,6 +72,9 @@ describe('the OpenAPI document at /api/v1/openapi.json is what the node answers'
     await check('get', '/api/v1/runs', '/api/v1/runs?limit=5')
     await check('get', '/api/v1/runs/{id}', `/api/v1/runs/${runId}`)
     await check('get', '/api/v1/runs/{id}/provenance', `/api/v1/runs/${runId}/provenance`)
+    await check('get', '/api/v1/triggers', '/api/v1/triggers')
+    const described = await (await api(node, `/api/v1/runs/${runId}`)).json() as { resultCid: string }
+    await check('get', '/api/v1/files/{cid}', `/api/v1/files/${described.resultCid}`)
     await check('post', '/api/v1/runs', '/api/v1/runs', { body: JSON.stringify({ job: { cids: [], command: 'true' }, outputsDir: null }), headers: { 'content-type': 'application/json' } })
     // errors: a run that is not there, a run that has ended, a request the schema refuses
     await check('get', '/api/v1/runs/{id}', '/api/v1/runs/nosuchrun')

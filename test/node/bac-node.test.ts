@@ -57,7 +57,7 @@ for (const [name, open] of nodes) {
     after(async () => { await node.close() })
 
     it('lists and describes a run, by its id or a prefix', async () => {
-      const list = await node.listRuns({ limit: 10 })
+      const list = await node.listRuns({ limit: 100 })
       const listed = list.find((r) => r.id === runId)
       assert.equal(listed?.status, 'succeeded')
       const { run, steps, executions } = await node.describeRun(runId.slice(0, 8))
@@ -154,6 +154,34 @@ for (const [name, open] of nodes) {
       assert.equal(end.status, 'succeeded', end.reason)
       assert.equal(events.at(-1)?.type, 'run:end')
       assert.equal(readFileSync(path.join(end.outputsDir ?? '', 'say', '0', 'said.txt'), 'utf8'), 'copied\n')
+    })
+
+    it('lists a folder of its store, and says a file is not one', async () => {
+      const cid = (await node.describeRun(runId)).run.resultCid ?? ''
+      assert.deepEqual((await node.listContent(cid)).map((e) => [e.name, e.type]), [['talk', 'directory']])
+      const [kept] = await node.listContent(`${cid}/talk/0`)
+      assert.deepEqual([kept?.name, kept?.type, kept?.size], ['kept.txt', 'file', 5])
+      await assert.rejects(node.listContent(`${cid}/talk/0/kept.txt`), /is a file, not a folder/)
+    })
+
+    it('tells every run\'s events to a watcher, from now on, without what steps print', async () => {
+      const controller = new AbortController()
+      const seen: string[] = []
+      const events = await node.watch(controller.signal)
+      const watching = (async () => {
+        for await (const event of events) {
+          seen.push(event.type)
+          if (event.type === 'run:end') controller.abort()
+        }
+      })()
+      const file = path.join(dir, `watched-${name.split(' ')[0] ?? ''}.yml`)
+      const text = 'name: watched\nsteps:\n  say:\n    run: echo said\n'
+      writeFileSync(file, text)
+      const id = await node.startRun({ text, file, outputsDir: null, noCache: true })
+      await eventsOf(node.follow(id))
+      await watching
+      assert.deepEqual(seen, ['run:start', 'step:start', 'step:end', 'run:end'])
+      assert.ok(Array.isArray(await node.triggers()))
     })
 
     it('says who it is and that it works', async () => {

@@ -159,6 +159,9 @@ async function serveUntilStopped (io: Io, pipelines: Pipeline[], options: ServeO
     }
   })
   io.err(`${time()} node ${node.id} on ${displayPath(node.dataDir)}${node.url !== undefined ? `, API ${node.url}` : ''}; ${options.once === true ? 'until every file is done' : 'Ctrl-C to stop'}\n`)
+  // a login code (good once, for 10 minutes; not the token): bac dashboard makes a new one at any time
+  const login = options.json === true ? undefined : node.dashboardLogin()
+  if (login !== undefined) io.err(`${time()} dashboard: ${login} (good once, for 10 minutes; bac dashboard opens it logged in later)\n`)
   // the data dir holds the node's token, key, content and runs: for its user alone
   const mode = statSync(node.dataDir).mode & 0o777
   if ((mode & 0o077) !== 0) io.err(`${time()} warning: ${displayPath(node.dataDir)} may be read by other users (mode ${mode.toString(8)}); chmod 700 ${displayPath(node.dataDir)}\n`)
