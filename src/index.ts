@@ -122,6 +122,17 @@ export async function writeCarOut (car: AsyncIterable<Uint8Array> | Iterable<Uin
 }
 
 export type { ImageInfo, ImageKind } from './executors/vm/images.js'
+export type { AccelChoice } from './executors/vm/accel.js'
+
+/**
+ * How this host's VMs are accelerated, as the first VM step since the host booted chose it (KVM
+ * or QEMU's emulation, and why); undefined until one has, or without QEMU. Probes nothing.
+ */
+export async function vmAccelerator (init: { dataDir: string, imagesDir?: string }): Promise<import('./executors/vm/accel.js').AccelChoice | undefined> {
+  const images = await openImages(init)
+  const { QemuBackend } = await import('./executors/vm/qemu.js')
+  return await new QemuBackend(images.snapshotsDir()).keptAccelerator()
+}
 /**
  * The VM images of a node (`bac image`): in `imagesDir`, else $BAC_IMAGES, else `<dataDir>/images`.
  *

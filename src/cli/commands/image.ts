@@ -1,4 +1,4 @@
-import { defaultDataDir, openImages, type ImageInfo } from '../../index.js'
+import { defaultDataDir, openImages, vmAccelerator, type ImageInfo } from '../../index.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
 
@@ -37,6 +37,11 @@ export async function imageListCommand (options: ImageOptions & { json?: boolean
     io.err(`no VM images in ${images.dir}; make them with: bac image build images/kernel && bac image build images/base\n`)
     return EXIT.ok
   }
+  const accel = await vmAccelerator(where(options))
+  const chosen = accel === undefined ? '' : new Date(accel.at).toISOString().slice(0, 19).replace('T', ' ')
+  io.err(accel === undefined
+    ? 'VMs here: no accelerator chosen yet since the host booted (the first VM step chooses it: KVM if a probe guest runs under it, in at most a second, else emulation)\n'
+    : `VMs here use ${accel.accel === 'kvm' ? 'KVM' : 'QEMU emulation (tcg)'}: ${accel.reason}; chosen ${chosen} (probe ${accel.probeMs} ms), again after the host reboots\n`)
   const rows = list.map((i: ImageInfo) => [i.names.join(',') || '-', i.digest.slice(0, 19), i.kind, megabytes(i.bytes), i.created.slice(0, 19).replace('T', ' '), i.source])
   const header = ['NAME', 'DIGEST', 'KIND', 'SIZE', 'CREATED', 'SOURCE']
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)))

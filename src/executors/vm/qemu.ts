@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { accessSync, closeSync, constants, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import path from 'node:path'
@@ -8,11 +8,11 @@ import { promisify } from 'node:util'
 import { VmError } from '../../interfaces/errors.js'
 import type { MachineImages, MachineShape, Prepared, Shares, VmBackend } from './backend.js'
 import type { ImageInfo } from './images.js'
+import { chooseAccel, rememberAccel, rememberedAccel, type Accel, type AccelChoice } from './accel.js'
 
 const run = promisify(execFile)
 
-/** How a VM is accelerated: KVM where it boots a guest here, else QEMU's software emulation. */
-export type Accel = 'kvm' | 'tcg'
+export type { Accel } from './accel.js'
 
 export interface QemuInit {
   /** @default qemu-system-x86_64 from PATH (or /usr/bin) */
@@ -80,27 +80,34 @@ export class QemuBackend implements VmBackend {
     ]
   }
 
-  /** The accelerator VMs use here (probed once: KVM only if it boots a guest). */
-  async accelerator (kernel: ImageInfo, image: ImageInfo): Promise<Accel> {
+  /**
+   * The accelerator VMs use here: chosen once per host boot (and kernel, /dev/kvm and QEMU), by a
+   * probe guest that costs at most a second, and kept beside the saved states (`accel.js`).
+   */
+  async accelerator (): Promise<Accel> {
     const wanted = this.init.accel ?? 'auto'
     if (wanted !== 'auto') return wanted
     this.accel ??= (async () => {
-      try {
-        accessSync('/dev/kvm', constants.R_OK | constants.W_OK)
-      } catch {
-        return 'tcg' as const
-      }
-      const dir = await mkdtemp(path.join(await this.ensureDir(), '.probe-'))
-      try {
-        await this.bootToAgent(kernel, image, { memoryMiB: 128, cpus: 1, network: false }, dir, 'kvm', 20_000, async () => {})
-        return 'kvm' as const
-      } catch {
-        return 'tcg' as const
-      } finally {
-        await rm(dir, { recursive: true, force: true })
-      }
+      await this.ensureDir()
+      return (await chooseAccel(this.snapshotsDir, this.binary ?? 'qemu-system-x86_64', await this.qemuVersion())).accel
     })()
     return await this.accel
+  }
+
+  /** The accelerator chosen on this host since it booted, if one was (nothing is probed). */
+  async keptAccelerator (): Promise<AccelChoice | undefined> {
+    if (this.binary === undefined) return undefined
+    return rememberedAccel(this.snapshotsDir, await this.qemuVersion())
+  }
+
+  /**
+   * KVM ran the probe guest but not a real one: TCG from now on (kept, so no later process tries
+   * KVM again before the host reboots).
+   */
+  private async giveUpKvm (err: unknown): Promise<void> {
+    const reason = `a guest did not boot under KVM (${err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err)})`
+    rememberAccel(this.snapshotsDir, await this.qemuVersion(), { accel: 'tcg', reason, at: Date.now(), probeMs: 0 })
+    this.accel = Promise.resolve('tcg')
   }
 
   /**
@@ -108,7 +115,17 @@ export class QemuBackend implements VmBackend {
    * use by a cold boot (seconds) and kept under the images folder.
    */
   async readyState (kernel: ImageInfo, image: ImageInfo, shape: MachineShape): Promise<{ file: string, accel: Accel }> {
-    const accel = await this.accelerator(kernel, image)
+    const accel = await this.accelerator()
+    try {
+      return await this.readyStateWith(kernel, image, shape, accel)
+    } catch (err) {
+      if (accel !== 'kvm' || !(err instanceof VmError) || (this.init.accel ?? 'auto') !== 'auto') throw err
+      await this.giveUpKvm(err)
+      return await this.readyStateWith(kernel, image, shape, 'tcg')
+    }
+  }
+
+  private async readyStateWith (kernel: ImageInfo, image: ImageInfo, shape: MachineShape, accel: Accel): Promise<{ file: string, accel: Accel }> {
     const key = createHash('sha256').update(JSON.stringify({
       kernel: kernel.digest, image: image.digest, shape, accel, qemu: await this.qemuVersion(), khz: accel === 'tcg' ? tscKhz() : 0, layout: 1
     })).digest('hex').slice(0, 32)
@@ -123,7 +140,7 @@ export class QemuBackend implements VmBackend {
   }
 
   async prepare (images: MachineImages, shape: MachineShape, options: { readonly fromSnapshot: boolean }): Promise<Prepared> {
-    if (!options.fromSnapshot) return { accel: await this.accelerator(images.kernel, images.image) }
+    if (!options.fromSnapshot) return { accel: await this.accelerator() }
     const { file, accel } = await this.readyState(images.kernel, images.image, shape)
     return { state: file, accel }
   }
