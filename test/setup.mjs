@@ -17,6 +17,8 @@ const NEEDED = [
   { command: 'cpio', pkg: 'cpio', why: 'images/kernel packs the initramfs' },
   { command: 'strings', pkg: 'binutils', why: 'images/kernel reads module dependencies' },
   { command: 'xz', pkg: 'xz-utils', why: 'images/kernel unpacks the kernel' },
+  { command: 'gcc', pkg: 'gcc', why: 'images/kernel builds the guest\'s entropy helper' },
+  { command: 'libc.a', test: () => existsSync('/usr/lib/x86_64-linux-gnu/libc.a'), pkg: 'libc6-dev', why: 'images/kernel links the guest\'s entropy helper statically' },
   { command: 'mke2fs', pkg: 'e2fsprogs', why: 'VM root filesystems' },
   { command: 'skopeo', pkg: 'skopeo', why: 'bac image import reads OCI archives' },
   { command: 'umoci', pkg: 'umoci', why: 'bac image import unpacks OCI layers' },
