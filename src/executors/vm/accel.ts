@@ -3,6 +3,7 @@ import { accessSync, constants, readFileSync, renameSync, statSync, writeFileSyn
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { release, version } from 'node:os'
 import path from 'node:path'
+import { dyingWithBac } from './lifeline.js'
 
 /** How a VM is accelerated: KVM where it runs a guest here, else QEMU's software emulation. */
 export type Accel = 'kvm' | 'tcg'
@@ -63,7 +64,8 @@ async function probe (qemu: string, dir: string): Promise<{ ok: boolean, said: s
     const args = ['-M', 'microvm,rtc=off', '-accel', 'kvm', '-cpu', 'host', '-m', '16', '-nodefaults', '-no-user-config', '-display', 'none',
       '-bios', firmware, '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04']
     // in a process group of its own, killed with it: a probe never outlives the second it has
-    const child = spawn(qemu, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+    const command = dyingWithBac(qemu, args)
+    const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
     let said = ''
     child.stderr?.on('data', (chunk: Buffer) => { said = (said + chunk.toString()).slice(-2000) })
     const code = await new Promise<number | null>((resolve) => {

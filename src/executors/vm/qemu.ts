@@ -8,6 +8,7 @@ import { promisify } from 'node:util'
 import { VmError } from '../../interfaces/errors.js'
 import type { MachineImages, MachineShape, Prepared, Shares, VmBackend } from './backend.js'
 import type { ImageInfo } from './images.js'
+import { dyingWithBac } from './lifeline.js'
 import { chooseAccel, rememberAccel, rememberedAccel, type Accel, type AccelChoice } from './accel.js'
 
 const run = promisify(execFile)
@@ -148,7 +149,7 @@ export class QemuBackend implements VmBackend {
   command (prepared: Prepared, images: MachineImages, shape: MachineShape, shares: Shares, consoleLog: string, writableIpfs: boolean): { file: string, args: string[] } {
     const args = this.args(images.kernel, images.image, shape, shares, consoleLog, prepared.accel === 'kvm' ? 'kvm' : 'tcg', writableIpfs)
     // the saved state comes on fd 5 (see start)
-    return { file: this.binary ?? 'qemu-system-x86_64', args: [...args, ...(prepared.state !== undefined ? ['-incoming', 'fd:5'] : [])] }
+    return dyingWithBac(this.binary ?? 'qemu-system-x86_64', [...args, ...(prepared.state !== undefined ? ['-incoming', 'fd:5'] : [])])
   }
 
   /** Starts a VM; the caller writes `go` on its stdin and reads fds 1, 3 and 4. */
@@ -244,7 +245,8 @@ export class QemuBackend implements VmBackend {
     await Promise.all(Object.values(shares).map(async (d) => await mkdir(d, { recursive: true })))
     const socket = path.join(dir, 'qmp.sock')
     const consoleLog = path.join(dir, 'console.log')
-    const child = spawn(this.binary ?? 'qemu-system-x86_64', [...this.args(kernel, image, shape, shares, consoleLog, accel), '-qmp', `unix:${socket},server=on,wait=off`], {
+    const command = dyingWithBac(this.binary ?? 'qemu-system-x86_64', [...this.args(kernel, image, shape, shares, consoleLog, accel), '-qmp', `unix:${socket},server=on,wait=off`])
+    const child = spawn(command.file, command.args, {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true
     })
     let stderr = ''
