@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
@@ -82,6 +82,49 @@ describe('bac run --executor vm and bac image', () => {
     assert.match(pruned.stdout, changed ? /^removed 1 image and 1 saved VM state, / : /^removed 0 images and 0 saved VM states, /)
     const left = bac(['image', 'list', '--json', '--images', images], { env })
     assert.deepEqual((JSON.parse(left.stdout) as Array<{ names: string[] }>).map((i) => i.names.join()).sort(), ['app', 'kernel'])
+  })
+
+  it('honours an imported image\'s OCI config: Env before the step\'s, WorkingDir, and User by name from its /etc/passwd', slow, () => {
+    const layout = path.join(work, 'cfg-layout')
+    const bundle = path.join(work, 'cfg-bundle')
+    execFileSync('umoci', ['init', '--layout', layout])
+    execFileSync('umoci', ['new', '--image', `${layout}:app`])
+    execFileSync('umoci', ['unpack', '--image', `${layout}:app`, bundle])
+    const rootfs = path.join(bundle, 'rootfs')
+    mkdirSync(path.join(rootfs, 'bin'), { recursive: true })
+    mkdirSync(path.join(rootfs, 'etc'), { recursive: true })
+    cpSync('/bin/busybox', path.join(rootfs, 'bin', 'busybox'))
+    execFileSync('ln', ['-s', 'busybox', path.join(rootfs, 'bin', 'sh')])
+    writeFileSync(path.join(rootfs, 'etc', 'passwd'), 'root:x:0:0::/root:/bin/sh\napp:x:1234:1235::/srv/app:/bin/sh\n')
+    writeFileSync(path.join(rootfs, 'etc', 'group'), 'root:x:0:\napp:x:1235:\n')
+    execFileSync('umoci', ['repack', '--image', `${layout}:app`, bundle])
+    execFileSync('umoci', ['config', '--image', `${layout}:app`, '--config.env', 'GREETING=hello', '--config.env', 'SHADOWED=image',
+      '--config.env', 'PATH=/bin', '--config.workingdir', '/srv/app', '--config.user', 'app'])
+    const archive = path.join(work, 'cfg.tar')
+    execFileSync('tar', ['-C', layout, '-cf', archive, '.'])
+    const images = path.join(work, 'cfg-images')
+    linkImages(images, ['kernel'])
+    const imported = bac(['image', 'import', archive, '--name', 'cfg', '--images', images], { env })
+    assert.equal(imported.code, 0, imported.stderr)
+    const listed = JSON.parse(bac(['image', 'list', '--json', '--images', images], { env }).stdout) as Array<{ names: string[], config?: { user?: unknown, workingDir?: string } }>
+    assert.deepEqual(listed.find((i) => i.names.includes('cfg'))?.config?.user, { uid: 1234, gid: 1235, name: 'app' })
+    const pipeline = path.join(work, 'cfg.yml')
+    writeFileSync(pipeline, `name: cfg
+steps:
+  who:
+    executor: vm
+    image: cfg
+    env:
+      SHADOWED: step
+    run: |
+      echo "$GREETING $SHADOWED $(pwd) $(busybox id -u):$(busybox id -g)" > {{ outputs.path }}/who.txt
+      echo made > here.txt && busybox stat -c %u here.txt >> {{ outputs.path }}/who.txt
+`)
+    const out = path.join(work, 'cfg-out')
+    const r = bac(['run', pipeline, '--outputs', out], { env: { ...env, BAC_IMAGES: images } })
+    assert.equal(r.code, 0, r.stderr)
+    const runId = readdirSync(out)[0] ?? ''
+    assert.equal(readFileSync(path.join(out, runId, 'who', '0', 'who.txt'), 'utf8'), 'hello step /srv/app 1234:1235\n1234\n')
   })
 
   it('leaves no VM behind when bac itself is killed with SIGKILL', slow, async () => {

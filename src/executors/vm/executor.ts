@@ -11,6 +11,7 @@ import { keepCopies, privateCopies, SANDBOX_PATH, SAFE_NAME, refused } from '../
 import { ImageStore, type ImageInfo } from './images.js'
 import type { MachineShape, Prepared, VmBackend } from './backend.js'
 import { lastLines, QemuBackend, shellQuote, type QemuInit } from './qemu.js'
+import type { ImageConfig } from './oci-config.js'
 
 /** Memory of a VM when the step names none. */
 export const DEFAULT_VM_MEMORY_MIB = 256
@@ -112,7 +113,7 @@ export function createVmExecutor (init: VmExecutorInit): Executor & { readonly a
       const binds: string[] = []
       for (const [name, host] of Object.entries(spec.inputs)) binds.push(...await bindPoint(host, path.join(shares.inputs, name)))
       if (copies === undefined) for (const [cid, host] of Object.entries(spec.cids ?? {})) binds.push(...await bindPoint(host, path.join(shares.ipfs, cid)))
-      await writeFile(path.join(shares.job, 'run'), runScript(spec))
+      await writeFile(path.join(shares.job, 'run'), runScript(spec, image.config))
       if (copies !== undefined) await writeFile(path.join(shares.job, 'ipfs-writable'), '')
 
       const vm = backend.command(ready, { kernel, image }, shape, shares, path.join(scratch, 'console.log'), copies !== undefined)
@@ -222,12 +223,24 @@ function shapeProblem (spec: ExecutionSpec): string | undefined {
 }
 
 /** The job's script, run by the guest agent's busybox: the work folder, a clean env, the action. */
-function runScript (spec: ExecutionSpec): string {
-  const env = { PATH: SANDBOX_PATH, HOME: '/work', TMPDIR: '/tmp', LANG: 'C.UTF-8', ...spec.env }
+/**
+ * The job's script, run by the agent as root: the step's command with its environment (bac's
+ * defaults, then the image's `Env`, then the step's), in the image's `WorkingDir` (made when
+ * missing) or /work, as the image's `User` (the writable folders given to it) or root.
+ */
+function runScript (spec: ExecutionSpec, config: ImageConfig | undefined): string {
+  const imageEnv = Object.fromEntries((config?.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]))
+  const env = { PATH: SANDBOX_PATH, HOME: '/work', TMPDIR: '/tmp', LANG: 'C.UTF-8', ...imageEnv, ...spec.env }
   const { file, args } = command(spec)
+  const dir = config?.workingDir ?? '/work'
+  const user = config?.user !== undefined && (config.user.uid !== 0 || config.user.gid !== 0) ? config.user : undefined
+  const owner = user !== undefined ? `${user.uid}:${user.gid}` : ''
+  const run = `/.bac/busybox env -i ${Object.entries(env).map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${[file, ...args].map(shellQuote).join(' ')}`
   return [
-    'cd /work || exit 126',
-    `exec /.bac/busybox env -i ${Object.entries(env).map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${[file, ...args].map(shellQuote).join(' ')}`,
+    ...(dir !== '/work' ? [`/.bac/busybox mkdir -p ${shellQuote(dir)} || exit 126`] : []),
+    ...(user !== undefined ? [`/.bac/busybox chown ${owner} /outputs /work ${dir !== '/work' ? shellQuote(dir) : ''} || exit 126`] : []),
+    `cd ${shellQuote(dir)} || exit 126`,
+    user !== undefined ? `exec /.bac/runas ${user.uid} ${user.gid} ${run}` : `exec ${run}`,
     ''
   ].join('\n')
 }

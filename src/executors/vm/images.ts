@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createReadStream, existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { ImageBuildError, ImageNotFoundError } from '../../interfaces/errors.js'
+import { readOciConfig, type ImageConfig } from './oci-config.js'
 
 const run = promisify(execFile)
 
@@ -22,8 +23,10 @@ export interface ImageInfo {
   readonly created: string
   /** Where it came from: `build images/python`, `import app.tar`. */
   readonly source: string
-  /** Its folder: `rootfs.ext4`, or `vmlinux`, `initrd` and `release`. */
+  /** Its folder: `rootfs.ext4` (and `config.json` when imported), or `vmlinux`, `initrd` and `release`. */
   readonly dir: string
+  /** What an imported image's OCI config asks of the steps run in it (Env, WorkingDir, User). */
+  readonly config?: ImageConfig
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/
@@ -122,6 +125,8 @@ export class ImageStore {
       } catch (err) {
         throw new ImageBuildError(`cannot unpack the layers of ${archive}: ${lastLine(err as Error)}`)
       }
+      const config = readOciConfig(realpathSync(layout), 'bac', realpathSync(path.join(bundle, 'rootfs')))
+      await writeFile(path.join(work, 'config.json'), `${JSON.stringify(config, null, 2)}\n`)
       await makeExt4(path.join(bundle, 'rootfs'), path.join(work, 'rootfs.ext4'))
       await rm(layout, { recursive: true, force: true })
       await rm(bundle, { recursive: true, force: true })
@@ -174,7 +179,8 @@ export class ImageStore {
 
   /** Moves a finished image folder into place under its digest and points the name at it. */
   private async store (work: string, kind: ImageKind, name: string, source: string): Promise<ImageInfo> {
-    const files = kind === 'kernel' ? ['vmlinux', 'initrd', 'release'] : ['rootfs.ext4']
+    // an imported image's OCI config is part of it (and of its digest): steps honour it
+    const files = kind === 'kernel' ? ['vmlinux', 'initrd', 'release'] : ['rootfs.ext4', ...(existsSync(path.join(work, 'config.json')) ? ['config.json'] : [])]
     const hash = createHash('sha256')
     let bytes = 0
     for (const file of files) {
@@ -233,7 +239,8 @@ export class ImageStore {
     for (const name of names.filter((n) => !n.startsWith('.'))) {
       if ((await readFile(path.join(this.dir, 'names', name), 'utf8').catch(() => '')).trim() === digest) pointing.push(name)
     }
-    return { digest, kind: meta.kind, names: pointing.sort(), bytes: meta.bytes, created: meta.created, source: meta.source, dir }
+    const config = await readFile(path.join(dir, 'config.json'), 'utf8').then((t) => JSON.parse(t) as ImageConfig, () => undefined)
+    return { digest, kind: meta.kind, names: pointing.sort(), bytes: meta.bytes, created: meta.created, source: meta.source, dir, ...(config !== undefined ? { config } : {}) }
   }
 }
 
