@@ -1,12 +1,12 @@
 /**
  * The node's API, as the dashboard's own page calls it: with the session this tab logged in with
- * (kept in sessionStorage, which is this origin's and this tab's alone), as a bearer token.
+ * (kept in localStorage, which is this origin's alone: this node's port, no other of the machine), as a bearer token.
  */
 
 const SESSION = 'bac-session'
 
 function headers (extra: Record<string, string> = {}): Record<string, string> {
-  const session = sessionStorage.getItem(SESSION)
+  const session = localStorage.getItem(SESSION)
   return { ...extra, ...(session !== null ? { authorization: `Bearer ${session}` } : {}) }
 }
 
@@ -20,7 +20,7 @@ export async function login (): Promise<void> {
   history.replaceState(null, '', '/#/')
   const res = await fetch('/api/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: match[1] }) })
   if (!res.ok) throw await failure(res)
-  sessionStorage.setItem(SESSION, (await res.json() as { session: string }).session)
+  localStorage.setItem(SESSION, (await res.json() as { session: string }).session)
 }
 
 /**

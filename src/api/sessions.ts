@@ -23,7 +23,7 @@ function prune (map: Map<string, number>, max: number, now: number): void {
 /**
  * The dashboard's logins, none of which is the API token. A login code (printed by `bac serve`,
  * or made by `bac dashboard` with the token) is good once, for minutes; the page trades it for a
- * session, which it keeps in its tab's sessionStorage (one origin, this node's port: unlike a
+ * session, which it keeps in its origin's localStorage (one origin, this node's port: unlike a
  * cookie, no other port of the machine sees it) and sends as a bearer token. A session may look
  * at the node and cancel runs, not start them. A download link names one path and lasts a minute
  * (a link cannot carry a header). All of it is held in memory: a restart logs the dashboard out.

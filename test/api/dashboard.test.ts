@@ -60,7 +60,7 @@ describe('the dashboard, in a real browser', { skip: existsSync(CHROMIUM) ? fals
     assert.match(none.stderr, /no bac node is serving on .*no-node; start one with bac serve \(it prints the dashboard's URL\), or give --node <url>/)
   })
 
-  it('logs in once with the printed code, keeps the session in its tab (no cookie), and the code then is spent', async () => {
+  it('logs in once with the printed code, keeps the session in its origin\'s storage (no cookie), and the code then is spent', async () => {
     await page.goto(url)
     await page.getByRole('alert').filter({ hasText: 'Not logged in' }).waitFor()
     await page.goto(`${url}/#login=not-a-code-of-this-node`)
@@ -70,7 +70,7 @@ describe('the dashboard, in a real browser', { skip: existsSync(CHROMIUM) ? fals
     await page.locator('table.runs').waitFor()
     assert.equal(page.url(), `${url}/#/`, 'the code leaves the address bar')
     assert.deepEqual(await page.context().cookies(url), [])
-    assert.match(await page.evaluate<string>('sessionStorage.getItem("bac-session")'), /^[A-Za-z0-9_-]{43}$/)
+    assert.match(await page.evaluate<string>('localStorage.getItem("bac-session")'), /^[A-Za-z0-9_-]{43}$/)
     // the same URL again, in another browser: the code was good once
     const other = await browser.newContext()
     const again = await other.newPage()
@@ -145,7 +145,7 @@ describe('the dashboard, in a real browser', { skip: existsSync(CHROMIUM) ? fals
   })
 
   it('gives a session what the dashboard does (look, cancel), not runs; a download link one path for a minute; a cookie nothing', async () => {
-    const session = await page.evaluate<string>('sessionStorage.getItem("bac-session")')
+    const session = await page.evaluate<string>('localStorage.getItem("bac-session")')
     const as = { authorization: `Bearer ${session}` }
     assert.equal((await fetch(`${url}/api/v1/runs`, { headers: as })).status, 200)
     const start = await fetch(`${url}/api/v1/runs`, { method: 'POST', headers: { ...as, 'content-type': 'application/json' }, body: JSON.stringify({ job: { command: 'true' } }) })
