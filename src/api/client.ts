@@ -38,15 +38,29 @@ async function fetchAgainOnReset (url: string, init: RequestInit): Promise<Respo
   }
 }
 
-async function call (url: string, init: RequestInit): Promise<unknown> {
-  let res: Response
+/** A request's response, or one line saying that no node answers at that address. */
+async function reach (url: string, init: RequestInit): Promise<Response> {
   try {
-    res = await fetchAgainOnReset(url, init)
+    return await fetchAgainOnReset(url, init)
   } catch (err) {
     const inner = (err as { cause?: { code?: string, message?: string } }).cause
     const cause = inner?.code ?? inner?.message ?? (err instanceof Error ? err.message : String(err))
     throw new ApiError(`no bac node answers at ${new URL(url).origin} (${cause}); start one with bac serve, or give --node <url>`)
   }
+}
+
+async function call (url: string, init: RequestInit): Promise<unknown> {
+  return await jsonAnswer(await reach(url, init), url)
+}
+
+/** A GET of a JSON answer on a node. */
+async function getJson (node: NodeTarget, path: string): Promise<unknown> {
+  const { url, headers } = request(node, path)
+  return await call(url, { method: 'GET', headers })
+}
+
+/** A node's JSON answer, bounded and parsed; a refusal says what the node answered. */
+async function jsonAnswer (res: Response, url: string): Promise<unknown> {
   const text = await boundedText(res, MAX_ANSWER_BYTES, url)
   let body: unknown
   try {
@@ -118,8 +132,7 @@ export async function postMessages (node: NodeTarget, topic: string, batch: Mess
 
 /** A run as a node's API shows it (the run record, its steps and attempts). */
 export async function fetchRun (node: NodeTarget, id: string): Promise<unknown> {
-  const { url, headers } = request(node, `/api/v1/runs/${encodeURIComponent(id)}`)
-  return await call(url, { method: 'GET', headers })
+  return await getJson(node, `/api/v1/runs/${encodeURIComponent(id)}`)
 }
 
 /** Starts a run on a node (see the API's `RunRequest`); its answer names the run once the node has recorded it. */
@@ -132,13 +145,7 @@ export async function startRun (node: NodeTarget, run: RunRequest): Promise<unkn
 /** A GET whose answer is streamed; a refusal says what the node answered. */
 async function stream (node: NodeTarget, path: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
   const { url, headers } = request(node, path)
-  let res: Response
-  try {
-    res = await fetchAgainOnReset(url, { headers, ...(signal !== undefined ? { signal } : {}) })
-  } catch (err) {
-    const inner = (err as { cause?: { code?: string, message?: string } }).cause
-    throw new ApiError(`no bac node answers at ${new URL(url).origin} (${inner?.code ?? inner?.message ?? (err as Error).message}); start one with bac serve, or give --node <url>`)
-  }
+  const res = await reach(url, { headers, ...(signal !== undefined ? { signal } : {}) })
   if (!res.ok || res.body === null) {
     const text = await boundedText(res, 64 * 1024, url).catch(() => '')
     let reason = text.slice(0, 300)
@@ -194,8 +201,7 @@ export async function listRuns (node: NodeTarget, options: { limit?: number, bef
   if (options.limit !== undefined) query.set('limit', String(options.limit))
   if (options.before !== undefined) query.set('before', options.before)
   if (options.cid !== undefined) query.set('cid', options.cid)
-  const { url, headers } = request(node, `/api/v1/runs?${query.toString()}`)
-  return await call(url, { method: 'GET', headers })
+  return await getJson(node, `/api/v1/runs?${query.toString()}`)
 }
 
 /** What a run's steps printed on a node, chunk by chunk (`follow`: as it is printed, until the run ends). */
@@ -219,8 +225,7 @@ export async function cancelRun (node: NodeTarget, id: string): Promise<unknown>
 
 /** What starts runs of the pipelines a node serves (`GET /api/v1/triggers`). */
 export async function fetchTriggers (node: NodeTarget): Promise<unknown> {
-  const { url, headers } = request(node, '/api/v1/triggers')
-  return await call(url, { method: 'GET', headers })
+  return await getJson(node, '/api/v1/triggers')
 }
 
 /** Every run's events on a node (`GET /api/v1/events`), from once the node has answered, until `signal` aborts. */
@@ -232,23 +237,13 @@ export async function watchEvents (node: NodeTarget, signal?: AbortSignal): Prom
 export async function fetchFolder (node: NodeTarget, path: string): Promise<unknown> {
   const target = request(node, `/api/v1/files/${path.split('/').map(encodeURIComponent).join('/')}`)
   const controller = new AbortController()
-  const res = await fetchAgainOnReset(target.url, { headers: target.headers, signal: controller.signal }).catch((err: unknown) => {
-    const inner = (err as { cause?: { code?: string, message?: string } }).cause
-    throw new ApiError(`no bac node answers at ${new URL(target.url).origin} (${inner?.code ?? inner?.message ?? (err as Error).message}); start one with bac serve, or give --node <url>`)
-  })
+  const res = await reach(target.url, { headers: target.headers, signal: controller.signal })
+  // a file answers with its bytes: not read
   if (res.ok && !(res.headers.get('content-type') ?? '').startsWith('application/json')) {
     controller.abort()
     throw new NotAFolderError(`${path} is a file, not a folder`)
   }
-  const text = await boundedText(res, MAX_ANSWER_BYTES, target.url)
-  let body: unknown
-  try {
-    body = parseUntrustedJson(text, 'the answer', ANSWER_DEPTH)
-  } catch {
-    throw new ApiError(`${new URL(target.url).origin} did not answer as a bac node (HTTP ${res.status}: ${printable(text, 200)})`, res.status)
-  }
-  if (!res.ok) throw refusal(res.status, printable(String((body as { error?: unknown }).error ?? `HTTP ${res.status}`), 2000))
-  return body
+  return await jsonAnswer(res, target.url)
 }
 
 /** A dashboard login code from a node (`POST /api/v1/login-codes`, with its token): good once, for a minute. */
@@ -262,14 +257,12 @@ export async function requestLoginCode (node: NodeTarget): Promise<string> {
 
 /** Who a node is (`GET /api/v1/node`). */
 export async function fetchInfo (node: NodeTarget): Promise<unknown> {
-  const { url, headers } = request(node, '/api/v1/node')
-  return await call(url, { method: 'GET', headers })
+  return await getJson(node, '/api/v1/node')
 }
 
 /** The peers a node knows (`GET /api/v1/peers`). */
 export async function fetchPeers (node: NodeTarget): Promise<unknown> {
-  const { url, headers } = request(node, '/api/v1/peers')
-  return await call(url, { method: 'GET', headers })
+  return await getJson(node, '/api/v1/peers')
 }
 
 /** Sends a CAR stream to a node's store (`POST /api/v1/content`); the CAR's roots, as the node stored them. */
@@ -281,14 +274,12 @@ export async function postContent (node: NodeTarget, car: AsyncIterable<Uint8Arr
 
 /** A run's signed provenance record on a node (the DSSE envelope, unchecked: verify it). */
 export async function fetchProvenance (node: NodeTarget, id: string): Promise<unknown> {
-  const { url, headers } = request(node, `/api/v1/runs/${encodeURIComponent(id)}/provenance`)
-  return await call(url, { method: 'GET', headers })
+  return await getJson(node, `/api/v1/runs/${encodeURIComponent(id)}/provenance`)
 }
 
 /** Whether a node works (`GET /api/v1/health`). */
 export async function fetchHealth (node: NodeTarget): Promise<unknown> {
-  const { url, headers } = request(node, '/api/v1/health')
-  return await call(url, { method: 'GET', headers })
+  return await getJson(node, '/api/v1/health')
 }
 
 const EVENTS = new Set(['run:start', 'step:start', 'step:log', 'step:end', 'run:end'])

@@ -71,8 +71,7 @@ function send (res: ServerResponse, status: number, body: unknown, headers: Read
 
 /** Answers with NDJSON, one line per `send`, from what `produce` sends until it resolves. */
 async function ndjson (res: ServerResponse, produce: (send: (value: object) => void, closed: AbortSignal) => Promise<void>): Promise<void> {
-  const closed = new AbortController()
-  res.on('close', () => { closed.abort() })
+  const closed = whenClosed(res)
   let started = false
   await produce((value) => {
     if (!started) {
@@ -96,22 +95,35 @@ async function ndjson (res: ServerResponse, produce: (send: (value: object) => v
  * script in the dashboard's origin. The dashboard shows text files by reading them as text.
  */
 async function sendFile (res: ServerResponse, target: string, bytes: AsyncIterable<Uint8Array>, closed: AbortSignal): Promise<void> {
-  const source = bytes[Symbol.asyncIterator]()
-  // the first piece before the headers, so a missing file is a 404, not a cut stream
-  const first = await source.next()
   const name = (target.split('/').at(-1) ?? 'file').replace(/[^A-Za-z0-9._-]/g, '_')
-  res.writeHead(200, {
-    ...COMMON_HEADERS,
+  await pipeOut(res, {
     'content-type': 'application/octet-stream',
     'content-disposition': `attachment; filename="${name}"`,
     'content-security-policy': 'sandbox; default-src \'none\''
-  })
+  }, bytes, closed)
+}
+
+/**
+ * Streams `bytes` as a 200 with `headers`, as the client reads it: the first piece is had before
+ * the headers go, so content that is missing is a 404 (or whatever it throws), not a cut stream.
+ */
+async function pipeOut (res: ServerResponse, headers: Readonly<Record<string, string>>, bytes: AsyncIterable<Uint8Array>, closed: AbortSignal): Promise<void> {
+  const source = bytes[Symbol.asyncIterator]()
+  const first = await source.next()
+  res.writeHead(200, { ...COMMON_HEADERS, ...headers })
   for (let piece = first; piece.done !== true; piece = await source.next()) {
     if (closed.aborted) break
     if (!res.write(piece.value)) await once(res, 'drain', { signal: closed }).catch(() => {})
   }
   await source.return?.()
   res.end()
+}
+
+/** A controller aborted when the client's connection closes (it left, or the answer is done). */
+function whenClosed (res: ServerResponse): AbortController {
+  const closed = new AbortController()
+  res.on('close', () => { closed.abort() })
+  return closed
 }
 
 /** The dashboard's files, read once: the page, and its assets by name. */
@@ -274,8 +286,7 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         if (watchers >= MAX_WATCHERS) throw new HttpError(503, `${MAX_WATCHERS} clients watch this node already; try again later`)
         watchers++
-        const closed = new AbortController()
-        res.on('close', () => { closed.abort() })
+        const closed = whenClosed(res)
         try {
           const events = await node.watch(closed.signal)
           // the headers at once: a client knows it watches from here on
@@ -295,8 +306,7 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       if (resource === 'files' && rest.length > 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
         const target = rest.join('/')
-        const closed = new AbortController()
-        res.on('close', () => { closed.abort() })
+        const closed = whenClosed(res)
         try {
           const entries = await node.listContent(target)
           send(res, 200, { type: 'directory', entries, ...(entries.length >= MAX_ENTRIES ? { truncated: true } : {}) })
@@ -396,8 +406,7 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       if (resource === 'content' && rest.length === 0) {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST with a CAR v1 body')
         if (mediaType(req) !== 'application/vnd.ipld.car') throw new HttpError(415, `send content as application/vnd.ipld.car (a CAR v1 stream), not '${mediaType(req) || '(no content type)'}'`)
-        const closed = new AbortController()
-        res.on('close', () => { closed.abort() })
+        const closed = whenClosed(res)
         // streamed into the store as it arrives (never held whole), up to a bound
         const bounded = async function * (): AsyncIterable<Uint8Array> {
           let size = 0
@@ -412,18 +421,9 @@ export async function startApi (init: ApiInit): Promise<ApiServer> {
       }
       if (resource === 'content' && rest.length > 0) {
         if (req.method !== 'GET') throw new HttpError(405, 'use GET')
-        const closed = new AbortController()
-        res.on('close', () => { closed.abort() })
-        const source = node.exportCar(rest.join('/'), closed.signal)[Symbol.asyncIterator]()
-        // the first piece before the headers, so a missing CID is a 404, not a cut stream
-        const first = await source.next()
-        const download = url.searchParams.has('download') ? { 'content-disposition': `attachment; filename="${rest.join('_').replace(/[^A-Za-z0-9._-]/g, '_')}.car"` } : {}
-        res.writeHead(200, { ...COMMON_HEADERS, ...download, 'content-type': 'application/vnd.ipld.car; version=1' })
-        for (let piece = first; piece.done !== true; piece = await source.next()) {
-          if (closed.signal.aborted) break
-          if (!res.write(piece.value)) await once(res, 'drain', { signal: closed.signal }).catch(() => {})
-        }
-        res.end()
+        const closed = whenClosed(res)
+        const download: Record<string, string> = url.searchParams.has('download') ? { 'content-disposition': `attachment; filename="${rest.join('_').replace(/[^A-Za-z0-9._-]/g, '_')}.car"` } : {}
+        await pipeOut(res, { ...download, 'content-type': 'application/vnd.ipld.car; version=1' }, node.exportCar(rest.join('/'), closed.signal), closed.signal)
         return
       }
       if (resource === 'runs' && rest.length === 2 && rest[1] === 'cancel') {
