@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { api } from '../helpers/api.js'
-import { bac } from '../helpers/cli.js'
+import { oneRun } from '../helpers/cli.js'
 import { scratch, startNode, type NodeProcess } from '../network/helpers.js'
 
 describe('the OpenAPI document at /api/v1/openapi.json is what the node answers', () => {
@@ -20,12 +19,7 @@ describe('the OpenAPI document at /api/v1/openapi.json is what the node answers'
   const ajv = new Ajv2020({ strict: false, allErrors: true })
 
   before(async () => {
-    mkdirSync(dataDir, { recursive: true })
-    const file = path.join(dir, 'one.yml')
-    writeFileSync(file, 'name: one\nsteps:\n  one:\n    run: echo one > {{ outputs.path }}/one.txt\n')
-    const r = bac(['run', file, '--json'], { cwd: dir, env: { BAC_HOME: dataDir } })
-    assert.equal(r.code, 0, r.stderr)
-    runId = (r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string, runId: string }).find((e) => e.type === 'run:end'))?.runId ?? ''
+    runId = oneRun(dir, dataDir, 'one', 'name: one\nsteps:\n  one:\n    run: echo one > {{ outputs.path }}/one.txt\n')
     node = await startNode(dataDir, ['--allow-path', dir], { cwd: dir })
     const res = await api(node, '/api/v1/openapi.json')
     assert.equal(res.status, 200)

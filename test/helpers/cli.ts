@@ -1,4 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { BAC_BIN, ROOT } from './paths.js'
 
 export interface CliResult { code: number | null, stdout: string, stderr: string }
@@ -42,4 +44,18 @@ export async function bacAsync (args: readonly string[], options: { cwd?: string
   const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)))
   clearTimeout(timer)
   return { code, stdout, stderr }
+}
+
+/**
+ * A data dir with one run in it: `text` written as `<dir>/<name>.yml` and run there by `bac run
+ * --json` on the data dir; the run's id. Fails the test when the run does not succeed.
+ */
+export function oneRun (dir: string, dataDir: string, name: string, text: string): string {
+  mkdirSync(dataDir, { recursive: true })
+  const file = path.join(dir, `${name}.yml`)
+  writeFileSync(file, text)
+  const r = bac(['run', file, '--json'], { cwd: dir, env: { BAC_HOME: dataDir } })
+  if (r.code !== 0) throw new Error(`bac run ${file} failed: ${r.stderr}`)
+  const events = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string, runId: string })
+  return events.find((e) => e.type === 'run:end')?.runId ?? ''
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { startApi, type ApiServer } from '../../src/api/server.js'
 import { connectNode, createValidator, type BacNode, type LogChunk, type RunEvent } from '../../src/index.js'
-import { bac } from '../helpers/cli.js'
+import { oneRun } from '../helpers/cli.js'
 import { scratch, startNode, type NodeProcess } from '../network/helpers.js'
 
 /**
@@ -37,12 +37,7 @@ async function eventsOf (events: AsyncIterable<RunEvent>): Promise<RunEvent[]> {
 }
 
 before(async () => {
-  mkdirSync(dataDir, { recursive: true })
-  const file = path.join(dir, 'talk.yml')
-  writeFileSync(file, 'name: talk\nsteps:\n  talk:\n    run: |\n      echo "said"\n      echo "warned" >&2\n      echo kept > {{ outputs.path }}/kept.txt\n')
-  const r = bac(['run', file, '--json'], { cwd: dir, env: { BAC_HOME: dataDir } })
-  assert.equal(r.code, 0, r.stderr)
-  runId = (r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { type: string, runId: string }).find((e) => e.type === 'run:end'))?.runId ?? ''
+  runId = oneRun(dir, dataDir, 'talk', 'name: talk\nsteps:\n  talk:\n    run: |\n      echo "said"\n      echo "warned" >&2\n      echo kept > {{ outputs.path }}/kept.txt\n')
   served = await startNode(dataDir, ['--allow-path', dir], { cwd: dir })
 })
 after(async () => {
