@@ -89,6 +89,7 @@ export { encodeMessages, requestLoginCode, type MessageFormat, type NodeTarget }
 export type { NodeAdvert, PeerInfo } from './interfaces/network.js'
 export { readRegularFile } from './common/files.js'
 export { configureLog } from './common/log.js'
+export { endOfEvent } from './common/run-end.js'
 export { graphOf } from './scheduler/graph.js'
 export { printable } from './common/text.js'
 export { cidAlone, isContentPath, parseContentPath } from './common/cid.js'

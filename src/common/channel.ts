@@ -4,17 +4,17 @@
  * before the reader comes are kept for it (a run's events are bounded by the run).
  */
 export class Channel<T> implements AsyncIterable<T> {
-  private readonly buffered_: T[] = []
+  private readonly queue: T[] = []
   private ended: { readonly error?: unknown, readonly failed: boolean } | undefined
   private wake: (() => void) | undefined
   private taken = false
 
   /** Values pushed and not yet read. */
-  get buffered (): number { return this.buffered_.length }
+  get buffered (): number { return this.queue.length }
 
   push (value: T): void {
     if (this.ended !== undefined) return
-    this.buffered_.push(value)
+    this.queue.push(value)
     this.wake?.()
   }
 
@@ -34,7 +34,7 @@ export class Channel<T> implements AsyncIterable<T> {
     if (this.taken) throw new Error('a channel is read once')
     this.taken = true
     for (;;) {
-      const next = this.buffered_.shift()
+      const next = this.queue.shift()
       if (next !== undefined) {
         yield next
         continue

@@ -4,6 +4,7 @@ import { UserError } from '../interfaces/errors.js'
 import type { RunEvent, RunOutcome } from '../interfaces/engine.js'
 import type { BacNode, RunEnd, RunHandle, RunRequest, RunResult, RunStart } from '../interfaces/node.js'
 import { writeCarOut } from '../storage/car-out.js'
+import { endOfEvent } from '../common/run-end.js'
 
 /** How a run ended, as its outcome tells it. */
 export function endOf (outcome: RunOutcome): RunResult {
@@ -68,15 +69,7 @@ export function followedRun (
     try {
       for await (const event of node.follow(runId)) {
         events.push(event)
-        if (event.type === 'run:end') {
-          end = {
-            runId,
-            status: event.status,
-            ...(event.resultCid !== undefined ? { resultCid: event.resultCid } : {}),
-            ...(event.reason !== undefined ? { reason: event.reason } : {}),
-            ...(event.provenanceCid !== undefined ? { provenanceCid: event.provenanceCid } : {})
-          }
-        }
+        if (event.type === 'run:end') end = { ...endOfEvent(event), runId }
       }
     } finally {
       signal?.removeEventListener('abort', onAbort)

@@ -1,4 +1,4 @@
-import { encodeMessages, readRegularFile, UsageError, UserError, type MessageFormat, type RunEnd } from '../../index.js'
+import { encodeMessages, endOfEvent, readRegularFile, UsageError, UserError, type MessageFormat, type RunEnd } from '../../index.js'
 import { withBacNode, type NodeOptions } from '../node-session.js'
 import { EXIT } from '../exit.js'
 import type { Io } from '../io.js'
@@ -88,15 +88,7 @@ export async function messageSendCommand (topic: string, options: MessageSendOpt
     for (const queued of batch.runs) {
       // each run followed to its end (its events, not a poll of its record)
       let end: RunEnd | undefined
-      for await (const event of node.follow(queued.id)) {
-        if (event.type !== 'run:end') continue
-        end = {
-          runId: event.runId,
-          status: event.status,
-          ...(event.resultCid !== undefined ? { resultCid: event.resultCid } : {}),
-          ...(event.reason !== undefined ? { reason: event.reason } : {})
-        }
-      }
+      for await (const event of node.follow(queued.id)) if (event.type === 'run:end') end = endOfEvent(event)
       if (end === undefined) throw new UserError(`the node at ${node.where} stopped sending before run ${queued.id} ended; bac job describe ${queued.id} tells how it went`)
       if (end.status !== 'succeeded') failed = true
       if (options.json === true) io.out(`${JSON.stringify({ id: queued.id, pipeline: queued.pipeline, row: queued.row, status: end.status, resultCid: end.resultCid, reason: end.reason })}\n`)
