@@ -8,7 +8,7 @@ import { submittedJob } from '../pipeline/index.js'
 import { openRunStore } from '../storage/index.js'
 import { VERSION } from '../version.js'
 import { openEmbeddedNode, type EmbeddedNode } from './embedded.js'
-import { contentOps, historyOps, nodeRuns } from './node-ops.js'
+import { contentOps, historyOps, nodeRuns, runCounts } from './node-ops.js'
 import { findRecord } from './provenance.js'
 import { RunBoard } from './run-board.js'
 import { EventHub } from './event-hub.js'
@@ -89,7 +89,7 @@ export function localNode (dataDir: string, options: LocalNodeOptions = {}): Bac
         id: opened.id,
         version: VERSION,
         uptimeMs: Math.round(performance.now()),
-        runs: { running: runs().listRuns({ status: 'running', limit: 1000 }).length, queued: runs().listRuns({ status: 'queued', limit: 1000 }).length }
+        runs: runCounts(runs())
       }
     },
     peers: async () => { throw served('the data dir alone is on no network') },

@@ -33,6 +33,11 @@ export function historyOps (runs: () => RunStore): Pick<BacNode, 'listRuns' | 'd
   }
 }
 
+/** Runs running and waiting, as a node's health says them (each counted up to 1,000). */
+export function runCounts (runs: RunStore): { running: number, queued: number } {
+  return { running: runs.listRuns({ status: 'running', limit: 1000 }).length, queued: runs.listRuns({ status: 'queued', limit: 1000 }).length }
+}
+
 /** A temporary folder, removed when `fn` is done with it. */
 export async function withScratch<T> (fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bac-content-'))

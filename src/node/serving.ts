@@ -20,7 +20,7 @@ import { isRunEvent, RunBoard } from './run-board.js'
 import { createValidator } from './validation.js'
 import { MAX_VALIDATED_FILE_BYTES, regularFiles, type PipelineValidator } from '../pipeline/index.js'
 import { PathPolicy } from './path-policy.js'
-import { contentOps, historyOps, nodeRuns } from './node-ops.js'
+import { contentOps, historyOps, nodeRuns, runCounts } from './node-ops.js'
 import { findRecord } from './provenance.js'
 import { followedRun, requestOf } from './run-handle.js'
 
@@ -258,7 +258,7 @@ export async function startServing (init: ServeInit): Promise<ServingNode> {
         id: node.id,
         version: VERSION,
         uptimeMs: Math.round(performance.now()),
-        runs: { running: node.runs.listRuns({ status: 'running', limit: 1000 }).length, queued: node.runs.listRuns({ status: 'queued', limit: 1000 }).length },
+        runs: runCounts(node.runs),
         ...(node.network !== undefined ? { peers: node.network.peers().length, runningForPeers: node.network.running() } : {})
       }),
       peers: async () => node.network?.list() ?? [],
