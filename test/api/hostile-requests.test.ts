@@ -234,6 +234,39 @@ steps:
     await stillUp()
   })
 
+  it('answers hostile requests to the dashboard\'s endpoints with a 4xx: logins, download links, folders, its files', async () => {
+    const missing = 'QmbWqxBEKC3P8tqsKc98xmWNzrzDtRLMiMPL8wBuTGsMnR'
+    const cases: Array<[{ method?: string, path: string, headers?: Record<string, string>, body?: string }, number, RegExp]> = [
+      // a login needs no token, so it is checked most: a form, a body that is not one, codes that are not
+      [{ method: 'POST', path: '/api/v1/session', headers: { origin: 'http://evil.example', 'content-type': 'text/plain' }, body: 'code=x' }, 403, /is refused/],
+      [{ method: 'POST', path: '/api/v1/session', headers: { 'content-type': 'text/plain' }, body: '{"code":"x"}' }, 415, /as application\/json/],
+      [{ method: 'POST', path: '/api/v1/session', headers: { 'content-type': 'application/json' }, body: 'not json' }, 400, /not JSON/],
+      [{ method: 'POST', path: '/api/v1/session', headers: { 'content-type': 'application/json' }, body: '{"code":5}' }, 401, /login code is not good/],
+      [{ method: 'POST', path: '/api/v1/session', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'x'.repeat(5000) }) }, 413, /at most 4096/],
+      [{ method: 'GET', path: '/api/v1/session' }, 405, /use POST/],
+      [{ method: 'POST', path: '/api/v1/login-codes' }, 401, /needs its token/],
+      // download links name one content path, nothing else
+      [{ path: `/api/v1/tickets?path=${encodeURIComponent('files/../../etc/passwd')}`, headers: auth() }, 400, /path must be files/],
+      [{ path: `/api/v1/tickets?path=${encodeURIComponent('runs/x/cancel')}`, headers: auth() }, 400, /path must be files/],
+      [{ path: `/api/v1/files/${missing}?ticket=1.${'A'.repeat(43)}` }, 401, /download link has expired or is for another path/],
+      [{ path: `/api/v1/runs?ticket=${'9'.repeat(15)}.${'A'.repeat(43)}` }, 401, /download link/],
+      [{ path: '/api/v1/files/not-a-cid', headers: auth() }, 400, /is not a valid CID/],
+      // a '..' never reaches the store: the path is resolved as a URL first, and what is left is no CID
+      [{ path: `/api/v1/files/${missing}/%2e%2e/x`, headers: auth() }, 400, /'x' is not a valid CID/],
+      [{ path: `/api/v1/files/${missing}`, headers: auth() }, 404, /not found/],
+      // the page's own files, by name only; the old cookie login is gone
+      [{ path: '/assets/..%2f..%2fapi.json' }, 404, /no such page/],
+      [{ path: '/login?token=x' }, 404, /no such page/],
+      [{ method: 'POST', path: '/' }, 405, /use GET/]
+    ]
+    for (const [req, status, message] of cases) {
+      const answer = await raw(url, req)
+      assert.equal(answer.status, status, `${req.method ?? 'GET'} ${req.path.slice(0, 80)}: ${answer.body.slice(0, 300)}`)
+      assert.match(error(answer), message)
+    }
+    await stillUp()
+  })
+
   it('bounds the bodies it holds: a body over the limit is 413, many large ones at once are told to wait (503)', async (t) => {
     const over = await raw(url, { method: 'POST', path: '/api/v1/messages/downloads', headers: { ...auth(), 'content-type': 'application/json', 'content-length': String(65 * 1024 * 1024) } })
     assert.equal(over.status, 413)

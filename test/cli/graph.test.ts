@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -70,5 +71,11 @@ describe('bac graph', () => {
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /run nosuchrun: no run has this id/)
     assert.match(bac(['graph', path.join(work, 'absent.yml')], { env }).stderr, /absent\.yml: no such pipeline file/)
+    // a FIFO named like a pipeline is never opened (it would block)
+    const fifo = path.join(work, 'fifo.yml')
+    execFileSync('mkfifo', [fifo])
+    const blocked = bac(['graph', fifo], { env })
+    assert.equal(blocked.code, 2)
+    assert.match(blocked.stderr, /fifo\.yml: not a regular file; bac reads only regular files as pipelines/)
   })
 })

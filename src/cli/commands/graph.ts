@@ -17,7 +17,7 @@ export async function graphCommand (ref: string, options: GraphOptions, io: Io):
   const format = options.format ?? 'mermaid'
   const isFile = existsSync(ref) && statSync(ref).isFile()
   if (isFile || /\.ya?ml$/i.test(ref)) {
-    if (!isFile) throw new UsageError(`${ref}: no such pipeline file`)
+    if (!isFile) throw new UsageError(existsSync(ref) ? `${ref}: not a regular file; bac reads only regular files as pipelines` : `${ref}: no such pipeline file`)
     const validation = createValidator().validatePipelineFile(ref)
     if (validation.value === undefined) {
       io.err(formatText(validation.problems, io.colors))
